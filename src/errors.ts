@@ -21,7 +21,14 @@ export type ErrorCode =
   | "ERR_DISPOSED"
   | "ERR_BUSY"
   | "ERR_STATE_INVALID"
-  | "ERR_NATIVE";
+  | "ERR_NATIVE"
+  // Model supply (pull / convert / quantize): see docs/models.md.
+  | "ERR_CHECKPOINT_INVALID"
+  | "ERR_CHECKPOINT_UNSUPPORTED"
+  | "ERR_HUB_UNAUTHORIZED"
+  | "ERR_HUB_NOT_FOUND"
+  | "ERR_DOWNLOAD_FAILED"
+  | "ERR_DISK_FULL";
 
 export class TimelensError extends Error {
   readonly code: ErrorCode;
