@@ -37,7 +37,7 @@ h2{font-size:17px;margin:28px 0 8px}
 h3{font-size:15px;margin:16px 0 6px}
 .muted{color:${css(MUTED)}}
 .note{background:#fff8e1;border:1px solid #f0d98a;padding:6px 10px;border-radius:4px}
-.scroll{overflow-x:auto;padding-bottom:6px}
+.scroll{overflow-x:auto;padding:0 18px 6px}
 .track{position:relative;width:100%}
 .strip{position:relative;background:#f6f7f9}
 .thumb{position:absolute;top:0;margin:0;overflow:hidden}
