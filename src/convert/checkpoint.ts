@@ -6,10 +6,10 @@
 import { existsSync, promises as fsp } from "node:fs";
 import { join, resolve } from "node:path";
 import { TimelensError } from "../errors";
-import { canonicalName, isIgnoredTensor } from "./names";
+import { canonicalName, isIgnoredTensor, mapTensorName } from "./names";
 import { readSafetensorsHeader, type SafetensorsEntry } from "./safetensors";
 import type { CheckpointFamily } from "./types";
-import { textHparams, visionHparams } from "./metadata";
+import { deepstackIndexes, textHparams, visionHparams } from "./metadata";
 
 type Json = Record<string, unknown>;
 
@@ -264,6 +264,9 @@ export async function openCheckpoint(dirIn: string): Promise<Checkpoint> {
     }
   }
   const layout = layoutOf(tensors.map((t) => t.name));
+  // unknown names first: they say more than the missing tensor they usually cause
+  const ds = deepstackIndexes(family, config);
+  for (const t of tensors) mapTensorName(t.canonical, family, ds);
   checkShapes(family, config, tensors);
   return { dir, family, layout, config, generationConfig, preprocessorConfig, tokenizer, tokenizerConfig, chatTemplateFile, tensors };
 }
