@@ -101,7 +101,10 @@ function quantizeQ8_0(values: Float32Array): Uint8Array {
   return out;
 }
 
-/** Encodes a chunk of source bytes (whole Q8_0 blocks when `out` is Q8_0) as `out`. */
+/**
+ * Encodes a chunk of source bytes (whole Q8_0 blocks when `out` is Q8_0) as `out`.
+ * bf16 -> f16 converts `src` in place: callers pass a buffer they own.
+ */
 export function encodeChunk(src: Uint8Array, dtype: SourceDtype, out: OutType): Uint8Array {
   if (out === "Q8_0") return quantizeQ8_0(toFloat32(src, dtype));
   if (out === "F32") {
@@ -116,11 +119,12 @@ export function encodeChunk(src: Uint8Array, dtype: SourceDtype, out: OutType): 
   }
   if (dtype === "BF16" && out === "F16") {
     const n = src.byteLength / 2;
-    const u16 = new Uint16Array(n);
-    new Uint8Array(u16.buffer).set(src);
+    // the common case (bf16 checkpoint, f16 output): in place when aligned, one table lookup each
+    const u16 = src.byteOffset % 2 === 0 ? new Uint16Array(src.buffer, src.byteOffset, n) : new Uint16Array(n);
+    if (u16.buffer !== src.buffer) new Uint8Array(u16.buffer).set(src);
     const t = bf16ToF16();
     for (let i = 0; i < n; i++) u16[i] = t[u16[i]];
-    return new Uint8Array(u16.buffer);
+    return new Uint8Array(u16.buffer, u16.byteOffset, src.byteLength);
   }
   const f = toFloat32(src, dtype);
   const res = new Uint16Array(f.length);

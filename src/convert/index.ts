@@ -67,10 +67,16 @@ function tensorSource(p: PlannedTensor, reader: RangeReader): GgufTensorInput["s
     const rowBytes = rowElements * el;
     const start = src.offset + (part.kind === "rows" ? part.index * rows * rowBytes : 0);
     const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / rowBytes));
-    for (let r = 0; r < rows; r += rowsPerChunk) {
-      const n = Math.min(rowsPerChunk, rows - r);
-      const buf = Buffer.alloc(n * rowBytes);
+    const readChunk = async (r: number) => {
+      const buf = Buffer.allocUnsafeSlow(Math.min(rowsPerChunk, rows - r) * rowBytes);
       await reader.read(src.file, start + r * rowBytes, buf);
+      return buf;
+    };
+    // the next chunk is read while this one is encoded and written
+    let next = readChunk(0);
+    for (let r = 0; r < rows; r += rowsPerChunk) {
+      const buf = await next;
+      if (r + rowsPerChunk < rows) next = readChunk(r + rowsPerChunk);
       await write(encodeChunk(buf, src.dtype, p.type));
     }
   };

@@ -26,8 +26,12 @@ test("bf16 -> f16 goes through float32 exactly (table path agrees with direct pa
   const bf = new Uint16Array([0x3f80, 0x4780, 0x477f, 0x0001, 0x8000, 0x7fc0]);
   const bytes = new Uint8Array(bf.buffer);
   const viaF32 = encodeChunk(new Uint8Array(toFloat32(bytes, "BF16").buffer), "F32", "F16");
-  expect(u16(encodeChunk(bytes, "BF16", "F16"))).toEqual(u16(viaF32));
-  expect(u16(encodeChunk(bytes, "BF16", "F16")).slice(0, 3)).toEqual([0x3c00, 0x7c00, 0x7bf8]); // 65536 overflows
+  // bf16 -> f16 works in place on its input: give each call its own copy
+  expect(u16(encodeChunk(bytes.slice(), "BF16", "F16"))).toEqual(u16(viaF32));
+  expect(u16(encodeChunk(bytes.slice(), "BF16", "F16")).slice(0, 3)).toEqual([0x3c00, 0x7c00, 0x7bf8]); // 65536 overflows
+  const odd = new Uint8Array(bytes.length + 1);
+  odd.set(bytes, 1);
+  expect(u16(encodeChunk(odd.subarray(1), "BF16", "F16"))).toEqual(u16(viaF32)); // unaligned input is copied
 });
 
 test("copies: bf16 -> bf16 and f16 -> f16 are byte for byte", () => {
