@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `timelens` command line. */
 import { EXIT, UsageError, reportError } from "./cli/common";
+import { CONVERT_HELP, convertCommand } from "./cli/convert";
 import { EVAL_HELP, evalCommand } from "./cli/eval";
 import { GROUND_HELP, groundCommand } from "./cli/ground";
 import { INFO_HELP, infoCommand } from "./cli/info";
@@ -17,6 +18,7 @@ commands:
   eval --bench B --model M --mmproj P           TimeLens-Bench predictions (resumable) and metrics
   metrics <preds.jsonl> [--bench B]             score a predictions file
   report <video> <query>... | --eval preds/     HTML (and PNG) report of answers or of an eval run
+  convert <hf-dir> [--outtype T]                Hugging Face checkpoint -> GGUF + mmproj (no Python)
 
 Run \`timelens <command> --help\` for its options.
 exit codes: 0 ok, 1 usage, 2 input error, 3 model error, 130 interrupted
@@ -31,7 +33,9 @@ ${EVAL_HELP}
 
 ${METRICS_HELP}
 
-${REPORT_HELP}`;
+${REPORT_HELP}
+
+${CONVERT_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   ground: groundCommand,
@@ -40,6 +44,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   eval: evalCommand,
   metrics: metricsCommand,
   report: reportCommand,
+  convert: convertCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
