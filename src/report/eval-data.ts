@@ -42,11 +42,16 @@ export async function loadEvalReportData(files: readonly string[], bench: readon
     if (d.records.length === 0) return;
     const byKey = new Map(bench[i].items.map((it) => [it.key, it]));
     const answers = new Map<string, string>();
-    for (const r of d.records) answers.set(r.key, r.answers); // the last line of a key wins, as in scoring
+    const durations = new Map<string, number | null>();
+    for (const r of d.records) {
+      answers.set(r.key, r.answers); // the last line of a key wins, as in scoring
+      durations.set(r.key, r.duration);
+    }
     const score = scorePredictions(d.records, { hasTimestampsField: (r) => hasTs.get(r) ?? true });
     const items: EvalReportItem[] = score.items.map((s) => {
       const a = byKey.get(s.key);
-      return { ...s, duration: Number(a?.duration ?? NaN), answer: answers.get(s.key) ?? "", videoPath: a?.videoPath };
+      // The annotation's duration; the prediction line's when the annotation lacks the item.
+      return { ...s, duration: Number(a?.duration ?? durations.get(s.key) ?? NaN), answer: answers.get(s.key) ?? "", videoPath: a?.videoPath };
     });
     const used = [...new Set(d.records.map((r) => fileOf.get(r)!))];
     out.push({ dataset: d.name, items, predictionsFile: used.join(", "), files: used, missing: d.missing.length, unscorable: score.unscorable.length });
