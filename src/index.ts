@@ -30,3 +30,7 @@ export type { Metrics, MetricsItem } from "./eval/metrics";
 export { loadBench, runEval, scorePredictions } from "./eval/index";
 
 export { pyFixed, pyRound } from "./util/pyformat";
+
+// Quantization (docs/quantize.md).
+export { quantizeModel, parseQuantType, quantTypeInfo, QUANT_TYPES } from "./quantize";
+export type { QuantType, QuantTypeInfo, QuantizeOptions, QuantizeProgress, QuantizeResult } from "./quantize";
