@@ -40,8 +40,8 @@ async function checkInput(path: string): Promise<GgufFile> {
   const g = await readGguf(path, { skipLargeArrays: true, keepArrays: ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type"] });
   if (g.metadata["general.architecture"] === "clip") {
     throw new TimelensError("ERR_MODEL_UNSUPPORTED",
-      `${path} is an mmproj (vision projector); only the text model is quantized. llama.cpp's quantizer reads text models only; ` +
-      "an mmproj's type is chosen when it is converted (docs/quantize.md).", { path, architecture: "clip" });
+      `${path} is an mmproj (vision projector); quantizeModel takes text models only. ` +
+      "Keep the mmproj at F16, or convert it as Q8_0 (docs/quantize.md).", { path, architecture: "clip" });
   }
   const splits = g.metadata["split.count"];
   if (splits !== undefined && Number(splits) > 1) {
