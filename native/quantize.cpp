@@ -67,7 +67,9 @@ void QuantizeLogHook(ggml_log_level level, const char* text, void* user_data) {
   if (level != GGML_LOG_LEVEL_INFO || std::sscanf(text, "[%d/%d]", &index, &count) != 2 || count <= 0) return;
   if (run->cancel->load()) {
     run->aborted = true;
-    throw Aborted();  // unwinds llama.cpp's C++ frames to llama_model_quantize's catch
+    // Unwinds llama.cpp's C++ frames to llama_model_quantize's catch. (A line over 128 bytes
+    // would leak llama's heap copy of it; the tensor lines are about 100.)
+    throw Aborted();
   }
   run->job->Emit({JobEvent::kProgress, static_cast<double>(index - 1) / count});
 }
