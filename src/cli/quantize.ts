@@ -1,6 +1,7 @@
 /** `timelens quantize <in.gguf> <out.gguf> <TYPE>`: llama.cpp's quantizer through the addon. */
 import { parseArgs } from "node:util";
-import { QUANT_TYPES, quantTypeInfo, quantizeModel } from "../quantize";
+import { readGguf } from "../gguf/reader";
+import { QUANT_TYPES, quantizeModel } from "../quantize";
 import { EXIT, UsageError, interruptSignal, num } from "./common";
 import { ProgressBar, formatMs } from "./progress";
 
@@ -16,6 +17,14 @@ export const QUANTIZE_HELP = `usage: timelens quantize <in.gguf> <out.gguf> <TYP
 
 function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** What the written file averages: tensor bytes x 8 / weights (fallbacks and mixes included). */
+async function bitsPerWeight(path: string): Promise<number> {
+  const g = await readGguf(path, { skipLargeArrays: true });
+  const bytes = g.tensors.reduce((a, t) => a + t.byteSize, 0);
+  const weights = g.tensors.reduce((a, t) => a + t.nElements, 0);
+  return (bytes * 8) / weights;
 }
 
 export async function quantizeCommand(argv: string[]): Promise<number> {
@@ -49,10 +58,10 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
       onProgress: values.json ? undefined : (p) => bar.update(p),
     });
     bar.clear();
-    const bpw = quantTypeInfo(r.type).bitsPerWeight;
+    const bpw = await bitsPerWeight(r.output);
     if (values.json) process.stdout.write(`${JSON.stringify({ ...r, bitsPerWeight: bpw })}\n`);
     else {
-      process.stdout.write(`${r.output}: ${r.type} (${bpw.toFixed(2)} bits per weight for most tensors), ${mib(r.inputBytes)} -> ${mib(r.outputBytes)} in ${formatMs(r.ms)}\n`);
+      process.stdout.write(`${r.output}: ${r.type} (${bpw.toFixed(2)} bits per weight), ${mib(r.inputBytes)} -> ${mib(r.outputBytes)} in ${formatMs(r.ms)}\n`);
     }
     return EXIT.ok;
   } finally {
