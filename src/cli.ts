@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `timelens` command line. */
 import { EXIT, UsageError, reportError } from "./cli/common";
+import { CONVERT_HELP, convertCommand } from "./cli/convert";
 import { EVAL_HELP, evalCommand } from "./cli/eval";
 import { GROUND_HELP, groundCommand } from "./cli/ground";
 import { INFO_HELP, infoCommand } from "./cli/info";
@@ -16,6 +17,7 @@ commands:
   plan <video> [--model M | --profile id]       frame plan and prompt layout, no model run
   eval --bench B --model M --mmproj P           TimeLens-Bench predictions (resumable) and metrics
   metrics <preds.jsonl> [--bench B]             score a predictions file
+  convert <hf-dir> [--outtype T]                Hugging Face checkpoint -> GGUF + mmproj (no Python)
   quantize <in.gguf> <out.gguf> <TYPE>          a smaller text GGUF (Q4_K_M, Q8_0, ...)
 
 Run \`timelens <command> --help\` for its options.
@@ -31,6 +33,8 @@ ${EVAL_HELP}
 
 ${METRICS_HELP}
 
+${CONVERT_HELP}
+
 ${QUANTIZE_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
@@ -39,6 +43,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   plan: planCommand,
   eval: evalCommand,
   metrics: metricsCommand,
+  convert: convertCommand,
   quantize: quantizeCommand,
 };
 
