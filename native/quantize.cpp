@@ -9,6 +9,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
@@ -103,8 +104,9 @@ Napi::Value QuantizeJs(const Napi::CallbackInfo& info) {
   std::string type = RequireString(env, o, "type");
   double threads = RequireNumber(env, o, "threads");
   double max_buffer = RequireNumber(env, o, "maxBufferBytes");
-  if (threads < 1 || threads > 1024 || threads != static_cast<int>(threads)) ThrowError(env, "ERR_INVALID_ARGUMENT", "quantize: options.threads must be an integer 1..1024");
-  if (max_buffer < 0 || max_buffer != static_cast<double>(static_cast<uint64_t>(max_buffer))) ThrowError(env, "ERR_INVALID_ARGUMENT", "quantize: options.maxBufferBytes must be a whole number >= 0");
+  // Written so that NaN fails too.
+  if (!(threads >= 1 && threads <= 1024) || threads != std::floor(threads)) ThrowError(env, "ERR_INVALID_ARGUMENT", "quantize: options.threads must be an integer 1..1024");
+  if (!(max_buffer >= 0 && max_buffer <= 9007199254740991.0) || max_buffer != std::floor(max_buffer)) ThrowError(env, "ERR_INVALID_ARGUMENT", "quantize: options.maxBufferBytes must be a whole number >= 0");
 
   const QuantType* found = nullptr;
   for (const auto& t : kQuantTypes) if (type == t.name) found = &t;

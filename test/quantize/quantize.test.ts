@@ -34,6 +34,15 @@ function strays(keep: string[] = []): string[] {
   return readdirSync(dir).filter((f) => !keep.includes(f));
 }
 
+function thrown(fn: () => unknown): TimelensError {
+  try {
+    fn();
+  } catch (e) {
+    return e as TimelensError;
+  }
+  throw new Error("expected a throw");
+}
+
 async function rejection(p: Promise<unknown>): Promise<TimelensError> {
   try {
     await p;
@@ -58,8 +67,25 @@ describe("types", () => {
   test("names parse in any case; unknown ones are ERR_INVALID_ARGUMENT naming the supported list", () => {
     expect(parseQuantType("q4_k_m")).toBe("Q4_K_M");
     for (const bad of ["Q4_K", "IQ2_XXS", "q9", ""]) {
-      expect(() => parseQuantType(bad)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: expect.stringContaining("Q4_K_M") }));
+      const e = thrown(() => parseQuantType(bad));
+      expect(e.code).toBe("ERR_INVALID_ARGUMENT");
+      expect(e.message).toContain("Q4_K_M");
     }
+  });
+
+  test("the addon requires every option and knows no type we do not offer", () => {
+    const addon = loadAddon().addon;
+    const full: Record<string, unknown> = {
+      input: tiny.model, output: join(dir, "never.gguf"), type: "Q8_0", threads: 1, allowRequantize: false, quantizeOutputTensor: true, pure: false, maxBufferBytes: 0,
+    };
+    for (const key of Object.keys(full)) {
+      const { [key]: _dropped, ...rest } = full;
+      expect(thrown(() => addon.quantize!(rest as never)).code).toBe("ERR_INVALID_ARGUMENT");
+    }
+    for (const bad of [{ threads: 0 }, { threads: 1.5 }, { threads: NaN }, { maxBufferBytes: -1 }, { type: "Q4_K" }]) {
+      expect(thrown(() => addon.quantize!({ ...full, ...bad } as never)).code).toBe("ERR_INVALID_ARGUMENT");
+    }
+    expect(strays()).toEqual([]);
   });
 
   test("bits per weight follow the ggml block geometry", () => {
