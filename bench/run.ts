@@ -5,6 +5,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   report: async () => (await import("./report")).runReportBench(),
   convert: async (args) => (await import("./convert")).runConvertBench(args[0] ? Number(args[0]) : 1),
   abort: async (args) => (await import("./abort")).runAbortBench((args[0] as "qwen3vl" | "qwen25vl") ?? "qwen3vl"),
+  quantize: async (args) => (await import("./quantize")).runQuantizeBench(args),
 };
 
 async function main(): Promise<void> {

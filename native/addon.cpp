@@ -23,6 +23,8 @@
 
 namespace timelens {
 Napi::Function DefineModel(Napi::Env env);
+void InstallQuantizeLogHook();                          // quantize.cpp
+void DefineQuantize(Napi::Env env, Napi::Object exports);  // quantize.cpp
 }
 
 using namespace timelens;
@@ -172,6 +174,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static bool initialized = false;  // once per process, even with several Node environments
   if (!initialized) {
     InstallLogHandler();
+    InstallQuantizeLogHook();  // after the handler: it forwards to it
 #ifdef GGML_BACKEND_DL
     LoadBackendsFromAddonDir();
 #endif
@@ -183,6 +186,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("systemInfo", Napi::Function::New(env, SystemInfo));
   exports.Set("devices", Napi::Function::New(env, Devices));
   exports.Set("backends", Napi::Function::New(env, BackendsJs));
+  DefineQuantize(env, exports);
   return exports;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Builds llama.cpp's own `llama-mtmd-cli` from the same pinned source and CPU flags as the
-// addon, for parity tests (our greedy tokens must equal llama.cpp's). The build dir lives in
-// the cache, keyed by release, so it is built once per machine.
+// Builds llama.cpp's own `llama-mtmd-cli` and the other PARITY_TOOLS from the same pinned
+// source and CPU flags as the addon, for parity tests (our greedy tokens, our quantized bytes
+// must equal llama.cpp's). The build dir lives in the cache, keyed by release, so it is built
+// once per machine.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -9,10 +10,21 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheRoot, ensureLlamaSource } from "./llama-source.mjs";
 
-export function mtmdCliPath() {
+// Every llama.cpp tool a parity test runs; one build makes them all.
+export const PARITY_TOOLS = [
+  "llama-mtmd-cli",
+  "llama-quantize", // test/quantize/parity.test.ts: our quantizer's bytes against llama-quantize's
+];
+
+// Where a parity tool lands in the shared build dir.
+export function toolPath(tool) {
   const { release } = ensureLlamaSource({ log: (l) => console.error(l) });
-  const exe = process.platform === "win32" ? "llama-mtmd-cli.exe" : "llama-mtmd-cli";
+  const exe = process.platform === "win32" ? `${tool}.exe` : tool;
   return join(cacheRoot(), "cli", `${release.tag}-nlc${release.nodeLlamaCpp}-cpu`, "bin", exe);
+}
+
+export function mtmdCliPath() {
+  return toolPath("llama-mtmd-cli");
 }
 
 function run(cmd, args, env) {
@@ -32,17 +44,23 @@ export function buildMtmdCli(log = console.error) {
   run("cmake", ["-S", dir, "-B", buildDir, "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=OFF", "-DGGML_NATIVE=OFF",
     "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF",
     "-DMTMD_VIDEO=OFF", "-DLLAMA_SUBPROCESS=OFF", "-DCMAKE_POSITION_INDEPENDENT_CODE=ON", ...launcher], env);
-  run("cmake", ["--build", buildDir, "--target", "llama-mtmd-cli", "-j", String(availableParallelism())], env);
-  if (!existsSync(exePath)) throw new Error(`llama-mtmd-cli not found at ${exePath} after the build`);
+  run("cmake", ["--build", buildDir, "--target", ...PARITY_TOOLS, "-j", String(availableParallelism())], env);
+  for (const tool of PARITY_TOOLS) {
+    if (!existsSync(toolPath(tool))) throw new Error(`${tool} not found at ${toolPath(tool)} after the build`);
+  }
   return exePath;
 }
 
 // `node scripts/build-mtmd-cli.mjs` builds (if needed) and prints the binary's path;
-// `--path` only prints where it would be.
+// `--path` only prints where it would be; `--tool NAME` prints that parity tool's path instead.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  if (process.argv.includes("--path")) console.log(mtmdCliPath());
+  const toolAt = process.argv.indexOf("--tool");
+  const tool = toolAt >= 0 ? process.argv[toolAt + 1] : "llama-mtmd-cli";
+  if (!PARITY_TOOLS.includes(tool)) throw new Error(`unknown parity tool "${tool}"; known: ${PARITY_TOOLS.join(", ")}`);
+  const exe = toolPath(tool);
+  if (process.argv.includes("--path")) console.log(exe);
   else {
-    const exe = mtmdCliPath();
-    console.log(existsSync(exe) ? exe : buildMtmdCli((l) => console.error(l)));
+    if (!PARITY_TOOLS.every((t) => existsSync(toolPath(t)))) buildMtmdCli((l) => console.error(l));
+    console.log(exe);
   }
 }

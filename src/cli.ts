@@ -7,6 +7,7 @@ import { GROUND_HELP, groundCommand } from "./cli/ground";
 import { INFO_HELP, infoCommand } from "./cli/info";
 import { METRICS_HELP, metricsCommand } from "./cli/metrics";
 import { PLAN_HELP, planCommand } from "./cli/plan";
+import { QUANTIZE_HELP, quantizeCommand } from "./cli/quantize";
 import { REPORT_HELP, reportCommand } from "./cli/report";
 
 const HELP = `timelens: when does it happen in the video? (TimeLens / Qwen-VL on llama.cpp)
@@ -19,6 +20,7 @@ commands:
   metrics <preds.jsonl> [--bench B]             score a predictions file
   report <video> <query>... | --eval preds/     HTML (and PNG) report of answers or of an eval run
   convert <hf-dir> [--outtype T]                Hugging Face checkpoint -> GGUF + mmproj (no Python)
+  quantize <in.gguf> <out.gguf> <TYPE>          a smaller text GGUF (Q4_K_M, Q8_0, ...)
 
 Run \`timelens <command> --help\` for its options.
 exit codes: 0 ok, 1 usage, 2 input error, 3 model error, 130 interrupted
@@ -35,7 +37,9 @@ ${METRICS_HELP}
 
 ${REPORT_HELP}
 
-${CONVERT_HELP}`;
+${CONVERT_HELP}
+
+${QUANTIZE_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   ground: groundCommand,
@@ -45,6 +49,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   metrics: metricsCommand,
   report: reportCommand,
   convert: convertCommand,
+  quantize: quantizeCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

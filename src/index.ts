@@ -38,3 +38,6 @@ export type { ReportOptions, ReportModelInfo, TimelinePngOptions, EvalReportData
 // Model supply: Hugging Face checkpoint -> GGUF (docs/models.md)
 export { convertCheckpoint, estimateConvertBytes, TEXT_OUT_TYPES, MMPROJ_OUT_TYPES } from "./convert";
 export type { ConvertOptions, ConvertProgress, ConvertResult, TextOutType, MmprojOutType, CheckpointFamily } from "./convert";
+// Quantization (docs/quantize.md).
+export { quantizeModel, parseQuantType, quantTypeInfo, QUANT_TYPES } from "./quantize";
+export type { QuantType, QuantTypeInfo, QuantizeOptions, QuantizeProgress, QuantizeResult } from "./quantize";

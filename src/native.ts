@@ -167,6 +167,27 @@ export interface NativeBackends {
   gpuModules: Array<{ file: string; loaded: boolean; error: string | null }>;
 }
 
+/** native/quantize.cpp: every option is required; defaults live in src/quantize/. */
+export interface NativeQuantizeOptions {
+  input: string;
+  output: string;
+  /** A name from quantizeTypes(). */
+  type: string;
+  threads: number;
+  allowRequantize: boolean;
+  quantizeOutputTensor: boolean;
+  pure: boolean;
+  /** 0: llama.cpp's own cap. */
+  maxBufferBytes: number;
+}
+
+export interface NativeQuantizeJob {
+  /** Rejects with code ERR_ABORTED after cancel(), ERR_NATIVE with llama.cpp's errors otherwise. */
+  promise: Promise<void>;
+  /** Stops before the next tensor. */
+  cancel(): void;
+}
+
 export interface NativeAddon {
   Model: new () => NativeModel;
   setLogLevel(level: number): void;
@@ -174,6 +195,9 @@ export interface NativeAddon {
   devices(): NativeDevice[];
   /** Absent in addons built before it existed. */
   backends?(): NativeBackends;
+  /** Absent in addons built before it existed. Progress events: tensors started / tensors. */
+  quantize?(options: NativeQuantizeOptions, onEvent?: (e: NativeEvent) => void): NativeQuantizeJob;
+  quantizeTypes?(): string[];
 }
 
 export interface AddonLocation {

@@ -12,7 +12,8 @@ export class ProgressBar {
     return Boolean(this.stream.isTTY);
   }
 
-  update(p: GroundProgress): void {
+  /** Any staged count: grounding stages, quantization tensors, ... */
+  update(p: Pick<GroundProgress, "done" | "total"> & { stage: string }): void {
     if (!this.enabled) return;
     const now = performance.now();
     if (!this.stageStart.has(p.stage)) this.stageStart.set(p.stage, now);
