@@ -6,6 +6,7 @@ import { GROUND_HELP, groundCommand } from "./cli/ground";
 import { INFO_HELP, infoCommand } from "./cli/info";
 import { METRICS_HELP, metricsCommand } from "./cli/metrics";
 import { PLAN_HELP, planCommand } from "./cli/plan";
+import { WORKER_HELP, workerCommand } from "./cli/worker";
 
 const HELP = `timelens: when does it happen in the video? (TimeLens / Qwen-VL on llama.cpp)
 
@@ -15,6 +16,7 @@ commands:
   plan <video> [--model M | --profile id]       frame plan and prompt layout, no model run
   eval --bench B --model M --mmproj P           TimeLens-Bench predictions (resumable) and metrics
   metrics <preds.jsonl> [--bench B]             score a predictions file
+  worker --redis URL --model M --mmproj P       answer grounding jobs from a Redis queue (scaling out)
 
 Run \`timelens <command> --help\` for its options.
 exit codes: 0 ok, 1 usage, 2 input error, 3 model error, 130 interrupted
@@ -27,7 +29,9 @@ ${PLAN_HELP}
 
 ${EVAL_HELP}
 
-${METRICS_HELP}`;
+${METRICS_HELP}
+
+${WORKER_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   ground: groundCommand,
@@ -35,6 +39,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   plan: planCommand,
   eval: evalCommand,
   metrics: metricsCommand,
+  worker: workerCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
