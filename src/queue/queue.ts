@@ -66,8 +66,9 @@ export function createGroundingQueue(options: GroundingQueueOptions): GroundingQ
     attempts: options.attempts ?? 3,
     backoff: { type: "exponential", delay: options.backoffMs ?? 1000 },
   };
-  const queue = new Queue<GroundingJobData, GroundingJobResult>(name, { connection, prefix: options.prefix, defaultJobOptions });
-  const events = new QueueEvents(name, { connection, prefix: options.prefix });
+  const prefix = options.prefix !== undefined ? { prefix: options.prefix } : {};
+  const queue = new Queue<GroundingJobData, GroundingJobResult>(name, { connection, ...prefix, defaultJobOptions });
+  const events = new QueueEvents(name, { connection, ...prefix });
   const pollMs = options.pollMs ?? 2000;
   // Errors (Redis away) are reported by the commands that wait on it; do not crash on the emitter.
   queue.on("error", () => {});

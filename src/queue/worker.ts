@@ -198,12 +198,13 @@ export function createGroundingWorker(options: GroundingWorkerOptions): Groundin
 
   const worker = new Worker<GroundingJobData, GroundingJobResult>(options.name ?? DEFAULT_QUEUE_NAME, answer, {
     connection: connectionFor(options.redis),
-    prefix: options.prefix,
+    ...(options.prefix !== undefined && { prefix: options.prefix }),
     name: workerName,
     concurrency: options.concurrency ?? 1,
-    lockDuration: options.lockDurationMs,
-    stalledInterval: options.stalledIntervalMs,
-    maxStalledCount: options.maxStalledCount,
+    // Only the ones given: an explicit undefined would replace BullMQ's default.
+    ...(options.lockDurationMs !== undefined && { lockDuration: options.lockDurationMs }),
+    ...(options.stalledIntervalMs !== undefined && { stalledInterval: options.stalledIntervalMs }),
+    ...(options.maxStalledCount !== undefined && { maxStalledCount: options.maxStalledCount }),
     autorun: true,
   });
   // Connection errors are retried by ioredis; reporting them is enough.
