@@ -117,8 +117,10 @@ export function createGroundingQueue(options: GroundingQueueOptions): GroundingQ
           await enqueue(jobId, again.data); // Redis lost it (restarted without persistence): do it again
         } else {
           const state = await job.getState();
-          if (state === "completed") return job.returnvalue;
-          if (state === "failed") throw errorFromReason(job.failedReason, { jobId, attempts: job.attemptsMade });
+          // The state is read after the job: read the job again for the outcome that state has.
+          const done = state === "completed" || state === "failed" ? ((await queue.getJob(jobId)) ?? job) : job;
+          if (state === "completed") return done.returnvalue;
+          if (state === "failed") throw errorFromReason(done.failedReason, { jobId, attempts: done.attemptsMade });
         }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, pollMs);
