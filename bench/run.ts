@@ -3,6 +3,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   sessions: async (args) => (await import("./sessions")).runSessionsBench((args[0] as "qwen3vl" | "qwen25vl") ?? "qwen3vl"),
   decode: async () => (await import("./decode")).runDecodeBench(),
   abort: async (args) => (await import("./abort")).runAbortBench((args[0] as "qwen3vl" | "qwen25vl") ?? "qwen3vl"),
+  queue: async (args) => (await import("./queue")).runQueueBench(args[0] ? Number(args[0]) : undefined),
 };
 
 async function main(): Promise<void> {
