@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /** The `timelens` command line. */
 import { EXIT, UsageError, reportError } from "./cli/common";
+import { CONVERT_HELP, convertCommand } from "./cli/convert";
 import { EVAL_HELP, evalCommand } from "./cli/eval";
 import { GROUND_HELP, groundCommand } from "./cli/ground";
 import { INFO_HELP, infoCommand } from "./cli/info";
 import { METRICS_HELP, metricsCommand } from "./cli/metrics";
 import { PLAN_HELP, planCommand } from "./cli/plan";
+import { REPORT_HELP, reportCommand } from "./cli/report";
 import { WORKER_HELP, workerCommand } from "./cli/worker";
 
 const HELP = `timelens: when does it happen in the video? (TimeLens / Qwen-VL on llama.cpp)
@@ -16,6 +18,8 @@ commands:
   plan <video> [--model M | --profile id]       frame plan and prompt layout, no model run
   eval --bench B --model M --mmproj P           TimeLens-Bench predictions (resumable) and metrics
   metrics <preds.jsonl> [--bench B]             score a predictions file
+  report <video> <query>... | --eval preds/     HTML (and PNG) report of answers or of an eval run
+  convert <hf-dir> [--outtype T]                Hugging Face checkpoint -> GGUF + mmproj (no Python)
   worker --redis URL --model M --mmproj P       answer grounding jobs from a Redis queue (scaling out)
 
 Run \`timelens <command> --help\` for its options.
@@ -31,6 +35,10 @@ ${EVAL_HELP}
 
 ${METRICS_HELP}
 
+${REPORT_HELP}
+
+${CONVERT_HELP}
+
 ${WORKER_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
@@ -39,6 +47,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   plan: planCommand,
   eval: evalCommand,
   metrics: metricsCommand,
+  report: reportCommand,
+  convert: convertCommand,
   worker: workerCommand,
 };
 
