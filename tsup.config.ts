@@ -13,6 +13,18 @@ export default defineConfig([
     splitting: false,
   },
   {
+    // timelens-native/queue (BullMQ + Redis; docs/queue.md): its own entry so apps that do not
+    // scale out never load bullmq.
+    entry: { queue: "src/queue/index.ts" },
+    format: ["cjs", "esm"],
+    dts: true,
+    target: "node18",
+    platform: "node",
+    sourcemap: true,
+    shims: true,
+    splitting: false,
+  },
+  {
     // The CLI is CommonJS only: package.json bin points at dist/cli.js.
     entry: { cli: "src/cli.ts" },
     format: ["cjs"],

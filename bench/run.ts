@@ -6,6 +6,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   convert: async (args) => (await import("./convert")).runConvertBench(args[0] ? Number(args[0]) : 1),
   abort: async (args) => (await import("./abort")).runAbortBench((args[0] as "qwen3vl" | "qwen25vl") ?? "qwen3vl"),
   quantize: async (args) => (await import("./quantize")).runQuantizeBench(args),
+  queue: async (args) => (await import("./queue")).runQueueBench(args[0] ? Number(args[0]) : undefined),
 };
 
 async function main(): Promise<void> {

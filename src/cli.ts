@@ -9,6 +9,7 @@ import { METRICS_HELP, metricsCommand } from "./cli/metrics";
 import { PLAN_HELP, planCommand } from "./cli/plan";
 import { QUANTIZE_HELP, quantizeCommand } from "./cli/quantize";
 import { REPORT_HELP, reportCommand } from "./cli/report";
+import { WORKER_HELP, workerCommand } from "./cli/worker";
 
 const HELP = `timelens: when does it happen in the video? (TimeLens / Qwen-VL on llama.cpp)
 
@@ -21,6 +22,7 @@ commands:
   report <video> <query>... | --eval preds/     HTML (and PNG) report of answers or of an eval run
   convert <hf-dir> [--outtype T]                Hugging Face checkpoint -> GGUF + mmproj (no Python)
   quantize <in.gguf> <out.gguf> <TYPE>          a smaller text GGUF (Q4_K_M, Q8_0, ...)
+  worker --redis URL --model M --mmproj P       answer grounding jobs from a Redis queue (scaling out)
 
 Run \`timelens <command> --help\` for its options.
 exit codes: 0 ok, 1 usage, 2 input error, 3 model error, 130 interrupted
@@ -39,7 +41,9 @@ ${REPORT_HELP}
 
 ${CONVERT_HELP}
 
-${QUANTIZE_HELP}`;
+${QUANTIZE_HELP}
+
+${WORKER_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   ground: groundCommand,
@@ -50,6 +54,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   report: reportCommand,
   convert: convertCommand,
   quantize: quantizeCommand,
+  worker: workerCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

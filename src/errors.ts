@@ -28,7 +28,9 @@ export type ErrorCode =
   | "ERR_HUB_UNAUTHORIZED"
   | "ERR_HUB_NOT_FOUND"
   | "ERR_DOWNLOAD_FAILED"
-  | "ERR_DISK_FULL";
+  | "ERR_DISK_FULL"
+  // Job queue (BullMQ + Redis): see docs/queue.md.
+  | "ERR_QUEUE";
 
 export class TimelensError extends Error {
   readonly code: ErrorCode;

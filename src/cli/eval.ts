@@ -7,6 +7,9 @@ import { loadBench, type BenchDataset } from "../eval/bench";
 import { formatMetricsTable, type Metrics } from "../eval/metrics";
 import { runEval, type EvalFailure, type EvalProgress, type EvalReport } from "../eval/run";
 import { pyFixed } from "../util/pyformat";
+import { parseShard, shardFile, shardItems } from "../eval/shard";
+import type { EvalGrounderLike } from "../eval/run";
+import { EVAL_SCALE_FLAGS, EVAL_SCALE_HELP, mergeCommand, queueGrounderFrom } from "./eval-scale";
 import { EXIT, UsageError, interruptSignal, num } from "./common";
 import { MODEL_FLAGS, SAMPLING_FLAGS, loadGrounderFrom, samplingFrom } from "./ground";
 import { formatMs } from "./progress";
@@ -24,6 +27,7 @@ export const EVAL_HELP = `usage: timelens eval --bench <dir|file.json> --model <
   --json               print one JSON object on stdout (metrics, counts, failures, timings)
   --profile --max-new-tokens --context-size --threads --gpu   as for ground
   --fps --min-tokens --total-tokens --max-frames --timestamp-format   as for ground (defaults: the reference's)
+${EVAL_SCALE_HELP}
 An interrupted run (Ctrl-C, crash, kill) continues where it stopped when run again with the same --out.`;
 
 /** Where each dataset's predictions go (see EVAL_HELP for the rules). */
@@ -160,6 +164,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       "retry-failed": { type: "boolean", default: false },
       ...MODEL_FLAGS,
       ...SAMPLING_FLAGS,
+      ...EVAL_SCALE_FLAGS,
     },
   });
   if (values.help) {
@@ -168,7 +173,10 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError(`eval takes no positional arguments (got "${positionals[0]}"); use --bench`);
   if (!values.bench) throw new UsageError("eval needs --bench <dir|file.json>");
-  if (!values.model || !values.mmproj) throw new UsageError("eval needs --model and --mmproj");
+  if (values.merge && (values.shard || values.redis)) throw new UsageError("--merge joins finished shards: it takes neither --shard nor --redis");
+  if (values.shard && values.redis) throw new UsageError("--shard is for runs without Redis; with --redis every worker takes jobs from one queue");
+  const shard = values.shard ? parseShard(values.shard) : undefined;
+  if (!values.merge && !values.redis && (!values.model || !values.mmproj)) throw new UsageError("eval needs --model and --mmproj");
   const sampling = samplingFrom(values);
   if (sampling.start !== undefined || sampling.end !== undefined) throw new UsageError("eval samples whole videos: --start/--end are not accepted");
   const limit = num(values.limit, "limit");
@@ -178,8 +186,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const json = values.json;
   const bench: BenchDataset[] = await loadBench(values.bench, { datasets, videos: values.videos });
   for (const d of bench) for (const w of d.warnings) process.stderr.write(`timelens: ${d.name}: ${w}\n`);
-  const items = bench.flatMap((d) => (limit === undefined ? d.items : uniqueFirst(d.items, limit)));
-  const outFor = await outputPaths(values.out, bench.map((d) => d.name));
+  const allItems = bench.flatMap((d) => (limit === undefined ? d.items : uniqueFirst(d.items, limit)));
+  const mergedOut = await outputPaths(values.out, bench.map((d) => d.name));
+  if (values.merge) return mergeCommand(allItems, mergedOut, json);
+  const items = shard ? shardItems(allItems, shard) : allItems;
+  const outFor = shard ? (d: string) => shardFile(mergedOut(d), shard) : mergedOut;
 
   const signal = interruptSignal();
   // kill (SIGTERM) stops like Ctrl-C: the current query is dropped, finished lines stay.
@@ -187,11 +198,21 @@ export async function evalCommand(argv: string[]): Promise<number> {
   process.once("SIGTERM", onTerm);
   const bar = new EvalProgressBar();
   const warned = new Set<string>();
-  let grounder: Grounder | undefined;
+  let local: Grounder | undefined;
+  let remote: Awaited<ReturnType<typeof queueGrounderFrom>> | undefined;
   try {
     const t0 = performance.now();
-    grounder = await loadGrounderFrom(values, signal);
-    const loadMs = performance.now() - t0;
+    let grounder: EvalGrounderLike;
+    let modelJson: Record<string, unknown>;
+    if (values.redis) {
+      remote = await queueGrounderFrom(values);
+      grounder = remote.grounder;
+      modelJson = { path: values.model ?? null, identity: remote.model ?? null, queue: remote.queue.name };
+    } else {
+      local = await loadGrounderFrom(values, signal);
+      grounder = local;
+      modelJson = { path: values.model, profile: local.info.profile, loadMs: performance.now() - t0 };
+    }
     const { timestampFormat, fps, minTokens, totalTokens, maxFrames } = sampling;
     const report = await runEval({
       grounder,
@@ -213,7 +234,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     });
     bar.clear();
     if (json) {
-      process.stdout.write(`${JSON.stringify(reportJson(report, { model: { path: values.model, profile: grounder.info.profile, loadMs } }))}\n`);
+      process.stdout.write(`${JSON.stringify(reportJson(report, { model: modelJson }))}\n`);
     } else {
       process.stdout.write(`${formatEvalSummary(report)}\n`);
     }
@@ -221,7 +242,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   } finally {
     bar.clear();
     process.removeListener("SIGTERM", onTerm);
-    await grounder?.dispose();
+    await local?.dispose();
+    await remote?.queue.close();
   }
 }
 

@@ -29,6 +29,15 @@ export interface EvalSessionLike {
 /** What runEval needs of a model (Grounder satisfies it). */
 export interface EvalGrounderLike {
   openVideo(path: string, options?: OpenVideoOptions): Promise<EvalSessionLike>;
+  /** Told every video the run will open, in order, before the first (a job queue enqueues them all; docs/queue.md). */
+  prepare?(videos: EvalVideoPlan[], options: OpenVideoOptions & { retryFailed?: boolean }): Promise<void>;
+}
+
+/** One video of a run: the queries it will be asked, in order. */
+export interface EvalVideoPlan {
+  dataset: string;
+  videoPath: string;
+  queries: string[];
 }
 
 export interface EvalProgress {
@@ -132,6 +141,7 @@ export interface EvalReport {
 /** Errors that would fail every item: they stop the run instead of being scored. */
 const FATAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "ERR_ADDON_NOT_FOUND", "ERR_FFMPEG_NOT_FOUND", "ERR_MODEL_INVALID", "ERR_MODEL_UNSUPPORTED", "ERR_MMPROJ_MISMATCH", "ERR_NO_VISION", "ERR_PROFILE_UNKNOWN", "ERR_DISPOSED", "ERR_BUSY",
+  "ERR_QUEUE", // the job queue broke (docs/queue.md): not the item's fault
 ]);
 
 /** Errors about the video itself: every other query of that video would fail the same way. */
@@ -258,6 +268,10 @@ export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
     }
 
     let aborted = false;
+    if (grounder.prepare) {
+      const plans = [...groups.values()].map((g) => ({ dataset: g[0].dataset, videoPath: g[0].videoPath, queries: g.map((it) => it.query) }));
+      await grounder.prepare(plans, { ...options.sampling, maxNewTokens: options.maxNewTokens, retryFailed: options.retryFailed });
+    }
     progress();
     outer: for (const group of groups.values()) {
       if (signal?.aborted) {
