@@ -30,3 +30,7 @@ export type { Metrics, MetricsItem } from "./eval/metrics";
 export { loadBench, runEval, scorePredictions } from "./eval/index";
 
 export { pyFixed, pyRound } from "./util/pyformat";
+
+// Model supply: Hugging Face checkpoint -> GGUF (docs/models.md)
+export { convertCheckpoint, estimateConvertBytes, TEXT_OUT_TYPES, MMPROJ_OUT_TYPES } from "./convert";
+export type { ConvertOptions, ConvertProgress, ConvertResult, TextOutType, MmprojOutType, CheckpointFamily } from "./convert";

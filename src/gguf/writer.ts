@@ -67,6 +67,8 @@ export interface GgufTensorInput {
   fill?: TensorFill;
   /** ...or bytes already encoded in `type` (exactly the tensor's byte size). */
   raw?: Uint8Array;
+  /** ...or encoded bytes produced asynchronously, in order, through `write` (the converter's path). */
+  source?: (write: (bytes: Uint8Array) => Promise<void>) => Promise<void>;
 }
 
 export interface WriteGgufOptions {
@@ -74,6 +76,10 @@ export interface WriteGgufOptions {
   alignment?: number;
   /** Values per generated chunk (default 1 Mi values). */
   chunkValues?: number;
+  /** Checked between writes; the partial file is removed when it fires. */
+  signal?: AbortSignal;
+  /** Called after each tensor's bytes are written, with the running data byte count. */
+  onTensor?: (name: string, dataBytesDone: number, dataBytesTotal: number) => void;
 }
 
 function inferType(v: Exclude<GgufMetadataInput, GgufTypedValue | readonly unknown[]>): GgufScalarTypeName {
@@ -197,12 +203,12 @@ function planTensors(tensors: readonly GgufTensorInput[], alignment: number): Pl
     }
     const type = ggmlTypeByName(t.type);
     if (!type) throw new RangeError(`tensor "${t.name}": unknown ggml type ${t.type}`);
-    if (!t.raw && !["F32", "F16", "Q8_0"].includes(type.name)) throw new RangeError(`tensor "${t.name}": type ${type.name} can only be written from raw bytes`);
+    if (!t.raw && !t.source && !["F32", "F16", "Q8_0"].includes(type.name)) throw new RangeError(`tensor "${t.name}": type ${type.name} can only be written from raw bytes`);
     const byteSize = ggmlTensorBytes(type, t.dims);
     const nElements = t.dims.reduce((a, b) => a * b, 1);
     if (t.raw && t.raw.byteLength !== byteSize) throw new RangeError(`tensor "${t.name}": raw data is ${t.raw.byteLength} bytes, expected ${byteSize}`);
     if (t.data && t.data.length !== nElements) throw new RangeError(`tensor "${t.name}": ${t.data.length} values for ${nElements} elements`);
-    if (!t.raw && !t.data && !t.fill) throw new RangeError(`tensor "${t.name}": give data, fill or raw`);
+    if (!t.raw && !t.data && !t.fill && !t.source) throw new RangeError(`tensor "${t.name}": give data, fill, raw or source`);
     const p: PlannedTensor = { input: t, type, byteSize, offset, nElements };
     offset = alignUp(offset + byteSize, alignment);
     return p;
@@ -268,6 +274,8 @@ export async function writeGguf(
   const planned = planTensors(content.tensors, alignment);
   const header = encodeHeader(content.metadata, planned, alignment);
   const dataOffset = alignUp(header.length, alignment);
+  const last = planned[planned.length - 1];
+  const dataTotal = last ? last.offset + last.byteSize : 0;
   const tmp = `${path}.partial`;
   const fh = await fsp.open(tmp, "w");
   let pos = 0;
@@ -283,6 +291,7 @@ export async function writeGguf(
     staged = 0;
   };
   const write = async (b: Uint8Array) => {
+    opts.signal?.throwIfAborted();
     if (staged + b.byteLength > stage.length) await flush();
     if (b.byteLength >= stage.length) {
       let done = 0;
@@ -305,6 +314,10 @@ export async function writeGguf(
       const t = p.input;
       if (t.raw) {
         await write(t.raw);
+      } else if (t.source) {
+        const before = pos;
+        await t.source(write);
+        if (pos - before !== p.byteSize) throw new RangeError(`tensor "${t.name}": source wrote ${pos - before} bytes, expected ${p.byteSize}`);
       } else {
         const ne0 = t.dims[0];
         // whole rows per chunk (rows are whole blocks), at least one row
@@ -327,6 +340,7 @@ export async function writeGguf(
       }
       const padded = alignUp(p.byteSize, alignment);
       if (padded > p.byteSize) await write(zeros.subarray(0, padded - p.byteSize));
+      opts.onTensor?.(t.name, p.offset + p.byteSize, dataTotal);
     }
     await flush();
   } catch (e) {
