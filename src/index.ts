@@ -34,3 +34,14 @@ export { pyFixed, pyRound } from "./util/pyformat";
 // Model supply: Hugging Face checkpoint -> GGUF (docs/models.md)
 export { convertCheckpoint, estimateConvertBytes, TEXT_OUT_TYPES, MMPROJ_OUT_TYPES } from "./convert";
 export type { ConvertOptions, ConvertProgress, ConvertResult, TextOutType, MmprojOutType, CheckpointFamily } from "./convert";
+
+// Model supply: hub downloads and the models cache (docs/hub.md)
+export { pullModel } from "./models/pull";
+export type { PullOptions, PullProgress, PullResult, Quantizer, QuantizeRequest } from "./models/pull";
+export { parseModelUri, isHfUri } from "./models/uri";
+export type { ModelUri } from "./models/uri";
+export { listModels, removeModel, defaultModelsDir } from "./models/cache";
+export type { CachedModel, ModelManifest, ManifestFile } from "./models/cache";
+export type { HfLoadOptions } from "./models/resolve";
+export { downloadFiles, resolveRepo, hubConfig } from "./hub";
+export type { HubOptions, DownloadProgress, RepoFile, RepoSnapshot } from "./hub";
