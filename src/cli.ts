@@ -7,6 +7,8 @@ import { GROUND_HELP, groundCommand } from "./cli/ground";
 import { INFO_HELP, infoCommand } from "./cli/info";
 import { METRICS_HELP, metricsCommand } from "./cli/metrics";
 import { PLAN_HELP, planCommand } from "./cli/plan";
+import { PULL_HELP, pullCommand } from "./cli/pull";
+import { MODELS_HELP, modelsCommand } from "./cli/models";
 
 const HELP = `timelens: when does it happen in the video? (TimeLens / Qwen-VL on llama.cpp)
 
@@ -16,6 +18,8 @@ commands:
   plan <video> [--model M | --profile id]       frame plan and prompt layout, no model run
   eval --bench B --model M --mmproj P           TimeLens-Bench predictions (resumable) and metrics
   metrics <preds.jsonl> [--bench B]             score a predictions file
+  pull <owner/repo> [--quant T]                 download + convert a Hugging Face model
+  models [list|rm <owner/repo>]                 pulled models
   convert <hf-dir> [--outtype T]                Hugging Face checkpoint -> GGUF + mmproj (no Python)
 
 Run \`timelens <command> --help\` for its options.
@@ -31,7 +35,11 @@ ${EVAL_HELP}
 
 ${METRICS_HELP}
 
-${CONVERT_HELP}`;
+${CONVERT_HELP}
+
+${PULL_HELP}
+
+${MODELS_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   ground: groundCommand,
@@ -40,6 +48,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   eval: evalCommand,
   metrics: metricsCommand,
   convert: convertCommand,
+  pull: pullCommand,
+  models: modelsCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -45,6 +45,8 @@ export interface Faults {
   corrupt?: boolean;
   /** Answer this many blob requests with 503 first. */
   unavailable?: number;
+  /** Send blob bodies in chunks of this many bytes, 20 ms apart (a slow link). */
+  throttle?: number;
 }
 
 export const gitOid = (data: Buffer): string => createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex");
@@ -178,6 +180,20 @@ function serveBytes(req: IncomingMessage, res: ServerResponse, data: Buffer, hea
     entry.sent = part.length;
     res.write(part, () => setTimeout(() => res.socket?.destroy(), 20));
     return;
+  }
+  if (isBlob && faults.throttle && req.headers.range !== "bytes=0-0") {
+    const step = faults.throttle;
+    let at = 0;
+    const tick = (): void => {
+      if (res.destroyed) return;
+      const part = body.subarray(at, at + step);
+      at += part.length;
+      entry.sent = at;
+      if (at >= body.length) return void res.end(part);
+      res.write(part);
+      setTimeout(tick, 20);
+    };
+    return tick();
   }
   entry.sent = body.length;
   res.end(body);
