@@ -21,7 +21,7 @@ beforeAll(async () => {
     { path: "README.md", data: Buffer.from("# tiny") },
     { path: "model.safetensors", data: weights, lfs: true },
   ] });
-  hub.add({ name: "acme/gated", commit: COMMIT, token: "hf_secret", files: [{ path: "config.json", data: config }] });
+  hub.add({ name: "acme/gated", commit: COMMIT, token: "hf_secret", files: [{ path: "config.json", data: config }, { path: "tokenizer.json", data: tokenizer }, { path: "model.safetensors", data: weights, lfs: true }] });
   await hub.start();
 });
 afterAll(() => hub.stop());
@@ -136,8 +136,16 @@ test("404 and 401 become ERR_HUB_NOT_FOUND and ERR_HUB_UNAUTHORIZED (which names
   const denied = resolveRepo("acme/gated", "main", cfg());
   await expect(denied).rejects.toMatchObject({ code: "ERR_HUB_UNAUTHORIZED", details: { status: 401 } });
   await expect(denied).rejects.toThrow(/HF_TOKEN/);
-  const ok = await resolveRepo("acme/gated", "main", cfg({ token: "hf_secret" }));
+  const c = cfg({ token: "hf_secret" });
+  const from = hub.log.length;
+  const ok = await resolveRepo("acme/gated", "main", c);
   expect(ok.commit).toBe(COMMIT);
+  const r = await downloadFiles({ snapshot: ok, files: selectCheckpointFiles("acme/gated", ok.files), cfg: c });
+  expect(readFileSync(r.paths["model.safetensors"]).equals(weights)).toBe(true);
+  // The token goes to the hub, never to the blob host the LFS redirect points at.
+  const withToken = hub.log.slice(from);
+  expect(withToken.filter((l) => l.server === "hub").map((l) => l.auth)).toEqual(Array(withToken.filter((l) => l.server === "hub").length).fill("Bearer hf_secret"));
+  expect(withToken.filter((l) => l.server === "blob").map((l) => l.auth)).toEqual([undefined, undefined]);
 });
 
 test("HF_ENDPOINT, HF_TOKEN and HF_HUB_CACHE are read from the environment", () => {
