@@ -7,7 +7,8 @@
  * The etag of an LFS file is its sha256; of a plain git file, its git blob id (sha1).
  */
 import { copyFile, mkdir, readFile, rm, stat, symlink, writeFile, rename } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { randomBytes } from "node:crypto";
+import { basename, dirname, join, relative } from "node:path";
 import { getRepoFolderName } from "@huggingface/hub";
 
 export const COMMIT_RE = /^[0-9a-f]{40}$/;
@@ -25,6 +26,11 @@ export class HubCacheLayout {
 
   incomplete(etag: string): string {
     return `${this.blob(etag)}.incomplete`;
+  }
+
+  /** Our per-blob transfer lock (Python's own locks live next to it under .locks/ too). */
+  lock(etag: string): string {
+    return join(this.cacheDir, ".locks", basename(this.repoDir), `${etag}.timelens.lock`);
   }
 
   snapshotDir(commit: string): string {
@@ -54,7 +60,7 @@ export class HubCacheLayout {
     if (revision === commit) return;
     const path = this.ref(revision);
     await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
+    const tmp = `${path}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
     await writeFile(tmp, commit);
     await rename(tmp, path);
   }

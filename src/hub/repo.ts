@@ -38,8 +38,9 @@ export async function resolveRepo(repo: string, revision: string, cfg: HubConfig
   const what = `model ${repo}@${revision}`;
   const fetch = fetchWithSignal(signal);
   const common = { hubUrl: cfg.endpoint, accessToken: cfg.token, fetch };
+  let snapshot: RepoSnapshot;
   try {
-    const snapshot = await withApiRetries(cfg, signal, async () => {
+    snapshot = await withApiRetries(cfg, signal, async () => {
       const info = await modelInfo({ ...common, name: repo, revision, additionalFields: ["sha"] });
       const commit = info.sha;
       if (!commit) throw new TimelensError("ERR_DOWNLOAD_FAILED", `The hub gave no commit for ${what}`, { repo, revision });
@@ -50,8 +51,6 @@ export async function resolveRepo(repo: string, revision: string, cfg: HubConfig
       }
       return { repo, revision, commit, files, fromCache: false };
     });
-    await layout.writeRef(revision, snapshot.commit);
-    return snapshot;
   } catch (e) {
     throwIfAborted(signal, "download");
     if (isNetworkFailure(e)) {
@@ -60,6 +59,8 @@ export async function resolveRepo(repo: string, revision: string, cfg: HubConfig
     }
     throw hubError(e, what, { repo, revision }, signal);
   }
+  await layout.writeRef(revision, snapshot.commit);
+  return snapshot;
 }
 
 /** API calls get a couple of quick retries; a hub that stays down falls back to the cache sooner. */

@@ -5,6 +5,7 @@
  * Every file appears under its final name only when complete (temp + rename).
  */
 import { readdir, readFile, rename, rm, stat, writeFile, mkdir } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
 import { isAbsolute, join } from "node:path";
 import { timelensCacheRoot } from "../../scripts/cache-root";
 import type { CheckpointFamily } from "../convert/types";
@@ -59,7 +60,7 @@ export async function readManifest(dir: string): Promise<ModelManifest | null> {
 export async function writeManifest(dir: string, manifest: ModelManifest): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, "manifest.json");
-  const tmp = `${path}.partial-${process.pid}`;
+  const tmp = tempName(path);
   await writeFile(tmp, `${JSON.stringify({ ...manifest, updatedAt: new Date().toISOString() }, null, 2)}\n`);
   await rename(tmp, path);
   return path;
@@ -85,7 +86,12 @@ export async function presentFile(dir: string, manifest: ModelManifest | null, m
   return null;
 }
 
-/** Removes temp files (`*.partial-<pid>`) of processes that no longer run, e.g. after kill -9. */
+/** `<final>.partial-<pid>-<random>`: unique per call, and says whose it is. */
+export function tempName(final: string): string {
+  return `${final}.partial-${process.pid}-${randomBytes(4).toString("hex")}`;
+}
+
+/** Removes temp files (`*.partial-<pid>-*`) of processes that no longer run, e.g. after kill -9. */
 export async function removeStaleTemps(dir: string): Promise<void> {
   let names: string[];
   try {
@@ -94,7 +100,7 @@ export async function removeStaleTemps(dir: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    const m = /\.partial-(\d+)$/.exec(name);
+    const m = /\.partial-(\d+)-[0-9a-f]+$/.exec(name);
     if (m && !isRunning(Number(m[1]))) await rm(join(dir, name), { force: true });
   }
 }

@@ -13,7 +13,7 @@ import { downloadFiles, type DownloadProgress } from "../hub/download";
 import { hubConfig, type HubOptions } from "../hub/env";
 import { hasCheckpoint, hasGguf, selectCheckpointFiles, selectGgufFiles, ggufTypeOf } from "../hub/files";
 import { resolveRepo } from "../hub/repo";
-import { commitDir, defaultModelsDir, presentFile, readManifest, removeStaleTemps, withFile, writeManifest, type ModelManifest } from "./cache";
+import { commitDir, defaultModelsDir, presentFile, readManifest, removeStaleTemps, tempName, withFile, writeManifest, type ModelManifest } from "./cache";
 import { conversionBytes } from "./disk-need";
 
 export interface QuantizeRequest {
@@ -147,11 +147,11 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
 }
 
 /**
- * Runs `write` on temp names (`<final>.partial-<pid>`) and renames them to the final names only
+ * Runs `write` on temp names (`<final>.partial-<pid>-<random>`) and renames them to the final names only
  * when it succeeded; on failure or abort the temps are removed. `null` entries pass through.
  */
 async function atomically<T>(finals: Array<string | null>, write: (temps: Array<string | null>) => Promise<T>, signal?: AbortSignal): Promise<T> {
-  const temps = finals.map((f) => (f ? `${f}.partial-${process.pid}` : null));
+  const temps = finals.map((f) => (f ? tempName(f) : null));
   for (const f of finals) if (f) await mkdir(dirname(f), { recursive: true });
   try {
     const result = await write(temps);

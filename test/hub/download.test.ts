@@ -195,3 +195,12 @@ test("a download that does not fit on the disk fails before it starts, saying ho
     .rejects.toMatchObject({ code: "ERR_DISK_FULL", details: { missing: expect.any(Number) } });
   expect(hub.blobRequests()).toEqual([]);
 });
+
+test("two concurrent downloads of one repo fetch each blob once (a lock per blob)", async () => {
+  hub.faults = { throttle: 256 * 1024 };
+  const [a, b] = await Promise.all([pull(), pull()]);
+  expect(readFileSync(a.paths["model.safetensors"]).equals(weights)).toBe(true);
+  expect(b.paths["model.safetensors"]).toBe(a.paths["model.safetensors"]);
+  expect(hub.blobRequests().length).toBe(1);
+  expect(existsSync(join(cacheDir, ".locks", "models--acme--tiny", `${sha256(weights)}.timelens.lock`))).toBe(false);
+});
