@@ -99,7 +99,8 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
   const outtype = (opts.outtype ?? "f16").toUpperCase();
   const mmprojType = (opts.mmprojOuttype ?? "f16").toUpperCase();
   const quant = opts.quant?.toUpperCase();
-  if (quant && !opts.quantize) {
+  const quantizer = opts.quantize;
+  if (quant && !quantizer) {
     throw new TimelensError("ERR_INVALID_ARGUMENT", `quantizing ${opts.repo} to ${quant} needs a quantizer (the addon's quantizeModel)`, { repo: opts.repo, quant });
   }
   const name = opts.repo.split("/")[1];
@@ -134,7 +135,7 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
     if (quant) {
       const file = `${name}-${quant}.gguf`;
       const input = text.path;
-      await atomically([join(dir, file)], ([out]) => opts.quantize!({ input, output: out!, type: quant, threads: opts.threads, signal, onProgress: (p) => opts.onProgress?.({ stage: "quantize", done: p.done, total: p.total }) }), signal);
+      await atomically([join(dir, file)], ([out]) => quantizer!({ input, output: out!, type: quant, threads: opts.threads, signal, onProgress: (p) => opts.onProgress?.({ stage: "quantize", done: p.done, total: p.total }) }), signal);
       const { size } = await stat(join(dir, file));
       manifest = withFile(manifest, { role: "model", type: quant, path: file, bytes: size, quantizedFrom: outtype });
       await writeManifest(dir, manifest);

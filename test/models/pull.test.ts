@@ -4,6 +4,7 @@
  * downloaded. Idempotency, abort during conversion, and the models cache layout.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFile } from "node:fs/promises";
 import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,6 +90,27 @@ test("an abort during conversion leaves no GGUF, temp or manifest in the models 
   const r = await pullModel({ repo: "acme/TinyLens-Qwen3VL", hub: hubOpts(), modelsDir });
   expect(r.converted).toBe(true);
   expect(r.downloadedBytes).toBe(0); // the checkpoint was already in the HF cache
+});
+
+test("--quant: the quantizer writes through a temp name, the manifest records it, a repeat pull does nothing", async () => {
+  const calls: Array<{ input: string; output: string; type: string }> = [];
+  const quantize = async (req: { input: string; output: string; type: string }) => {
+    calls.push(req);
+    await copyFile(req.input, req.output); // stands in for quantizeModel: this test is about pull's bookkeeping
+  };
+  const r = await pullModel({ repo: "acme/TinyLens-Qwen3VL", quant: "q4_k_m", quantize, hub: hubOpts(), modelsDir });
+  const dir = join(modelsDir, "acme", "TinyLens-Qwen3VL", CKPT_COMMIT);
+  expect(r).toMatchObject({ model: join(dir, "TinyLens-Qwen3VL-Q4_K_M.gguf"), converted: true, quantized: true });
+  expect(calls).toHaveLength(1);
+  expect(calls[0].input).toBe(join(dir, "TinyLens-Qwen3VL-F16.gguf"));
+  expect(calls[0].output).toMatch(/TinyLens-Qwen3VL-Q4_K_M\.gguf\.partial-\d+-[0-9a-f]+$/);
+  expect(calls[0].type).toBe("Q4_K_M");
+  const manifest = JSON.parse(readFileSync(r.manifest, "utf8"));
+  expect(manifest.files).toContainEqual(expect.objectContaining({ role: "model", type: "Q4_K_M", quantizedFrom: "F16" }));
+  const again = await pullModel({ repo: "acme/TinyLens-Qwen3VL", quant: "Q4_K_M", quantize, hub: hubOpts(), modelsDir });
+  expect(again).toMatchObject({ model: r.model, converted: false, quantized: false, downloadedBytes: 0 });
+  expect(calls).toHaveLength(1);
+  await expect(pullModel({ repo: "acme/TinyLens-Qwen3VL", quant: "Q4_K_M", hub: hubOpts(), modelsDir })).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
 });
 
 test("GGUF repo: hf:owner/repo:Q8_0 picks that text GGUF and the repo's mmproj, download only", async () => {
