@@ -2,6 +2,7 @@
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   sessions: async (args) => (await import("./sessions")).runSessionsBench((args[0] as "qwen3vl" | "qwen25vl") ?? "qwen3vl"),
   decode: async () => (await import("./decode")).runDecodeBench(),
+  report: async () => (await import("./report")).runReportBench(),
   convert: async (args) => (await import("./convert")).runConvertBench(args[0] ? Number(args[0]) : 1),
   abort: async (args) => (await import("./abort")).runAbortBench((args[0] as "qwen3vl" | "qwen25vl") ?? "qwen3vl"),
 };

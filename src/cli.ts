@@ -9,6 +9,7 @@ import { METRICS_HELP, metricsCommand } from "./cli/metrics";
 import { PLAN_HELP, planCommand } from "./cli/plan";
 import { PULL_HELP, pullCommand } from "./cli/pull";
 import { MODELS_HELP, modelsCommand } from "./cli/models";
+import { REPORT_HELP, reportCommand } from "./cli/report";
 
 const HELP = `timelens: when does it happen in the video? (TimeLens / Qwen-VL on llama.cpp)
 
@@ -20,6 +21,7 @@ commands:
   metrics <preds.jsonl> [--bench B]             score a predictions file
   pull <owner/repo> [--quant T]                 download + convert a Hugging Face model
   models [list|rm <owner/repo>]                 pulled models
+  report <video> <query>... | --eval preds/     HTML (and PNG) report of answers or of an eval run
   convert <hf-dir> [--outtype T]                Hugging Face checkpoint -> GGUF + mmproj (no Python)
 
 Run \`timelens <command> --help\` for its options.
@@ -35,6 +37,8 @@ ${EVAL_HELP}
 
 ${METRICS_HELP}
 
+${REPORT_HELP}
+
 ${CONVERT_HELP}
 
 ${PULL_HELP}
@@ -47,6 +51,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   plan: planCommand,
   eval: evalCommand,
   metrics: metricsCommand,
+  report: reportCommand,
   convert: convertCommand,
   pull: pullCommand,
   models: modelsCommand,
