@@ -3,9 +3,10 @@
 // and clone it into a cache outside the repo, so users never install node-llama-cpp itself.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { timelensCacheRoot } from "./cache-root.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -16,7 +17,7 @@ export function pinnedNodeLlamaCppVersion() {
 
 /** Cache root shared by every clone on this machine; TIMELENS_CACHE_DIR overrides it. */
 export function cacheRoot() {
-  const base = process.env.TIMELENS_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "timelens-native");
+  const base = timelensCacheRoot();
   mkdirSync(base, { recursive: true });
   return base;
 }

@@ -8,6 +8,8 @@ import { INFO_HELP, infoCommand } from "./cli/info";
 import { METRICS_HELP, metricsCommand } from "./cli/metrics";
 import { PLAN_HELP, planCommand } from "./cli/plan";
 import { QUANTIZE_HELP, quantizeCommand } from "./cli/quantize";
+import { PULL_HELP, pullCommand } from "./cli/pull";
+import { MODELS_HELP, modelsCommand } from "./cli/models";
 import { REPORT_HELP, reportCommand } from "./cli/report";
 import { WORKER_HELP, workerCommand } from "./cli/worker";
 
@@ -19,6 +21,8 @@ commands:
   plan <video> [--model M | --profile id]       frame plan and prompt layout, no model run
   eval --bench B --model M --mmproj P           TimeLens-Bench predictions (resumable) and metrics
   metrics <preds.jsonl> [--bench B]             score a predictions file
+  pull <owner/repo> [--quant T]                 download + convert a Hugging Face model
+  models [list|rm <owner/repo>]                 pulled models
   report <video> <query>... | --eval preds/     HTML (and PNG) report of answers or of an eval run
   convert <hf-dir> [--outtype T]                Hugging Face checkpoint -> GGUF + mmproj (no Python)
   quantize <in.gguf> <out.gguf> <TYPE>          a smaller text GGUF (Q4_K_M, Q8_0, ...)
@@ -43,7 +47,11 @@ ${CONVERT_HELP}
 
 ${QUANTIZE_HELP}
 
-${WORKER_HELP}`;
+${WORKER_HELP}
+
+${PULL_HELP}
+
+${MODELS_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   ground: groundCommand,
@@ -55,6 +63,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   convert: convertCommand,
   quantize: quantizeCommand,
   worker: workerCommand,
+  pull: pullCommand,
+  models: modelsCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

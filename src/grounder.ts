@@ -12,6 +12,7 @@ import { VisionModel, type ModelInfo, type ModelLoadOptions } from "./runtime/mo
 import { ProgressClock, VideoSession } from "./session";
 import { PrefixCache, sampledFileHash } from "./cache/prefix-cache";
 import { eventStream } from "./util/event-stream";
+import { resolveLoadOptions, type HfLoadOptions } from "./models/resolve";
 import { planFrames } from "./video/plan";
 import { probeVideo } from "./video/probe";
 import type { GroundEvent, GroundOptions, GroundingResult, QueryOptions, SamplingOptions } from "./types";
@@ -63,7 +64,8 @@ export class Grounder {
   }
 
   /** Loads the text GGUF and its mmproj; validates both before llama.cpp reads them. */
-  static async load(options: GrounderLoadOptions): Promise<Grounder> {
+  static async load(input: GrounderLoadOptions | HfLoadOptions): Promise<Grounder> {
+    const options = await resolveLoadOptions(input); // hf: models are pulled first (docs/hub.md)
     const model = await VisionModel.load(options);
     try {
       const profile = resolveProfile(options.profile, model.info, options.model);

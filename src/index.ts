@@ -41,3 +41,14 @@ export type { ConvertOptions, ConvertProgress, ConvertResult, TextOutType, Mmpro
 // Quantization (docs/quantize.md).
 export { quantizeModel, parseQuantType, quantTypeInfo, QUANT_TYPES } from "./quantize";
 export type { QuantType, QuantTypeInfo, QuantizeOptions, QuantizeProgress, QuantizeResult } from "./quantize";
+
+// Model supply: hub downloads and the models cache (docs/hub.md)
+export { pullModel } from "./models/pull";
+export type { PullOptions, PullProgress, PullResult, Quantizer, QuantizeRequest } from "./models/pull";
+export { parseModelUri, isHfUri } from "./models/uri";
+export type { ModelUri } from "./models/uri";
+export { listModels, removeModel, defaultModelsDir } from "./models/cache";
+export type { CachedModel, ModelManifest, ManifestFile } from "./models/cache";
+export type { HfLoadOptions } from "./models/resolve";
+export { downloadFiles, resolveRepo, hubConfig } from "./hub";
+export type { HubOptions, DownloadProgress, RepoFile, RepoSnapshot } from "./hub";

@@ -4,6 +4,7 @@ import { Grounder } from "../grounder";
 import type { GroundingResult } from "../types";
 import { EXIT, UsageError, interruptSignal, num } from "./common";
 import { ProgressBar, formatMs } from "./progress";
+import { isHfUri } from "../models/uri";
 
 export const GROUND_HELP = `usage: timelens ground <video> <query> --model <model.gguf> --mmproj <mmproj.gguf> [options]
 
@@ -89,7 +90,7 @@ export async function groundCommand(argv: string[]): Promise<number> {
   const [video, ...queryWords] = positionals;
   const query = queryWords.join(" ");
   if (!video || !query) throw new UsageError("ground needs a video and a query");
-  if (!values.model || !values.mmproj) throw new UsageError("ground needs --model and --mmproj");
+  if (!values.model || (!values.mmproj && !isHfUri(values.model))) throw new UsageError("ground needs --model and --mmproj (--mmproj is optional for an hf: model)");
 
   const json = values.json;
   const signal = interruptSignal();

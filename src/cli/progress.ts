@@ -12,8 +12,8 @@ export class ProgressBar {
     return Boolean(this.stream.isTTY);
   }
 
-  /** Any staged count: grounding stages, quantization tensors, ... */
-  update(p: Pick<GroundProgress, "done" | "total"> & { stage: string }): void {
+  /** `detail` replaces the "done/total" counts (e.g. bytes, rate and ETA of a download). */
+  update(p: Pick<GroundProgress, "done" | "total"> & { stage: string }, detail?: string): void {
     if (!this.enabled) return;
     const now = performance.now();
     if (!this.stageStart.has(p.stage)) this.stageStart.set(p.stage, now);
@@ -24,7 +24,7 @@ export class ProgressBar {
     const filled = Math.round(frac * width);
     const elapsed = now - (this.stageStart.get(p.stage) ?? now);
     const eta = frac > 0 && frac < 1 ? ` eta ${formatMs((elapsed / frac) * (1 - frac))}` : "";
-    const line = `${p.stage.padEnd(8)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${p.done}/${p.total}${eta}`;
+    const line = `${p.stage.padEnd(8)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${detail ?? `${p.done}/${p.total}${eta}`}`;
     this.stream.write(`\r${line}\x1b[K`);
     this.visible = true;
   }
