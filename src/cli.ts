@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `timelens` command line. */
 import { EXIT, UsageError, reportError } from "./cli/common";
+import { DOCTOR_HELP, doctorCommand } from "./cli/doctor";
 import { EVAL_HELP, evalCommand } from "./cli/eval";
 import { GROUND_HELP, groundCommand } from "./cli/ground";
 import { INFO_HELP, infoCommand } from "./cli/info";
@@ -15,6 +16,7 @@ commands:
   plan <video> [--model M | --profile id]       frame plan and prompt layout, no model run
   eval --bench B --model M --mmproj P           TimeLens-Bench predictions (resumable) and metrics
   metrics <preds.jsonl> [--bench B]             score a predictions file
+  doctor                                        which ffmpeg, ffprobe and native addon are used
 
 Run \`timelens <command> --help\` for its options.
 exit codes: 0 ok, 1 usage, 2 input error, 3 model error, 130 interrupted
@@ -27,7 +29,9 @@ ${PLAN_HELP}
 
 ${EVAL_HELP}
 
-${METRICS_HELP}`;
+${METRICS_HELP}
+
+${DOCTOR_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   ground: groundCommand,
@@ -35,6 +39,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   plan: planCommand,
   eval: evalCommand,
   metrics: metricsCommand,
+  doctor: doctorCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -19,7 +19,7 @@ import type { GroundEvent, GroundOptions, GroundingResult, QueryOptions, Samplin
 export interface GrounderLoadOptions extends ModelLoadOptions {
   /** Model profile; detected from the GGUF metadata when omitted. */
   profile?: ProfileId | ModelProfile;
-  /** Explicit ffmpeg / ffprobe binaries (else env, ffmpeg-static, PATH). */
+  /** Explicit ffmpeg / ffprobe binaries (else env, the @ffmpeg-installer packages, PATH). */
   ffmpegPath?: string;
   ffprobePath?: string;
   /**

@@ -15,7 +15,7 @@ import { promises as fsp } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AbortError, TimelensError, throwIfAborted } from "../errors";
-import { resolveFfmpeg, resolveFfprobe, runTool, stderrTail, toolVersion, type FfmpegOptions, type FfprobeOptions } from "./ffmpeg";
+import { fpsModeArgs, resolveFfmpeg, resolveFfprobe, runTool, stderrTail, toolVersion, type FfmpegOptions, type FfprobeOptions } from "./ffmpeg";
 import type { ProbedVideo } from "./types";
 
 /** How the frame count is obtained. */
@@ -148,7 +148,7 @@ export async function assertVideoFile(path: string): Promise<void> {
 /** ffmpeg arguments that make the decoder neither drop nor duplicate frames. */
 export async function passthroughArgs(ffmpeg: string): Promise<string[]> {
   const v = await toolVersion(ffmpeg).catch(() => ({ major: 5, minor: 1 }));
-  return v.major > 5 || (v.major === 5 && v.minor >= 1) ? ["-fps_mode", "passthrough"] : ["-vsync", "passthrough"];
+  return fpsModeArgs(v, "passthrough");
 }
 
 /**
