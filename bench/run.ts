@@ -2,6 +2,7 @@
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   sessions: async (args) => (await import("./sessions")).runSessionsBench((args[0] as "qwen3vl" | "qwen25vl") ?? "qwen3vl"),
   decode: async () => (await import("./decode")).runDecodeBench(),
+  omp: async (args) => (await import("./omp")).runOmpBench((args[0] as "tiny" | "medium") ?? "tiny"),
   abort: async (args) => (await import("./abort")).runAbortBench((args[0] as "qwen3vl" | "qwen25vl") ?? "qwen3vl"),
 };
 

@@ -13,7 +13,7 @@
 // missing), the fixtures (npm run fixtures), the npm registry. A few minutes; the source build is
 // quick when ccache has llama.cpp (any earlier `npm run build` on this machine).
 // Exit 0: every step passed; 1: a step failed (printed).
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";

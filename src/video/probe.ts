@@ -11,7 +11,7 @@
  * stream with ffmpeg, exactly as readFrames will decode it. ("decode" mode always counts.)
  */
 import { randomBytes } from "node:crypto";
-import { promises as fsp } from "node:fs";
+import { promises as fsp, type Stats } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AbortError, TimelensError, throwIfAborted } from "../errors";
@@ -133,7 +133,7 @@ async function withSourceFile<T>(source: VideoSource, fn: (path: string) => Prom
 
 /** Checks that a path names a readable file; throws ERR_FILE_NOT_FOUND / ERR_VIDEO_UNREADABLE. */
 export async function assertVideoFile(path: string): Promise<void> {
-  let st;
+  let st: Stats;
   try {
     st = await fsp.stat(path);
   } catch (e) {

@@ -276,6 +276,7 @@ describe("frame size (smart_resize)", () => {
     expect(planFrames(video(3300, 30), { totalTokens: 28672, totalPixels: 14680064 }).maxPixels).toBeCloseTo(133455.127, 2);
   });
   test("smartResize alone, and a frame too thin for the budget", () => {
+    // biome-ignore lint/correctness/noPrecisionLoss: the budget exactly as the reference prints it
     expect(smartResize(1080, 1920, 32, 65536, 133455.12727272727)).toEqual({ height: 256, width: 480 });
     expectCode(() => smartResize(2, 399, 32, 1000, 2000), "ERR_VIDEO_ASPECT", /too thin/);
   });
