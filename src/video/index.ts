@@ -1,4 +1,4 @@
-/** The video pipeline: find ffmpeg, probe, plan (pure), decode + resize. See DESIGN.md. */
+/** The video pipeline: find ffmpeg, probe, plan (pure), decode + resize. See docs/architecture.md. */
 export { resolveFfmpeg, resolveFfprobe, locateFfmpeg, locateFfprobe, clearFfmpegCache, type FfmpegOptions, type FfprobeOptions, type LocatedTool } from "./ffmpeg";
 export { probeVideo, countDecodedFrames, type ProbeOptions, type ProbedVideoDetails, type FrameCountMode, type VideoSource } from "./probe";
 export {
