@@ -12,6 +12,7 @@ import { VisionModel, type ModelInfo, type ModelLoadOptions } from "./runtime/mo
 import { ProgressClock, VideoSession } from "./session";
 import { PrefixCache, sampledFileHash } from "./cache/prefix-cache";
 import { eventStream } from "./util/event-stream";
+import { expandHome, expandPathOptions } from "./util/paths";
 import { planFrames } from "./video/plan";
 import { probeVideo } from "./video/probe";
 import type { GroundEvent, GroundOptions, GroundingResult, QueryOptions, SamplingOptions } from "./types";
@@ -64,6 +65,7 @@ export class Grounder {
 
   /** Loads the text GGUF and its mmproj; validates both before llama.cpp reads them. */
   static async load(options: GrounderLoadOptions): Promise<Grounder> {
+    options = expandPathOptions(options); // "~/..." means the home folder, as in a shell
     const model = await VisionModel.load(options);
     try {
       const profile = resolveProfile(options.profile, model.info, options.model);
@@ -194,7 +196,7 @@ function resolveProfile(choice: ProfileId | ModelProfile | undefined, info: Mode
 
 /** A Buffer input goes to a private temp file (ffmpeg needs a seekable file). */
 async function materialize(video: VideoInput): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  if (typeof video === "string") return { path: video, cleanup: async () => {} };
+  if (typeof video === "string") return { path: expandHome(video), cleanup: async () => {} };
   if (!(video instanceof Uint8Array)) throw new TimelensError("ERR_INVALID_ARGUMENT", "video must be a file path or a Buffer");
   const dir = await mkdtemp(join(tmpdir(), "timelens-video-"));
   const path = join(dir, "input");

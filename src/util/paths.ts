@@ -13,11 +13,6 @@ export function expandHome(path: string, home: string = homedir(), platform: Nod
   return path;
 }
 
-/** Like expandHome, for optional values. */
-export function expandHomeOptional(path: string | undefined): string | undefined {
-  return typeof path === "string" ? expandHome(path) : path;
-}
-
 /**
  * timelens-native's cache folder: TIMELENS_CACHE_DIR, else $XDG_CACHE_HOME/timelens-native, else
  * ~/.cache/timelens-native (the same rule as scripts/llama-source.mjs, which build scripts use).
@@ -25,4 +20,14 @@ export function expandHomeOptional(path: string | undefined): string | undefined
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
   if (env.TIMELENS_CACHE_DIR) return expandHome(env.TIMELENS_CACHE_DIR, home);
   return join(env.XDG_CACHE_HOME || join(home, ".cache"), "timelens-native");
+}
+
+/** The option names that hold file or folder paths, wherever options are accepted. */
+const PATH_OPTIONS = ["model", "mmproj", "cacheDir", "addonPath", "ffmpegPath", "ffprobePath"] as const;
+
+/** A copy of `options` with `~` expanded in every path option it has (see expandHome). */
+export function expandPathOptions<T extends object>(options: T, home: string = homedir()): T {
+  const out = { ...options } as Record<string, unknown>;
+  for (const key of PATH_OPTIONS) if (typeof out[key] === "string") out[key] = expandHome(out[key] as string, home);
+  return out as T;
 }
