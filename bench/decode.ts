@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { readFrames } from "../src/video/decode";
 import { resolveFfmpeg } from "../src/video/ffmpeg";
 import { planFrames } from "../src/video/plan";
-import { probeVideo } from "../src/video/probe";
+import { passthroughArgs, probeVideo } from "../src/video/probe";
 import { createResizer } from "../src/video/resize";
 import { wasmSimdAvailable } from "../src/video/resize-wasm";
 
@@ -50,7 +50,7 @@ function ensureClip(seconds: 30 | 120 | 600): string {
 /** Naive: every frame to full-size RGB through the pipe, keep the planned ones, resize them. */
 async function naive(path: string, indices: number[], srcW: number, srcH: number, outW: number, outH: number): Promise<number> {
   const ffmpeg = resolveFfmpeg();
-  const child = spawn(ffmpeg, ["-hide_banner", "-nostdin", "-v", "error", "-i", path, "-map", "0:V:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(ffmpeg, ["-hide_banner", "-nostdin", "-v", "error", "-i", path, "-map", "0:V:0", ...(await passthroughArgs(ffmpeg)), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], { stdio: ["ignore", "pipe", "inherit"] });
   const frameBytes = srcW * srcH * 3;
   const resizer = createResizer(srcW, srcH, outW, outH);
   const want = new Set(indices);
@@ -137,7 +137,7 @@ export async function runDecodeBench(): Promise<void> {
   const kept = await naive(twoMin, plan.indices, video.width, video.height, plan.width, plan.height);
   const naiveS = (performance.now() - t) / 1000;
   t = performance.now();
-  execFileSync(resolveFfmpeg(), ["-hide_banner", "-v", "error", "-nostdin", "-i", twoMin, "-map", "0:V:0", "-fps_mode", "passthrough", "-f", "null", "-"]);
+  execFileSync(resolveFfmpeg(), ["-hide_banner", "-v", "error", "-nostdin", "-i", twoMin, "-map", "0:V:0", ...(await passthroughArgs(resolveFfmpeg())), "-f", "null", "-"]);
   const decodeOnly = (performance.now() - t) / 1000;
   const resizer = createResizer(video.width, video.height, plan.width, plan.height);
   const sample = new Uint8Array(video.width * video.height * 3).map((_, i) => (i * 7919) & 255);

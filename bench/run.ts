@@ -4,6 +4,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   decode: async () => (await import("./decode")).runDecodeBench(),
   report: async () => (await import("./report")).runReportBench(),
   convert: async (args) => (await import("./convert")).runConvertBench(args[0] ? Number(args[0]) : 1),
+  omp: async (args) => (await import("./omp")).runOmpBench((args[0] as "tiny" | "medium") ?? "tiny"),
   abort: async (args) => (await import("./abort")).runAbortBench((args[0] as "qwen3vl" | "qwen25vl") ?? "qwen3vl"),
   quantize: async (args) => (await import("./quantize")).runQuantizeBench(args),
   queue: async (args) => (await import("./queue")).runQueueBench(args[0] ? Number(args[0]) : undefined),

@@ -2,6 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
+import { resolveFfmpeg } from "../src/video/ffmpeg";
 
 export const BENCH_OUT = join(__dirname, "out");
 
@@ -11,7 +12,7 @@ export function benchVideo(seconds: number, size = "320x240", fps = 30): string 
   const path = join(BENCH_OUT, `pattern-${seconds}s-${size}-${fps}.mp4`);
   if (existsSync(path)) return path;
   const tmp = `${path}.tmp.mp4`;
-  execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", `testsrc2=size=${size}:rate=${fps}:duration=${seconds}`,
+  execFileSync(resolveFfmpeg(), ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", `testsrc2=size=${size}:rate=${fps}:duration=${seconds}`,
     "-vf", "drawbox=x='mod(t*40,280)':y=90:w=40:h=40:color=red:t=fill", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", tmp]);
   renameSync(tmp, path);
   return path;

@@ -144,12 +144,12 @@ function glslcCompat(llamaDir, out, log) {
     "done",
     "case \"$out\" in",
     "  *_cm1.spv|*_cm2.spv)",
-    `    cp ${q(stub)} \"$out\" || exit 1`,
+    `    cp ${q(stub)} "$out" || exit 1`,
     "    if [ -n \"$dep\" ]; then printf '%s: %s\\n' \"$out\" \"$src\" > \"$dep\"; fi",
-    `    echo \"$out\" >> ${q(join(dir, "stubbed.txt"))}`,
+    `    echo "$out" >> ${q(join(dir, "stubbed.txt"))}`,
     "    exit 0 ;;",
     "esac",
-    `exec ${q(glslc)} \"$@\"`,
+    `exec ${q(glslc)} "$@"`,
     "",
   ].join("\n"));
   chmodSync(wrapper, 0o755);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The user's install path, end to end: `npm pack` this package (with its prebuilds/), install
-// the tarball into an empty project with cmake and the compilers hidden from PATH and without
-// install scripts, and ground a short generated video with the tiny fixture models through the
+// the tarball into an empty project with cmake, the compilers and any system ffmpeg/ffprobe
+// hidden from PATH and without install scripts (ffmpeg then comes from the optional
+// @ffmpeg-installer / @ffprobe-installer packages; see docs/reference.md), and ground a short generated video with the tiny fixture models through the
 // prebuilt addon. Then, with the prebuilt folder moved away, loading must fail with
 // ERR_ADDON_NOT_FOUND saying how to build from source, and `npx timelens-native build` (run
 // with the full PATH) must produce an addon that grounds the same video.
@@ -9,10 +10,10 @@
 //   node scripts/check-install.mjs [--skip-source-build] [--with-scripts] [--keep]
 //
 // Needs: prebuilds/<platform>-<arch>/ (npm run prebuilds), dist/ (npx tsup; built here when
-// missing), the fixtures (npm run fixtures), ffmpeg. A few minutes; the source build is
+// missing), the fixtures (npm run fixtures), the npm registry. A few minutes; the source build is
 // quick when ccache has llama.cpp (any earlier `npm run build` on this machine).
 // Exit 0: every step passed; 1: a step failed (printed).
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -23,7 +24,7 @@ const argv = process.argv.slice(2);
 const keep = argv.includes("--keep");
 const skipSourceBuild = argv.includes("--skip-source-build");
 // Also install with install scripts on (our hook must see the prebuild and do nothing; the
-// optional ffmpeg-static download may fail offline without failing the install).
+// ffmpeg packages carry their binaries in the tarball, so no script is needed for them).
 const withScripts = argv.includes("--with-scripts");
 const steps = [];
 const t0 = Date.now();
@@ -56,7 +57,7 @@ const prebuild = join(root, "prebuilds", `${process.platform}-${process.arch}`);
 const fixtures = join(root, "test", "fixtures", "models", "tiny-qwen3vl");
 const work = mkdtempSync(join(tmpdir(), "timelens-install-"));
 const project = join(work, "app");
-// A PATH with node, npm and ffmpeg/ffprobe only: no cmake, cc, c++, make, ninja, git.
+// A PATH with node, npm and sh only: no cmake, cc, c++, make, ninja, git, ffmpeg, ffprobe.
 const bin = join(work, "bin");
 
 // The consumer: CommonJS, as most users write it; prints one JSON line.
@@ -74,7 +75,8 @@ const { Grounder } = require("timelens-native");
   }
   const tokens = [];
   const r = await g.ground(video, "a square moves to the right", { maxNewTokens: 12, onToken: (t) => tokens.push(t) });
-  console.log(JSON.stringify({ addon: g.info.addon, gpu: g.info.gpu, devices: Grounder.devices().map((d) => d.name), text: r.text, streamed: tokens.join(""), start: r.start, end: r.end, frames: r.frames.count }));
+  const { locateFfmpeg, locateFfprobe } = require("timelens-native");
+  console.log(JSON.stringify({ ffmpeg: locateFfmpeg(), ffprobe: locateFfprobe(), addon: g.info.addon, gpu: g.info.gpu, devices: Grounder.devices().map((d) => d.name), text: r.text, streamed: tokens.join(""), start: r.start, end: r.end, frames: r.frames.count }));
   await g.dispose();
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
@@ -85,7 +87,6 @@ try {
   step("preconditions", () => {
     if (!existsSync(join(prebuild, "timelens.node"))) throw new Error(`${prebuild} has no timelens.node: run npm run prebuilds first`);
     if (!existsSync(join(fixtures, "model.gguf"))) throw new Error("fixtures missing: npm run fixtures");
-    for (const t of ["ffmpeg", "ffprobe"]) if (!which(t)) throw new Error(`${t} not on PATH`);
     if (!existsSync(join(root, "dist", "index.js"))) run(process.execPath, [join(root, "node_modules", "tsup", "dist", "cli-default.js")], { cwd: root });
     return readdirSync(join(root, "prebuilds")).join(", ");
   });
@@ -113,15 +114,16 @@ try {
     symlinkSync(process.execPath, join(bin, "node"));
     writeFileSync(join(bin, "npm"), `#!/bin/sh\nexec "${process.execPath}" "${npmCli}" "$@"\n`, { mode: 0o755 });
     writeFileSync(join(bin, "npx"), `#!/bin/sh\nexec "${process.execPath}" "${npxCli}" "$@"\n`, { mode: 0o755 });
-    for (const t of ["ffmpeg", "ffprobe", "sh"]) symlinkSync(which(t), join(bin, t));
+    symlinkSync(which("sh"), join(bin, "sh"));
     const env = { ...process.env, PATH: bin };
-    const seen = ["cmake", "cc", "gcc", "c++", "g++", "make", "ninja", "git"].filter((t) => spawnSync("sh", ["-c", `command -v ${t}`], { env }).status === 0);
+    const seen = ["cmake", "cc", "gcc", "c++", "g++", "make", "ninja", "git", "ffmpeg", "ffprobe"].filter((t) => spawnSync("sh", ["-c", `command -v ${t}`], { env }).status === 0);
     if (seen.length) throw new Error(`still on PATH: ${seen.join(", ")}`);
     return `PATH=${bin}`;
   });
   const bare = { ...process.env, PATH: bin, npm_config_update_notifier: "false" };
   delete bare.CC;
   delete bare.CXX;
+  for (const k of ["TIMELENS_FFMPEG", "TIMELENS_FFPROBE", "FFMPEG_BIN"]) delete bare[k];
 
   step("install the tarball (no install scripts, no compilers)", () => {
     mkdirSync(project);
@@ -145,12 +147,14 @@ try {
   }
 
   const video = join(project, "demo.mp4");
-  step("demo video (lavfi)", () => {
-    run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=duration=4:size=320x240:rate=10", "-pix_fmt", "yuv420p", video], { env: bare });
-    return `${statSync(video).size} bytes`;
+  step("demo video (lavfi, with the packaged ffmpeg)", () => {
+    const make = `const f = require("timelens-native").locateFfmpeg(); require("node:child_process").execFileSync(f.path, ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=duration=4:size=320x240:rate=10", "-pix_fmt", "yuv420p", process.argv[1]]); console.log(f.source + " " + f.detail);`;
+    const from = run("node", ["-e", make, video], { cwd: project, env: bare }).trim();
+    if (!from.startsWith("package ")) throw new Error(`ffmpeg came from ${from}, not from the optional package`);
+    return `${statSync(video).size} bytes; ffmpeg from ${from}`;
   });
 
-  const ground = (gpu = "auto") => JSON.parse(run("node", ["consumer.cjs", join(fixtures, "model.gguf"), join(fixtures, "mmproj.gguf"), video], { cwd: project, env: { ...bare, CHECK_GPU: gpu, TIMELENS_FFMPEG: join(bin, "ffmpeg"), TIMELENS_FFPROBE: join(bin, "ffprobe") } }).trim().split("\n").pop());
+  const ground = (gpu = "auto") => JSON.parse(run("node", ["consumer.cjs", join(fixtures, "model.gguf"), join(fixtures, "mmproj.gguf"), video], { cwd: project, env: { ...bare, CHECK_GPU: gpu } }).trim().split("\n").pop());
 
   step("ground through the prebuilt addon", () => {
     const r = ground();
@@ -158,7 +162,8 @@ try {
     if (r.addon.source !== "prebuild" || !r.addon.path.includes(join("node_modules", "timelens-native", "prebuilds"))) throw new Error(`loaded ${JSON.stringify(r.addon)}, not the installed prebuild`);
     if (r.streamed !== r.text) throw new Error("streamed tokens differ from the result text");
     if (!(r.frames > 0)) throw new Error("no frames");
-    return `${r.addon.path.slice(project.length + 1)}; gpu ${r.gpu.backend ?? "none"} (${r.gpu.reason ?? "-"}); ${r.frames} frames; answer ${JSON.stringify(r.text)}`;
+    if (r.ffmpeg.source !== "package" || r.ffprobe.source !== "package") throw new Error(`ffmpeg from ${r.ffmpeg.source}, ffprobe from ${r.ffprobe.source}: expected the optional packages`);
+    return `${r.addon.path.slice(project.length + 1)}; gpu ${r.gpu.backend ?? "none"} (${r.gpu.reason ?? "-"}); ${r.frames} frames; ffprobe ${r.ffprobe.detail}; answer ${JSON.stringify(r.text)}`;
   });
 
   step("ground with gpu: false (the CPU folder)", () => {

@@ -2,6 +2,7 @@
 /** The `timelens` command line. */
 import { EXIT, UsageError, reportError } from "./cli/common";
 import { CONVERT_HELP, convertCommand } from "./cli/convert";
+import { DOCTOR_HELP, doctorCommand } from "./cli/doctor";
 import { EVAL_HELP, evalCommand } from "./cli/eval";
 import { GROUND_HELP, groundCommand } from "./cli/ground";
 import { INFO_HELP, infoCommand } from "./cli/info";
@@ -27,6 +28,7 @@ commands:
   convert <hf-dir> [--outtype T]                Hugging Face checkpoint -> GGUF + mmproj (no Python)
   quantize <in.gguf> <out.gguf> <TYPE>          a smaller text GGUF (Q4_K_M, Q8_0, ...)
   worker --redis URL --model M --mmproj P       answer grounding jobs from a Redis queue (scaling out)
+  doctor                                        which ffmpeg, ffprobe and native addon are used
 
 Run \`timelens <command> --help\` for its options.
 exit codes: 0 ok, 1 usage, 2 input error, 3 model error, 130 interrupted
@@ -51,7 +53,9 @@ ${WORKER_HELP}
 
 ${PULL_HELP}
 
-${MODELS_HELP}`;
+${MODELS_HELP}
+
+${DOCTOR_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   ground: groundCommand,
@@ -65,6 +69,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   worker: workerCommand,
   pull: pullCommand,
   models: modelsCommand,
+  doctor: doctorCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

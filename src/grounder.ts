@@ -13,6 +13,7 @@ import { ProgressClock, VideoSession } from "./session";
 import { PrefixCache, sampledFileHash } from "./cache/prefix-cache";
 import { eventStream } from "./util/event-stream";
 import { resolveLoadOptions, type HfLoadOptions } from "./models/resolve";
+import { expandHome, expandPathOptions } from "./util/paths";
 import { planFrames } from "./video/plan";
 import { probeVideo } from "./video/probe";
 import type { GroundEvent, GroundOptions, GroundingResult, QueryOptions, SamplingOptions } from "./types";
@@ -20,7 +21,7 @@ import type { GroundEvent, GroundOptions, GroundingResult, QueryOptions, Samplin
 export interface GrounderLoadOptions extends ModelLoadOptions {
   /** Model profile; detected from the GGUF metadata when omitted. */
   profile?: ProfileId | ModelProfile;
-  /** Explicit ffmpeg / ffprobe binaries (else env, ffmpeg-static, PATH). */
+  /** Explicit ffmpeg / ffprobe binaries (else env, the @ffmpeg-installer packages, PATH). */
   ffmpegPath?: string;
   ffprobePath?: string;
   /**
@@ -65,7 +66,8 @@ export class Grounder {
 
   /** Loads the text GGUF and its mmproj; validates both before llama.cpp reads them. */
   static async load(input: GrounderLoadOptions | HfLoadOptions): Promise<Grounder> {
-    const options = await resolveLoadOptions(input); // hf: models are pulled first (docs/hub.md)
+    // hf: models are pulled first (docs/hub.md); "~/..." means the home folder, as in a shell
+    const options = expandPathOptions(await resolveLoadOptions(input));
     const model = await VisionModel.load(options);
     try {
       const profile = resolveProfile(options.profile, model.info, options.model);
@@ -196,7 +198,7 @@ function resolveProfile(choice: ProfileId | ModelProfile | undefined, info: Mode
 
 /** A Buffer input goes to a private temp file (ffmpeg needs a seekable file). */
 async function materialize(video: VideoInput): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  if (typeof video === "string") return { path: video, cleanup: async () => {} };
+  if (typeof video === "string") return { path: expandHome(video), cleanup: async () => {} };
   if (!(video instanceof Uint8Array)) throw new TimelensError("ERR_INVALID_ARGUMENT", "video must be a file path or a Buffer");
   const dir = await mkdtemp(join(tmpdir(), "timelens-video-"));
   const path = join(dir, "input");

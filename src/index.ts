@@ -21,6 +21,8 @@ export { normalizeQuery } from "./prompt/query";
 export { planFrames } from "./video/plan";
 export { probeVideo } from "./video/probe";
 export { readFrames } from "./video/decode";
+export { resolveFfmpeg, resolveFfprobe, locateFfmpeg, locateFfprobe } from "./video/ffmpeg";
+export type { LocatedTool } from "./video/ffmpeg";
 export type { FramePlan, FramePair, Frame, ProbedVideo, VideoInfo } from "./video/types";
 
 export { extractTime, parseGroundingAnswer } from "./parse";

@@ -281,9 +281,9 @@ const loaded = new Map<string, NativeAddon>();
 
 /**
  * llama.cpp's CPU backend uses OpenMP. Its default busy-waiting threads collapse when the
- * cores are shared (ffmpeg decoding next to the encoder, an app's UI, other processes): we
- * measured 10-20x slowdowns on a loaded 2-core machine. Passive waiting costs little when the
- * machine is idle. It must be set before the addon (and libgomp) loads; an explicit
+ * cores are shared (ffmpeg decoding next to the encoder, an app's UI, other processes):
+ * `npm run bench -- omp` measured 20-40x slower grounds on a shared 2-core machine
+ * (docs/reference.md, "OpenMP waiting"). It must be set before the addon (and libgomp) loads; an explicit
  * OMP_WAIT_POLICY in the environment wins.
  */
 function preferPassiveOpenMp(): void {
@@ -351,6 +351,7 @@ function moduleErrors(addon: NativeAddon): string {
  * prebuilt copy into the process would share its libraries), with the reason recorded.
  */
 export function loadAddon(options: LoadAddonOptions = {}): AddonSelection {
+  preferPassiveOpenMp(); // measured: docs/reference.md, "OpenMP waiting"
   const gpu = options.gpu ?? "auto";
   const exists = options.exists ?? existsSync;
   const requireAddon = options.requireAddon ?? ((p: string) => {

@@ -333,7 +333,9 @@ export class VideoSession {
             clock.emit("generate", generated, maxNewTokens * clean.length);
           },
         });
-        gens.forEach((gen, i) => results.push(this.result(clean[at + i], gen, at === 0 && i === 0 ? source : "live", this.prefix!.state.nCells, 0, clock)));
+        gens.forEach((gen, i) => {
+          results.push(this.result(clean[at + i], gen, at === 0 && i === 0 ? source : "live", this.prefix!.state.nCells, 0, clock));
+        });
       }
       return results;
     });

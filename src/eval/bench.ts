@@ -1,5 +1,5 @@
 /**
- * TimeLens-Bench annotations (SPEC.md §5):
+ * TimeLens-Bench annotations (docs/reference.md "Answers, metrics and the benchmark"):
  *   {charades,activitynet,qvhighlights}-timelens.json =
  *   { "<vid>": { "duration": d, "spans": [[s, e], ...], "queries": [q, ...] }, ... }
  * spans and queries pair up in order (Python zip: the shorter list wins); the video is

@@ -1,5 +1,5 @@
 /**
- * TimeLens-Bench scoring (SPEC.md §5): the first extracted pair (or [duration+10, duration+20]
+ * TimeLens-Bench scoring (docs/reference.md "Answers, metrics and the benchmark"): the first extracted pair (or [duration+10, duration+20]
  * when there is none), rounded to whole seconds half-to-even, IoU against the ground truth,
  * R1@{0.3,0.5,0.7} (IoU >= m) and mIoU, as percentages.
  */

@@ -1,5 +1,5 @@
 /**
- * The reference prediction file (SPEC.md §5): JSONL, one object per line,
+ * The reference prediction file (docs/reference.md "Answers, metrics and the benchmark"): JSONL, one object per line,
  *   {"<video_name>>>><query>>>><gt span>": {"timestamps": [[s, e], ...], "answers": "...", "duration": d}}
  * written by Python's json.dumps with its defaults, the key built with an f-string, so the
  * span is Python's str() of the annotation's list: "[12.0, 17.5]" for floats, "[12, 17]" for

@@ -2,7 +2,7 @@
  * Pure checks on parsed GGUF headers, run before llama.cpp ever sees a file. llama.cpp
  * aborts (GGML_ASSERT) or segfaults on several malformed inputs, notably an mmproj with a
  * missing vision tensor or a key of the wrong type; every such case must be rejected here
- * with a typed error instead (SPEC.md §7).
+ * with a typed error instead (docs/reference.md "What llama.cpp needs of a GGUF pair").
  */
 import { basename } from "node:path";
 import { TimelensError, type ErrorCode } from "../errors";

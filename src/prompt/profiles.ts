@@ -1,6 +1,6 @@
 /**
  * Model profiles: the one place that knows each model's pixel factor, prompt text,
- * timestamp rule and format, and default sampling budgets (SPEC.md §1-3).
+ * timestamp rule and format, and default sampling budgets (docs/reference.md "Models", "Frame sampling", "Prompt layout and special tokens").
  */
 import { TimelensError } from "../errors";
 import { pyFixed } from "../util/pyformat";
@@ -59,7 +59,7 @@ const QWEN25: typeof QWEN3 = {
 const QWEN3_TIMESTAMP = "<{t} seconds>";
 /**
  * TimeLens-7B: the pair's first frame time with one decimal. The exact string its processor
- * inserts is not published outside the model repo (SPEC.md §3); this default follows the
+ * inserts is not published outside the model repo (docs/reference.md "Prompt layout and special tokens"); this default follows the
  * paper's "10.2 seconds" and can be overridden per call with `timestampFormat`.
  */
 const TIMELENS_7B_TIMESTAMP = "{t} seconds";
@@ -76,7 +76,7 @@ export const PROFILES: Readonly<Record<ProfileId, ModelProfile>> = Object.freeze
 
 export const PROFILE_IDS = Object.keys(PROFILES) as ProfileId[];
 
-/** The grounding instruction the models were trained on (SPEC.md §3), byte-exact. */
+/** The grounding instruction the models were trained on (docs/reference.md "Prompt layout and special tokens"), byte-exact. */
 export function groundingInstruction(profile: ModelProfile, query: string): string {
   return `${profile.promptPrefix}Please find the visual event described by the sentence '${query}', determining its starting and ending times. The format should be: 'The event happens in <start time> - <end time> seconds'.`;
 }

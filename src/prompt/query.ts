@@ -1,5 +1,5 @@
 /**
- * The benchmark's query normalisation (SPEC.md §3): whitespace runs become one space, then
+ * The benchmark's query normalisation (docs/reference.md "Prompt layout and special tokens"): whitespace runs become one space, then
  * strip, strip trailing '.' characters, strip again. Python semantics: `\s` and `str.strip()`
  * count the Unicode whitespace Python counts (including \x1c-\x1f, \x85, \u00a0,
  * \u2000-\u200a, \u3000 ...), and `rstrip('.')` removes every trailing '.' in one go

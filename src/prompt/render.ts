@@ -1,5 +1,5 @@
 /**
- * The interleaved grounding prompt (SPEC.md §3): the model's own chat template rendered with
+ * The interleaved grounding prompt (docs/reference.md "Prompt layout and special tokens"): the model's own chat template rendered with
  * one user message [video, text], the video replaced by one timestamp label + one frame pair
  * per temporal patch, the text being the grounding instruction.
  *
@@ -45,7 +45,7 @@ export const VIDEO_PAD = "<|video_pad|>";
 /** What Qwen-VL chat templates render for a video content item. */
 export const VIDEO_PLACEHOLDER = `${VISION_START}${VIDEO_PAD}${VISION_END}`;
 
-/** Control tokens shared by Qwen2.5-VL and Qwen3-VL (ids 151643-151664, SPEC.md §3). */
+/** Control tokens shared by Qwen2.5-VL and Qwen3-VL (ids 151643-151664, docs/reference.md "Prompt layout and special tokens"). */
 export const QWEN_CONTROL_TOKENS: readonly string[] = Object.freeze([
   "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
   "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",

@@ -7,6 +7,7 @@ import { AbortError, ContextOverflowError, TimelensError, throwIfAborted, type E
 import { inspectModelPair } from "../gguf/validate";
 import { loadAddon, type AddonLocation, type GpuPreference, type NativeChunk, type NativeDeviceRef, type NativeEvalResult, type NativeGenerateReport, type NativeModel, type NativeSamplingOptions, type NativeState } from "../native";
 import { SerialQueue } from "../util/queue";
+import { expandPathOptions } from "../util/paths";
 
 export interface ModelLoadOptions {
   /** Text GGUF path. */
@@ -173,6 +174,7 @@ export class VisionModel {
     if (!options || typeof options.model !== "string" || typeof options.mmproj !== "string") {
       throw new TimelensError("ERR_INVALID_ARGUMENT", "load() needs { model, mmproj } paths to the text GGUF and the mmproj GGUF");
     }
+    options = expandPathOptions(options); // "~/model.gguf" means the home folder's
     throwIfAborted(options.signal, "load");
     const pair = await inspectModelPair(options.model, options.mmproj);
     const log = options.onLog ?? (() => {});

@@ -21,7 +21,7 @@ export function pyRound(x: number): number {
  */
 export function pyFixed(x: number, digits = 1): string {
   if (!Number.isInteger(digits) || digits < 0 || digits > 15) throw new RangeError(`digits must be 0..15, got ${digits}`);
-  if (!Number.isFinite(x)) return x !== x ? "nan" : x > 0 ? "inf" : "-inf";
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
   const ax = Math.abs(x);
   const odd = ax * 2 ** (digits + 1);
   if (odd < 2 ** 53 && Number.isInteger(odd) && odd % 2 === 1) {

@@ -20,11 +20,11 @@ import type { Frame, FramePlan } from "./types";
 export interface ReadFramesOptions {
   /** Aborting kills ffmpeg at once; the iterator then rejects with AbortError. */
   signal?: AbortSignal;
-  /** Explicit ffmpeg binary (else env, ffmpeg-static, PATH; see ffmpeg.ts). */
+  /** Explicit ffmpeg binary (else env, the @ffmpeg-installer package, PATH; see ffmpeg.ts). */
   ffmpegPath?: string;
   /** Explicit ffprobe binary, used to read the stream layout and rotation. */
   ffprobePath?: string;
-  /** Look in ffmpeg-static / ffprobe-static (default true); see resolveFfmpeg. */
+  /** Look in the @ffmpeg-installer / @ffprobe-installer packages (default true); see resolveFfmpeg. */
   usePackages?: boolean;
   /** Called with each frame just before it is yielded (progress reporting). */
   onFrame?: (frame: Frame, position: number, total: number) => void;

@@ -1,5 +1,5 @@
-/** The video pipeline: find ffmpeg, probe, plan (pure), decode + resize. See DESIGN.md. */
-export { resolveFfmpeg, resolveFfprobe, clearFfmpegCache, type FfmpegOptions, type FfprobeOptions } from "./ffmpeg";
+/** The video pipeline: find ffmpeg, probe, plan (pure), decode + resize. See docs/architecture.md. */
+export { resolveFfmpeg, resolveFfprobe, locateFfmpeg, locateFfprobe, clearFfmpegCache, type FfmpegOptions, type FfprobeOptions, type LocatedTool } from "./ffmpeg";
 export { probeVideo, countDecodedFrames, type ProbeOptions, type ProbedVideoDetails, type FrameCountMode, type VideoSource } from "./probe";
 export {
   planFrames,

@@ -1,6 +1,6 @@
 /**
  * planFrames: which frames to decode, at what size, and how each pair is labelled, exactly
- * as the reference sampler (qwen-vl-utils 0.0.14, SPEC.md §2-3) would do it. Pure: no I/O.
+ * as the reference sampler (qwen-vl-utils 0.0.14, docs/reference.md "Frame sampling") would do it. Pure: no I/O.
  */
 import { TimelensError } from "../errors";
 import { formatTimestamp, getProfile, pairTime, type ModelProfile, type TimestampFormat, type TimestampRule } from "../prompt/profiles";
@@ -8,7 +8,7 @@ import { pyRound } from "../util/pyformat";
 import { torchBuild, torchLinspace, type TorchCompat } from "./torch-compat";
 import type { FramePair, FramePlan, VideoInfo } from "./types";
 
-/** qwen-vl-utils constants (SPEC.md §2). */
+/** qwen-vl-utils constants (docs/reference.md "Frame sampling"). */
 export const FRAME_FACTOR = 2;
 export const FPS_MIN_FRAMES = 4;
 export const FPS_MAX_FRAMES = 768;
@@ -193,7 +193,7 @@ export function smartResize(height: number, width: number, factor: number, minPi
 
 /**
  * Frame pairs (2k, 2k+1) in plan positions, with their label times. An odd count repeats the
- * last frame (SPEC.md §3); planFrames always makes an even count.
+ * last frame (docs/reference.md "Prompt layout and special tokens"); planFrames always makes an even count.
  */
 export function pairFrames(frameTimes: readonly number[], rule: TimestampRule, format: TimestampFormat): FramePair[] {
   const pairs: FramePair[] = [];

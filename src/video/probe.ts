@@ -11,11 +11,11 @@
  * stream with ffmpeg, exactly as readFrames will decode it. ("decode" mode always counts.)
  */
 import { randomBytes } from "node:crypto";
-import { promises as fsp } from "node:fs";
+import { promises as fsp, type Stats } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AbortError, TimelensError, throwIfAborted } from "../errors";
-import { resolveFfmpeg, resolveFfprobe, runTool, stderrTail, toolVersion, type FfmpegOptions, type FfprobeOptions } from "./ffmpeg";
+import { fpsModeArgs, resolveFfmpeg, resolveFfprobe, runTool, stderrTail, toolVersion, type FfmpegOptions, type FfprobeOptions } from "./ffmpeg";
 import type { ProbedVideo } from "./types";
 
 /** How the frame count is obtained. */
@@ -133,7 +133,7 @@ async function withSourceFile<T>(source: VideoSource, fn: (path: string) => Prom
 
 /** Checks that a path names a readable file; throws ERR_FILE_NOT_FOUND / ERR_VIDEO_UNREADABLE. */
 export async function assertVideoFile(path: string): Promise<void> {
-  let st;
+  let st: Stats;
   try {
     st = await fsp.stat(path);
   } catch (e) {
@@ -148,7 +148,7 @@ export async function assertVideoFile(path: string): Promise<void> {
 /** ffmpeg arguments that make the decoder neither drop nor duplicate frames. */
 export async function passthroughArgs(ffmpeg: string): Promise<string[]> {
   const v = await toolVersion(ffmpeg).catch(() => ({ major: 5, minor: 1 }));
-  return v.major > 5 || (v.major === 5 && v.minor >= 1) ? ["-fps_mode", "passthrough"] : ["-vsync", "passthrough"];
+  return fpsModeArgs(v, "passthrough");
 }
 
 /**

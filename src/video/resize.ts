@@ -1,6 +1,6 @@
 /**
  * Bicubic resampling with antialiasing of packed RGB uint8 frames, written to reproduce the
- * reference pipeline bit for bit (SPEC.md §2 "Resampling").
+ * reference pipeline bit for bit (docs/reference.md "Frame sampling").
  *
  * Two reference behaviours are implemented; both are separable (horizontal pass first, then
  * vertical, a pass is skipped when its size does not change), use the Keys cubic kernel with

@@ -1,4 +1,4 @@
-/** Values that flow from probe -> plan -> frames (DESIGN.md "Data flows one way"). */
+/** Values that flow from probe -> plan -> frames (docs/architecture.md "Data flow"). */
 
 /** What planFrames needs to know about a video. */
 export interface VideoInfo {

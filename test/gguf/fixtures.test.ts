@@ -7,7 +7,7 @@ import { inspectModelPair, type ModelPairInfo } from "../../src/gguf/validate";
 import { FIXTURES } from "../../scripts/fixtures/configs";
 import { DEFAULT_FIXTURES_ROOT, ensureFixtures, generateFixture, sha256File, type FixtureFacts } from "../../scripts/fixtures/generate";
 
-/** SPEC.md §3: the released models' special token ids. */
+/** docs/reference.md "Prompt layout and special tokens": the released models' special token ids. */
 const SPEC_IDS: Record<string, number> = {
   "<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645, "<|object_ref_start|>": 151646,
   "<|object_ref_end|>": 151647, "<|box_start|>": 151648, "<|box_end|>": 151649, "<|quad_start|>": 151650,
@@ -47,7 +47,7 @@ describe.each(tiny.map((f) => [f.name, f] as const))("fixture %s", (name, cfg) =
     expect(info.mmproj.warnings).toEqual([]);
   });
 
-  it("uses the real Qwen2 vocabulary with the specials at SPEC §3's ids, typed CONTROL", async () => {
+  it("uses the real Qwen2 vocabulary with the specials at the ids in docs/reference.md (Prompt layout and special tokens), typed CONTROL", async () => {
     expect(info.text.vocabSize).toBe(151936);
     const expected = { ...SPEC_IDS, ...(cfg.family === "qwen3vl" ? SPEC_QWEN3_IDS : {}) };
     for (const [text, id] of Object.entries(expected)) expect([text, info.text.specialTokens[text]]).toEqual([text, id]);

@@ -22,7 +22,7 @@ class Bytes {
   kvU32(key: string, v: number): this { return this.str(key).u32(4).u32(v); }
   tensor(name: string, dims: number[], type: number, offset: number | bigint): this {
     this.str(name).u32(dims.length);
-    dims.forEach((d) => this.u64(d));
+    for (const d of dims) this.u64(d);
     return this.u32(type).u64(offset);
   }
   pad(to: number): this { const len = this.length; return len % to ? this.raw(Buffer.alloc(to - (len % to))) : this; }

@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { resolveFfmpeg } from "../../src/video/ffmpeg";
+import { fpsModeArgs, parseToolVersion, resolveFfmpeg, type ToolVersion } from "../../src/video/ffmpeg";
 
 export const VIDEO_DIR = join(__dirname, "..", "fixtures", "videos");
 
@@ -51,10 +51,8 @@ function run(ffmpeg: string, args: string[]): void {
   execFileSync(ffmpeg, [...QUIET, ...args], { stdio: ["ignore", "ignore", "pipe"] });
 }
 
-function ffmpegMajor(ffmpeg: string): number {
-  const line = execFileSync(ffmpeg, ["-hide_banner", "-version"], { encoding: "utf8" }).split("\n")[0];
-  const m = /version\s+n?(\d+)\./.exec(line);
-  return m ? Number(m[1]) : 99;
+function ffmpegVersion(ffmpeg: string): ToolVersion {
+  return parseToolVersion(execFileSync(ffmpeg, ["-hide_banner", "-version"], { encoding: "utf8" }));
 }
 
 /** Frame k has R = k mod 256, G = floor(k / 256), B = 77: the frame number is in the pixels. */
@@ -121,7 +119,7 @@ const RECIPES: Record<VideoName, Recipe> = {
       const plain = `${out}.plain.mp4`;
       run(ff, ["-f", "lavfi", "-i", "color=black:size=64x32:rate=10:duration=1,format=rgb24,drawbox=x=0:y=0:w=16:h=16:color=red:t=fill,drawbox=x=48:y=24:w=16:h=8:color=blue:t=fill", "-c:v", "libx264rgb", "-qp", "0", "-preset", "ultrafast", plain]);
       try {
-        if (ffmpegMajor(ff) >= 6) run(ff, ["-display_rotation", "90", "-i", plain, "-c", "copy", out]);
+        if (ffmpegVersion(ff).major >= 6) run(ff, ["-display_rotation", "90", "-i", plain, "-c", "copy", out]);
         else run(ff, ["-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=90", out]);
       } finally {
         rmSync(plain, { force: true });
@@ -188,7 +186,7 @@ const RECIPES: Record<VideoName, Recipe> = {
 };
 
 function vfrFlags(ffmpeg: string): string[] {
-  return ffmpegMajor(ffmpeg) >= 5 ? ["-fps_mode", "vfr"] : ["-vsync", "vfr"];
+  return fpsModeArgs(ffmpegVersion(ffmpeg), "vfr");
 }
 
 /** Path of a fixture video, generated on first use. */

@@ -14,7 +14,7 @@ const FAMILIES = [
   { name: "tiny-qwen25vl" as const, arch: "qwen2vl", projector: "qwen2.5vl_merger", patch: 14 },
 ];
 
-// SPEC.md §3: both families share these ids.
+// docs/reference.md "Prompt layout and special tokens": both families share these ids.
 const SPEC_IDS: Record<string, number> = {
   "<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645,
   "<|vision_start|>": 151652, "<|vision_end|>": 151653, "<|image_pad|>": 151655, "<|video_pad|>": 151656,

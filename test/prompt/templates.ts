@@ -1,6 +1,6 @@
 /**
  * Two small chat templates for unit tests only, written for this project in the style of the
- * Qwen-VL templates (SPEC.md §3): ChatML turns, video items as
+ * Qwen-VL templates (docs/reference.md "Prompt layout and special tokens"): ChatML turns, video items as
  * <|vision_start|><|video_pad|><|vision_end|>, image items with <|image_pad|>, text items as is,
  * generation prompt "<|im_start|>assistant\n". The fixture models carry their own templates.
  */

@@ -1,5 +1,5 @@
 /**
- * planFrames golden cases, derived by hand from SPEC.md §2-3 (arithmetic in the comments).
+ * planFrames golden cases, derived by hand from docs/reference.md "Frame sampling" and "Prompt layout and special tokens" (arithmetic in the comments).
  * Defaults are the TimeLens reference settings: fps 2, min 64 tokens, total 14336 tokens.
  * TimeLens-8B: factor 32, factor^2 = 1024:
  *   minPixels   = 64 * 1024    = 65536
@@ -41,7 +41,7 @@ describe("factor helpers (Python round semantics)", () => {
   });
 });
 
-describe("SPEC worked example: 110 s at 30 fps, 1920x1080, TimeLens-8B", () => {
+describe("reference worked example (docs/reference.md \"Frame sampling\"): 110 s at 30 fps, 1920x1080, TimeLens-8B", () => {
   const plan = planFrames(video(3300, 30));
   test("frame count: 3300 / 30 * 2 = 220, inside [4, 768], floor_by_factor(220, 2) = 220", () => {
     expect(plan.indices).toHaveLength(220);
@@ -276,6 +276,7 @@ describe("frame size (smart_resize)", () => {
     expect(planFrames(video(3300, 30), { totalTokens: 28672, totalPixels: 14680064 }).maxPixels).toBeCloseTo(133455.127, 2);
   });
   test("smartResize alone, and a frame too thin for the budget", () => {
+    // biome-ignore lint/correctness/noPrecisionLoss: the budget exactly as the reference prints it
     expect(smartResize(1080, 1920, 32, 65536, 133455.12727272727)).toEqual({ height: 256, width: 480 });
     expectCode(() => smartResize(2, 399, 32, 1000, 2000), "ERR_VIDEO_ASPECT", /too thin/);
   });

@@ -17,7 +17,11 @@ function loadGrounder(): Promise<Grounder> {
   const mmproj = process.env.TIMELENS_MMPROJ;
   if (!model || !mmproj) return Promise.reject(new Error("Set TIMELENS_MODEL and TIMELENS_MMPROJ to the GGUF and mmproj paths"));
   // gpu "auto": CUDA / Vulkan / Metal build when one loads here, else the CPU (info.gpu.reason says why).
-  grounder ??= Grounder.load({ model, mmproj, gpu: "auto", onLog: (m) => console.log(m) });
+  // A failed load is forgotten, so the next request tries again (e.g. after the user fixes a path).
+  grounder ??= Grounder.load({ model, mmproj, gpu: "auto", onLog: (m) => console.log(m) }).catch((e: unknown) => {
+    grounder = null;
+    throw e;
+  });
   return grounder;
 }
 

@@ -1,8 +1,8 @@
 """Generates extract-time-cases.json and decimal-digits.json:
-extract-time-cases.json holds random answers and what the SPEC.md §5 procedure gives
+extract-time-cases.json holds random answers and what the docs/reference.md "Answers, metrics and the benchmark" procedure gives
 for them under CPython's `re`, as the oracle for test/parse/extract-time.test.ts.
 
-Written for this project from SPEC.md §5 (the patterns are the facts stated there).
+Written for this project from docs/reference.md "Answers, metrics and the benchmark" (the patterns are the facts stated there).
 Run: python3 test/parse/oracle/make_cases.py  (CPython 3.11 made the committed file).
 Inputs stay short: the range pattern backtracks cubically in `re` on long digit runs.
 """

@@ -1,6 +1,6 @@
-"""Generates normalize-query-cases.json: random queries and the SPEC.md §3 normalisation of
+"""Generates normalize-query-cases.json: random queries and the docs/reference.md "Prompt layout and special tokens" normalisation of
 each under CPython (re.sub(r"\\s+", " ", q).strip().rstrip(".").strip()), the oracle for
-test/prompt/query.test.ts. Written for this project from SPEC.md §3.
+test/prompt/query.test.ts. Written for this project from docs/reference.md "Prompt layout and special tokens".
 Run: python3 test/prompt/oracle/make_cases.py
 """
 import json
