@@ -13,7 +13,10 @@ export default defineConfig([
     splitting: false,
     // scripts/cache-root.js is CommonJS (install scripts use it before any build); the ESM bundle
     // needs a real `require` for what that file requires.
-    banner: ({ format }) => (format === "esm" ? { js: 'import { createRequire as __timelensCreateRequire } from "node:module"; const require = __timelensCreateRequire(import.meta.url);' } : {}),
+    banner: ({ format }) =>
+      format === "esm"
+        ? { js: 'import { createRequire as __timelensCreateRequire } from "node:module"; const require = __timelensCreateRequire(import.meta.url);' }
+        : {},
   },
   {
     // timelens-native/queue (BullMQ + Redis; docs/queue.md): its own entry so apps that do not

@@ -34,7 +34,10 @@ export async function runAbortBench(family: "qwen3vl" | "qwen25vl" = "qwen3vl", 
               }
             },
           })
-          .then(() => null, (e) => e);
+          .then(
+            () => null,
+            (e) => e,
+          );
         if (!err || err.code !== "ERR_ABORTED") throw new Error(`expected an abort during ${stage}, got ${err?.code ?? "a result"}`);
         latencies.push(performance.now() - abortedAt);
       }

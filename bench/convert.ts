@@ -13,17 +13,34 @@ import { BENCH_OUT, fmt, table } from "./util";
 
 function timelens8bShapes(layers: number): FixtureConfig {
   return {
-    name: "bench-timelens-8b", size: "medium", family: "qwen3vl", architecture: "qwen3vl", projectorType: "qwen3vl_merger",
+    name: "bench-timelens-8b",
+    size: "medium",
+    family: "qwen3vl",
+    architecture: "qwen3vl",
+    projectorType: "qwen3vl_merger",
     text: {
-      nEmbd: 4096, nLayer: layers, nHead: 32, nHeadKv: 8, headDim: 128, nFf: 12288, nCtx: 262144,
-      ropeSections: [24, 20, 20, 0], ropeFreqBase: 5_000_000, nDeepstack: 1, embdType: "F16", weightType: "F16", reducedVocab: null,
+      nEmbd: 4096,
+      nLayer: layers,
+      nHead: 32,
+      nHeadKv: 8,
+      headDim: 128,
+      nFf: 12288,
+      nCtx: 262144,
+      ropeSections: [24, 20, 20, 0],
+      ropeFreqBase: 5_000_000,
+      nDeepstack: 1,
+      embdType: "F16",
+      weightType: "F16",
+      reducedVocab: null,
     },
     vision: { nEmbd: 1152, nFf: 4304, nLayer: 2, nHead: 16, patchSize: 16, imageSize: 768, deepstackLayers: [1], nWaPattern: 0, weightType: "F16" },
   };
 }
 
 function dirBytes(dir: string, filter: (f: string) => boolean): number {
-  return readdirSync(dir).filter(filter).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+  return readdirSync(dir)
+    .filter(filter)
+    .reduce((n, f) => n + statSync(join(dir, f)).size, 0);
 }
 
 /** Runs the conversion in a child process so its peak RSS is its own. */
@@ -63,10 +80,12 @@ export async function runConvertBench(layers = 1): Promise<void> {
   rmSync(out, { recursive: true, force: true });
   const mbs = (bytes: number, ms: number) => `${(bytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s`;
   console.log(`\ninput ${(input / 1e9).toFixed(2)} GB of bf16 safetensors -> ${(output / 1e9).toFixed(2)} GB of f16 GGUF (text + mmproj)\n`);
-  console.log(table([
-    ["run", "time", "input rate", "peak RSS"],
-    ["fs.copyFile of the shards (before)", fmt(copy1), mbs(input, copy1), "-"],
-    ["timelens convert --outtype f16", fmt(conv.ms), mbs(input, conv.ms), `${(conv.maxRssKiB / 1024).toFixed(0)} MiB`],
-    ["fs.copyFile of the shards (after)", fmt(copy2), mbs(input, copy2), "-"],
-  ]));
+  console.log(
+    table([
+      ["run", "time", "input rate", "peak RSS"],
+      ["fs.copyFile of the shards (before)", fmt(copy1), mbs(input, copy1), "-"],
+      ["timelens convert --outtype f16", fmt(conv.ms), mbs(input, conv.ms), `${(conv.maxRssKiB / 1024).toFixed(0)} MiB`],
+      ["fs.copyFile of the shards (after)", fmt(copy2), mbs(input, copy2), "-"],
+    ]),
+  );
 }

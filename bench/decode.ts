@@ -31,7 +31,25 @@ function ensureClip(seconds: 30 | 120 | 600): string {
   const base = join(OUT, "bench-1080p-30s.mp4");
   if (!existsSync(base)) {
     const tmp = `${base}.tmp.mp4`;
-    execFileSync(ffmpeg, ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=30", "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p", tmp]);
+    execFileSync(ffmpeg, [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc2=size=1920x1080:rate=30:duration=30",
+      "-c:v",
+      "libx264",
+      "-preset",
+      "ultrafast",
+      "-g",
+      "60",
+      "-pix_fmt",
+      "yuv420p",
+      tmp,
+    ]);
     renameSync(tmp, base);
   }
   if (seconds === 30) return base;
@@ -50,7 +68,26 @@ function ensureClip(seconds: 30 | 120 | 600): string {
 /** Naive: every frame to full-size RGB through the pipe, keep the planned ones, resize them. */
 async function naive(path: string, indices: number[], srcW: number, srcH: number, outW: number, outH: number): Promise<number> {
   const ffmpeg = resolveFfmpeg();
-  const child = spawn(ffmpeg, ["-hide_banner", "-nostdin", "-v", "error", "-i", path, "-map", "0:V:0", ...(await passthroughArgs(ffmpeg)), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(
+    ffmpeg,
+    [
+      "-hide_banner",
+      "-nostdin",
+      "-v",
+      "error",
+      "-i",
+      path,
+      "-map",
+      "0:V:0",
+      ...(await passthroughArgs(ffmpeg)),
+      "-f",
+      "rawvideo",
+      "-pix_fmt",
+      "rgb24",
+      "pipe:1",
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   const frameBytes = srcW * srcH * 3;
   const resizer = createResizer(srcW, srcH, outW, outH);
   const want = new Set(indices);
@@ -103,10 +140,30 @@ async function rssChild(path: string): Promise<void> {
   }
   clearInterval(timer);
   const seconds = (performance.now() - t0) / 1000;
-  process.stdout.write(JSON.stringify({ frames, seconds, maxRssKb: process.resourceUsage().maxRSS, baselineKb, ffmpegPeakKb, videoSeconds: video.duration, totalFrames: video.totalFrames, plan: `${plan.width}x${plan.height}` }) + "\n");
+  process.stdout.write(
+    JSON.stringify({
+      frames,
+      seconds,
+      maxRssKb: process.resourceUsage().maxRSS,
+      baselineKb,
+      ffmpegPeakKb,
+      videoSeconds: video.duration,
+      totalFrames: video.totalFrames,
+      plan: `${plan.width}x${plan.height}`,
+    }) + "\n",
+  );
 }
 
-function runChild(path: string): { frames: number; seconds: number; maxRssKb: number; baselineKb: number; ffmpegPeakKb: number; videoSeconds: number; totalFrames: number; plan: string } {
+function runChild(path: string): {
+  frames: number;
+  seconds: number;
+  maxRssKb: number;
+  baselineKb: number;
+  ffmpegPeakKb: number;
+  videoSeconds: number;
+  totalFrames: number;
+  plan: string;
+} {
   const r = spawnSync(process.execPath, [...process.execArgv, __filename, "--rss-child", path], { encoding: "utf8", maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`RSS child failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
@@ -123,7 +180,9 @@ export async function runDecodeBench(): Promise<void> {
   // (a) throughput
   const video = await probeVideo(twoMin);
   const plan = planFrames(video);
-  console.log(`\n(a) ${twoMin.split("/").pop()}: ${video.totalFrames} frames ${video.width}x${video.height} @ ${video.fps} fps; plan ${plan.indices.length} frames at ${plan.width}x${plan.height}`);
+  console.log(
+    `\n(a) ${twoMin.split("/").pop()}: ${video.totalFrames} frames ${video.width}x${video.height} @ ${video.fps} fps; plan ${plan.indices.length} frames at ${plan.width}x${plan.height}`,
+  );
   // warm up the resizer JIT a little so both pipelines start equal
   createResizer(video.width, video.height, plan.width, plan.height).resize(new Uint8Array(video.width * video.height * 3));
   let t = performance.now();
@@ -137,7 +196,20 @@ export async function runDecodeBench(): Promise<void> {
   const kept = await naive(twoMin, plan.indices, video.width, video.height, plan.width, plan.height);
   const naiveS = (performance.now() - t) / 1000;
   t = performance.now();
-  execFileSync(resolveFfmpeg(), ["-hide_banner", "-v", "error", "-nostdin", "-i", twoMin, "-map", "0:V:0", ...(await passthroughArgs(resolveFfmpeg())), "-f", "null", "-"]);
+  execFileSync(resolveFfmpeg(), [
+    "-hide_banner",
+    "-v",
+    "error",
+    "-nostdin",
+    "-i",
+    twoMin,
+    "-map",
+    "0:V:0",
+    ...(await passthroughArgs(resolveFfmpeg())),
+    "-f",
+    "null",
+    "-",
+  ]);
   const decodeOnly = (performance.now() - t) / 1000;
   const resizer = createResizer(video.width, video.height, plan.width, plan.height);
   const sample = new Uint8Array(video.width * video.height * 3).map((_, i) => (i * 7919) & 255);
@@ -145,16 +217,24 @@ export async function runDecodeBench(): Promise<void> {
   t = performance.now();
   for (let i = 0; i < 20; i++) resizer.resize(sample);
   const perResize = (performance.now() - t) / 20;
-  console.log(`  readFrames: ${n} frames in ${ours.toFixed(2)} s = ${(n / ours).toFixed(1)} planned frames/s (${(video.totalFrames / ours).toFixed(0)} video frames/s decoded)`);
-  console.log(`  naive     : ${kept} frames in ${naiveS.toFixed(2)} s = ${(kept / naiveS).toFixed(1)} planned frames/s (${(video.totalFrames / naiveS).toFixed(0)} video frames/s decoded)`);
+  console.log(
+    `  readFrames: ${n} frames in ${ours.toFixed(2)} s = ${(n / ours).toFixed(1)} planned frames/s (${(video.totalFrames / ours).toFixed(0)} video frames/s decoded)`,
+  );
+  console.log(
+    `  naive     : ${kept} frames in ${naiveS.toFixed(2)} s = ${(kept / naiveS).toFixed(1)} planned frames/s (${(video.totalFrames / naiveS).toFixed(0)} video frames/s decoded)`,
+  );
   console.log(`  speed-up ${(naiveS / ours).toFixed(2)}x`);
-  console.log(`  for scale: ffmpeg decoding every frame to nothing takes ${decodeOnly.toFixed(2)} s (${(video.totalFrames / decodeOnly).toFixed(0)} frames/s); our resize ${perResize.toFixed(1)} ms/frame (${resizer.mode}, ${wasmSimdAvailable() ? "WebAssembly SIMD" : "JavaScript"}) = ${((perResize * n) / 1000).toFixed(2)} s of the ${n} frames`);
+  console.log(
+    `  for scale: ffmpeg decoding every frame to nothing takes ${decodeOnly.toFixed(2)} s (${(video.totalFrames / decodeOnly).toFixed(0)} frames/s); our resize ${perResize.toFixed(1)} ms/frame (${resizer.mode}, ${wasmSimdAvailable() ? "WebAssembly SIMD" : "JavaScript"}) = ${((perResize * n) / 1000).toFixed(2)} s of the ${n} frames`,
+  );
 
   // (b) peak RSS, separate processes
   console.log(`\n(b) peak RSS of a readFrames process (2 fps plan), one child process per video:`);
   for (const p of [short, long]) {
     const r = runChild(p);
-    console.log(`  ${p.split("/").pop()}: ${r.videoSeconds.toFixed(0)} s video, ${r.totalFrames} frames, ${r.frames} planned at ${r.plan}: ${r.seconds.toFixed(1)} s, node peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MiB (${(r.baselineKb / 1024).toFixed(0)} MiB before decoding)${r.ffmpegPeakKb ? `, ffmpeg peak RSS ${(r.ffmpegPeakKb / 1024).toFixed(0)} MiB` : ""}`);
+    console.log(
+      `  ${p.split("/").pop()}: ${r.videoSeconds.toFixed(0)} s video, ${r.totalFrames} frames, ${r.frames} planned at ${r.plan}: ${r.seconds.toFixed(1)} s, node peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MiB (${(r.baselineKb / 1024).toFixed(0)} MiB before decoding)${r.ffmpegPeakKb ? `, ffmpeg peak RSS ${(r.ffmpegPeakKb / 1024).toFixed(0)} MiB` : ""}`,
+    );
   }
 }
 

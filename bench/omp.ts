@@ -36,7 +36,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 export async function runOmpBench(size: "tiny" | "medium" = "tiny"): Promise<void> {
   const [fx] = await ensureFixtures({ names: [`${size}-qwen3vl`], log: (l) => console.error(l) });
   const video = benchVideo(size === "tiny" ? 8 : 30);
-  const loadBefore = loadavg().map((l) => l.toFixed(2)).join(" ");
+  const loadBefore = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
   const rows = [["load", "policy", "ground (median of 3)", "runs"]];
   for (const load of ["as is", "+1 busy process"]) {
     const busy = load === "as is" ? undefined : spawn(process.execPath, ["-e", "for(;;){}"], { stdio: "ignore" });
@@ -47,7 +49,8 @@ export async function runOmpBench(size: "tiny" | "medium" = "tiny"): Promise<voi
         runs.ACTIVE.push(once("ACTIVE", fx.model, fx.mmproj, video));
         runs.PASSIVE.push(once("PASSIVE", fx.model, fx.mmproj, video));
       }
-      for (const [policy, ms] of Object.entries(runs)) rows.push([load, policy, `${(median(ms) / 1000).toFixed(2)} s`, ms.map((m) => (m / 1000).toFixed(2)).join(" ")]);
+      for (const [policy, ms] of Object.entries(runs))
+        rows.push([load, policy, `${(median(ms) / 1000).toFixed(2)} s`, ms.map((m) => (m / 1000).toFixed(2)).join(" ")]);
     } finally {
       busy?.kill("SIGKILL");
     }

@@ -27,8 +27,13 @@ export async function runQuantizeBench(args: string[]): Promise<void> {
   const [fx] = await ensureFixtures({ names: [fixture], sizes: ["tiny", "medium"] });
   if (!fx) throw new Error(`unknown fixture ${fixture}`);
   const input = join(__dirname, "..", "test", "fixtures", "models", fixture, "model.gguf");
-  const tool = execFileSync(process.execPath, [join(__dirname, "..", "scripts", "build-mtmd-cli.mjs"), "--tool", "llama-quantize"], { stdio: ["ignore", "pipe", "inherit"] })
-    .toString().trim().split("\n").pop()!;
+  const tool = execFileSync(process.execPath, [join(__dirname, "..", "scripts", "build-mtmd-cli.mjs"), "--tool", "llama-quantize"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  })
+    .toString()
+    .trim()
+    .split("\n")
+    .pop()!;
   const dir = mkdtempSync(join(tmpdir(), "timelens-bench-quantize-"));
   const rows = [["type", "quantizeModel", "llama-quantize", "ratio", "same bytes"]];
   try {

@@ -19,7 +19,11 @@ const OPTIONS = { maxNewTokens: 16, totalTokens: 1024 };
 const QUERIES = ["a person opens the door", "the ball turns red"];
 
 function worker(redis: string, queue: string, model: string, mmproj: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "worker", "--redis", redis, "--queue", queue, "--model", model, "--mmproj", mmproj, "--context-size", "4096"], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "src/cli.ts", "worker", "--redis", redis, "--queue", queue, "--model", model, "--mmproj", mmproj, "--context-size", "4096"],
+    { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] },
+  );
   let err = "";
   return new Promise((res, rej) => {
     child.stderr!.on("data", (d) => {
@@ -48,7 +52,10 @@ export async function runQueueBench(jobs = 6): Promise<void> {
   await g.dispose();
 
   const redis = await startRedis();
-  const rows: string[][] = [["how", "wall", "jobs/s", "vs direct"], ["direct ground()", fmt(directMs), (jobs / (directMs / 1000)).toFixed(3), "1.00"]];
+  const rows: string[][] = [
+    ["how", "wall", "jobs/s", "vs direct"],
+    ["direct ground()", fmt(directMs), (jobs / (directMs / 1000)).toFixed(3), "1.00"],
+  ];
   let oneMs = 0;
   try {
     for (const n of [1, 2]) {

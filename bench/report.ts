@@ -26,7 +26,25 @@ function clip(minutes: 1 | 60): string {
   const ffmpeg = resolveFfmpeg();
   const base = join(BENCH_OUT, "report-320x240-10fps-60s.mp4");
   if (!existsSync(base)) {
-    execFileSync(ffmpeg, ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10:duration=60", "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-pix_fmt", "yuv420p", `${base}.tmp.mp4`]);
+    execFileSync(ffmpeg, [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc2=size=320x240:rate=10:duration=60",
+      "-c:v",
+      "libx264",
+      "-preset",
+      "ultrafast",
+      "-g",
+      "50",
+      "-pix_fmt",
+      "yuv420p",
+      `${base}.tmp.mp4`,
+    ]);
     renameSync(`${base}.tmp.mp4`, base);
   }
   if (minutes === 1) return base;
@@ -46,10 +64,37 @@ async function child(path: string): Promise<void> {
   const plan = planFrames(probed, { profile: getProfile("timelens-8b") });
   const d = probed.duration;
   const result = {
-    start: d * 0.4, end: d * 0.45, spans: [[d * 0.4, d * 0.45]], parsed: true, text: "", query: "bench", profile: "timelens-8b", stopReason: "eog",
+    start: d * 0.4,
+    end: d * 0.45,
+    spans: [[d * 0.4, d * 0.45]],
+    parsed: true,
+    text: "",
+    query: "bench",
+    profile: "timelens-8b",
+    stopReason: "eog",
     video: { duration: d, fps: probed.fps, totalFrames: probed.totalFrames, width: probed.width, height: probed.height },
-    frames: { count: plan.indices.length, width: plan.width, height: plan.height, pairs: plan.pairs.length, tokensPerPair: plan.tokensPerPair, indices: plan.indices, times: plan.frameTimes, labels: plan.pairs.map((p) => p.label) },
-    timings: { probeMs: 0, decodeMs: 0, encodeMs: 0, prefillMs: 0, generateMs: 0, totalMs: 0, tokensPerSecond: 0, reusedPrefix: false, prefixSource: "built", devices: { encode: "CPU", llm: "CPU" } },
+    frames: {
+      count: plan.indices.length,
+      width: plan.width,
+      height: plan.height,
+      pairs: plan.pairs.length,
+      tokensPerPair: plan.tokensPerPair,
+      indices: plan.indices,
+      times: plan.frameTimes,
+      labels: plan.pairs.map((p) => p.label),
+    },
+    timings: {
+      probeMs: 0,
+      decodeMs: 0,
+      encodeMs: 0,
+      prefillMs: 0,
+      generateMs: 0,
+      totalMs: 0,
+      tokensPerSecond: 0,
+      reusedPrefix: false,
+      prefixSource: "built",
+      devices: { encode: "CPU", llm: "CPU" },
+    },
     usage: { promptTokens: 0, imageTokens: 0, generatedTokens: 0, contextSize: 0 },
   } as unknown as GroundingResult;
   const baselineKb = process.resourceUsage().maxRSS;
@@ -58,7 +103,9 @@ async function child(path: string): Promise<void> {
   const png = await renderTimelinePng(result, { video: path });
   const ms = performance.now() - t0;
   const thumbs = (html.match(/<img /g) ?? []).length;
-  process.stdout.write(`${JSON.stringify({ ms, maxRssKb: process.resourceUsage().maxRSS, baselineKb, pairs: plan.pairs.length, thumbs, htmlBytes: html.length, pngBytes: png.length, plan: `${plan.width}x${plan.height}` })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ ms, maxRssKb: process.resourceUsage().maxRSS, baselineKb, pairs: plan.pairs.length, thumbs, htmlBytes: html.length, pngBytes: png.length, plan: `${plan.width}x${plan.height}` })}\n`,
+  );
 }
 
 export async function runReportBench(): Promise<void> {
@@ -68,7 +115,17 @@ export async function runReportBench(): Promise<void> {
     const r = spawnSync(process.execPath, [...process.execArgv, __filename, "--report-child", path], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
     const o = JSON.parse(r.stdout.trim().split("\n").pop()!);
-    rows.push([`${minutes} min`, String(o.pairs), String(o.thumbs), o.plan, `${(o.htmlBytes / 1024).toFixed(0)} KiB`, `${(o.pngBytes / 1024).toFixed(0)} KiB`, fmt(o.ms), `${(o.maxRssKb / 1024).toFixed(0)} MiB`, `${(o.baselineKb / 1024).toFixed(0)} MiB`]);
+    rows.push([
+      `${minutes} min`,
+      String(o.pairs),
+      String(o.thumbs),
+      o.plan,
+      `${(o.htmlBytes / 1024).toFixed(0)} KiB`,
+      `${(o.pngBytes / 1024).toFixed(0)} KiB`,
+      fmt(o.ms),
+      `${(o.maxRssKb / 1024).toFixed(0)} MiB`,
+      `${(o.baselineKb / 1024).toFixed(0)} MiB`,
+    ]);
   }
   console.log(table(rows));
 }

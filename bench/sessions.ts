@@ -15,8 +15,14 @@ import { ensureFixtures } from "../scripts/fixtures/generate";
 import { benchVideo, fmt, table } from "./util";
 
 const QUERIES = [
-  "a person opens the door", "the ball turns red", "someone drinks water with a glass", "the camera pans left",
-  "a dog runs across the room", "the lights go out", "a man sits down on a chair", "the screen shows a clock",
+  "a person opens the door",
+  "the ball turns red",
+  "someone drinks water with a glass",
+  "the camera pans left",
+  "a dog runs across the room",
+  "the lights go out",
+  "a man sits down on a chair",
+  "the screen shows a clock",
 ];
 // A typical answer ("The event happens in 12.0 - 17.5 seconds.") is about 16 tokens.
 const OPTIONS = { maxNewTokens: 16 } satisfies GroundOptions;
@@ -46,7 +52,9 @@ export async function runSessionsBench(family: "qwen3vl" | "qwen25vl" = "qwen3vl
   try {
     const g = await Grounder.load({ model: pair.model, mmproj: pair.mmproj, contextSize: 16384, parallel: 8 });
     const plan = await g.openVideo(video, OPTIONS);
-    console.log(`medium-${family}, 60 s video: ${plan.plan.indices.length} frames at ${plan.plan.width}x${plan.plan.height}, ${plan.plan.pairs.length * plan.plan.tokensPerPair} video tokens; ${QUERIES.length} queries, ${OPTIONS.maxNewTokens} new tokens each`);
+    console.log(
+      `medium-${family}, 60 s video: ${plan.plan.indices.length} frames at ${plan.plan.width}x${plan.plan.height}, ${plan.plan.pairs.length * plan.plan.tokensPerPair} video tokens; ${QUERIES.length} queries, ${OPTIONS.maxNewTokens} new tokens each`,
+    );
     await plan.close();
 
     let t = performance.now();
@@ -78,17 +86,27 @@ export async function runSessionsBench(family: "qwen3vl" | "qwen25vl" = "qwen3vl
     await g2.ground(video, QUERIES[0], OPTIONS);
     await g2.dispose();
     await g.dispose();
-    const out = execFileSync(process.execPath, [...process.execArgv, __filename, "--child", pair.model, pair.mmproj, video, cacheDir], { stdio: ["ignore", "pipe", "inherit"] }).toString();
+    const out = execFileSync(process.execPath, [...process.execArgv, __filename, "--child", pair.model, pair.mmproj, video, cacheDir], {
+      stdio: ["ignore", "pipe", "inherit"],
+    }).toString();
     const d = JSON.parse(out) as { loadMs: number; wallMs: number; source: string; text: string };
 
     const same = (xs: GroundingResult[]) => xs.every((r, i) => r.text === fresh[i].text);
-    console.log(table([
-      ["run", "wall", "x one fresh query", "identical to fresh", "where the time goes"],
-      ["(a) 8 fresh ground()", fmt(a), (a / single).toFixed(2), "-", breakdown(fresh)],
-      ["(b) 1 session, 8 queries", fmt(b), (b / single).toFixed(2), String(same(seq)), breakdown(seq)],
-      ["(c) groundMany(8)", fmt(c), (c / single).toFixed(2), String(same(many)), breakdown(many.slice(0, 1)) + " (shared)"],
-      ["(d) disk cache, new process, 1 query", fmt(d.wallMs), (d.wallMs / single).toFixed(2), String(d.text === fresh[0].text), `prefix from ${d.source}; model load ${fmt(d.loadMs)} not counted`],
-    ]));
+    console.log(
+      table([
+        ["run", "wall", "x one fresh query", "identical to fresh", "where the time goes"],
+        ["(a) 8 fresh ground()", fmt(a), (a / single).toFixed(2), "-", breakdown(fresh)],
+        ["(b) 1 session, 8 queries", fmt(b), (b / single).toFixed(2), String(same(seq)), breakdown(seq)],
+        ["(c) groundMany(8)", fmt(c), (c / single).toFixed(2), String(same(many)), breakdown(many.slice(0, 1)) + " (shared)"],
+        [
+          "(d) disk cache, new process, 1 query",
+          fmt(d.wallMs),
+          (d.wallMs / single).toFixed(2),
+          String(d.text === fresh[0].text),
+          `prefix from ${d.source}; model load ${fmt(d.loadMs)} not counted`,
+        ],
+      ]),
+    );
     console.log(`one fresh query: ${fmt(single)}; goals: (b) <= 1.5x, (c) < (b), (d) <= 0.2x`);
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });

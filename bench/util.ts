@@ -12,8 +12,25 @@ export function benchVideo(seconds: number, size = "320x240", fps = 30): string 
   const path = join(BENCH_OUT, `pattern-${seconds}s-${size}-${fps}.mp4`);
   if (existsSync(path)) return path;
   const tmp = `${path}.tmp.mp4`;
-  execFileSync(resolveFfmpeg(), ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", `testsrc2=size=${size}:rate=${fps}:duration=${seconds}`,
-    "-vf", "drawbox=x='mod(t*40,280)':y=90:w=40:h=40:color=red:t=fill", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", tmp]);
+  execFileSync(resolveFfmpeg(), [
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=size=${size}:rate=${fps}:duration=${seconds}`,
+    "-vf",
+    "drawbox=x='mod(t*40,280)':y=90:w=40:h=40:color=red:t=fill",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-pix_fmt",
+    "yuv420p",
+    tmp,
+  ]);
   renameSync(tmp, path);
   return path;
 }

@@ -23,9 +23,9 @@
 
 namespace timelens {
 Napi::Function DefineModel(Napi::Env env);
-void InstallQuantizeLogHook();                          // quantize.cpp
+void InstallQuantizeLogHook();                             // quantize.cpp
 void DefineQuantize(Napi::Env env, Napi::Object exports);  // quantize.cpp
-}
+}  // namespace timelens
 
 using namespace timelens;
 
@@ -47,8 +47,8 @@ std::vector<BackendModule> g_modules;
 std::string AddonDir() {
 #ifdef _WIN32
   HMODULE self = nullptr;
-  if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-                          reinterpret_cast<LPCWSTR>(&AddonDir), &self)) return "";
+  if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT, reinterpret_cast<LPCWSTR>(&AddonDir), &self))
+    return "";
   std::wstring path(32768, L'\0');
   DWORD n = GetModuleFileNameW(self, path.data(), static_cast<DWORD>(path.size()));
   if (n == 0 || n >= path.size()) return "";
@@ -66,7 +66,10 @@ std::string AddonDir() {
 std::string WhyNotLoadable(const std::filesystem::path& file) {
 #ifdef _WIN32
   HMODULE h = LoadLibraryExW(file.wstring().c_str(), nullptr, LOAD_WITH_ALTERED_SEARCH_PATH);
-  if (h) { FreeLibrary(h); return "it loads, but its backend found no usable device or driver"; }
+  if (h) {
+    FreeLibrary(h);
+    return "it loads, but its backend found no usable device or driver";
+  }
   DWORD code = GetLastError();
   char buf[512] = {0};
   FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, code, 0, buf, sizeof(buf), nullptr);
@@ -75,7 +78,10 @@ std::string WhyNotLoadable(const std::filesystem::path& file) {
   return "LoadLibrary error " + std::to_string(code) + ": " + msg;
 #else
   void* h = dlopen(file.string().c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (h) { dlclose(h); return "it loads, but its backend found no usable device or driver"; }
+  if (h) {
+    dlclose(h);
+    return "it loads, but its backend found no usable device or driver";
+  }
   const char* err = dlerror();
   return err ? err : "dlopen failed";
 #endif
@@ -138,9 +144,7 @@ Napi::Value SetLogLevelJs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), llama_print_system_info());
-}
+Napi::Value SystemInfo(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), llama_print_system_info()); }
 
 // Backends and devices llama.cpp can use in this build, with memory where known.
 Napi::Value Devices(const Napi::CallbackInfo& info) {
@@ -157,10 +161,17 @@ Napi::Value Devices(const Napi::CallbackInfo& info) {
     d.Set("backend", ggml_backend_reg_name(ggml_backend_dev_backend_reg(dev)));
     const char* type = "cpu";
     switch (ggml_backend_dev_type(dev)) {
-      case GGML_BACKEND_DEVICE_TYPE_GPU: type = "gpu"; break;
-      case GGML_BACKEND_DEVICE_TYPE_IGPU: type = "igpu"; break;
-      case GGML_BACKEND_DEVICE_TYPE_ACCEL: type = "accel"; break;
-      default: break;
+      case GGML_BACKEND_DEVICE_TYPE_GPU:
+        type = "gpu";
+        break;
+      case GGML_BACKEND_DEVICE_TYPE_IGPU:
+        type = "igpu";
+        break;
+      case GGML_BACKEND_DEVICE_TYPE_ACCEL:
+        type = "accel";
+        break;
+      default:
+        break;
     }
     d.Set("type", type);
     d.Set("memoryFree", static_cast<double>(free));

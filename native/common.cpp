@@ -21,9 +21,7 @@ Napi::Error MakeError(Napi::Env env, const NativeError& err) {
   return e;
 }
 
-void ThrowError(Napi::Env env, const std::string& code, const std::string& message) {
-  throw MakeError(env, NativeError{code, message});
-}
+void ThrowError(Napi::Env env, const std::string& code, const std::string& message) { throw MakeError(env, NativeError{code, message}); }
 
 namespace {
 
@@ -34,11 +32,16 @@ std::string g_line;  // log callbacks arrive in pieces; assemble lines
 
 int LevelRank(ggml_log_level level) {
   switch (level) {
-    case GGML_LOG_LEVEL_DEBUG: return 0;
-    case GGML_LOG_LEVEL_INFO: return 1;
-    case GGML_LOG_LEVEL_WARN: return 2;
-    case GGML_LOG_LEVEL_ERROR: return 3;
-    default: return -1;  // CONT / NONE: continuation of the previous line
+    case GGML_LOG_LEVEL_DEBUG:
+      return 0;
+    case GGML_LOG_LEVEL_INFO:
+      return 1;
+    case GGML_LOG_LEVEL_WARN:
+      return 2;
+    case GGML_LOG_LEVEL_ERROR:
+      return 3;
+    default:
+      return -1;  // CONT / NONE: continuation of the previous line
   }
 }
 
@@ -61,10 +64,14 @@ void OnLog(ggml_log_level level, const char* text, void*) {
 void InstallLogHandler() {
   const char* env = std::getenv("TIMELENS_LOG");
   if (env) {
-    if (!strcmp(env, "debug")) g_level = 0;
-    else if (!strcmp(env, "info")) g_level = 1;
-    else if (!strcmp(env, "warn")) g_level = 2;
-    else if (!strcmp(env, "error")) g_level = 3;
+    if (!strcmp(env, "debug"))
+      g_level = 0;
+    else if (!strcmp(env, "info"))
+      g_level = 1;
+    else if (!strcmp(env, "warn"))
+      g_level = 2;
+    else if (!strcmp(env, "error"))
+      g_level = 3;
   }
   llama_log_set(OnLog, nullptr);
   mtmd_helper_log_set(OnLog, nullptr);  // also sets mtmd's own logger

@@ -9,9 +9,9 @@ namespace timelens {
 
 // An error raised on a worker thread, turned into a JS Error with `code` on the main thread.
 struct NativeError {
-  std::string code;     // "ERR_..." (see src/errors.ts)
+  std::string code;  // "ERR_..." (see src/errors.ts)
   std::string message;
-  double needed = -1;   // ERR_CONTEXT_OVERFLOW only
+  double needed = -1;  // ERR_CONTEXT_OVERFLOW only
   double available = -1;
 };
 

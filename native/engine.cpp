@@ -46,11 +46,14 @@ std::vector<ggml_backend_dev_t> PickGpuDevices(const std::string& backend) {
     const char* reg = ggml_backend_reg_name(ggml_backend_dev_backend_reg(dev));
     if (reg && !strcmp(reg, "RPC")) continue;
     switch (ggml_backend_dev_type(dev)) {
-      case GGML_BACKEND_DEVICE_TYPE_GPU: gpus.push_back(dev); break;
+      case GGML_BACKEND_DEVICE_TYPE_GPU:
+        gpus.push_back(dev);
+        break;
       case GGML_BACKEND_DEVICE_TYPE_IGPU:
         if (igpus.empty() || ggml_backend_dev_backend_reg(dev) == ggml_backend_dev_backend_reg(igpus.back())) igpus.push_back(dev);
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return gpus.empty() ? igpus : gpus;
@@ -63,7 +66,12 @@ float TopMargin(const float* logits, int32_t n) {
   float a = -INFINITY, b = -INFINITY;
   for (int32_t i = 0; i < n; i++) {
     float v = logits[i];
-    if (v > a) { b = a; a = v; } else if (v > b) { b = v; }
+    if (v > a) {
+      b = a;
+      a = v;
+    } else if (v > b) {
+      b = v;
+    }
   }
   return a - b;
 }
@@ -106,7 +114,10 @@ bool Engine::Load(const LoadOptions& opts, const std::function<bool(float)>& on_
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = opts.gpu_layers;
   mp.devices = dev_list.data();  // an empty list keeps every layer on the CPU
-  struct ProgressCtx { const std::function<bool(float)>* fn; Engine* self; } pctx{&on_progress, this};
+  struct ProgressCtx {
+    const std::function<bool(float)>* fn;
+    Engine* self;
+  } pctx{&on_progress, this};
   mp.progress_callback = [](float p, void* data) -> bool {
     auto* c = static_cast<ProgressCtx*>(data);
     if (c->self->cancel.load()) return false;
@@ -116,8 +127,10 @@ bool Engine::Load(const LoadOptions& opts, const std::function<bool(float)>& on_
 
   model = llama_model_load_from_file(opts.model_path.c_str(), mp);
   if (!model) {
-    if (cancel.load()) *err = {"ERR_ABORTED", "Model loading was aborted"};
-    else *err = {"ERR_MODEL_INVALID", WithLog("llama.cpp could not load the model " + opts.model_path)};
+    if (cancel.load())
+      *err = {"ERR_ABORTED", "Model loading was aborted"};
+    else
+      *err = {"ERR_MODEL_INVALID", WithLog("llama.cpp could not load the model " + opts.model_path)};
     return false;
   }
   vocab = llama_model_get_vocab(model);
@@ -143,7 +156,10 @@ bool Engine::Load(const LoadOptions& opts, const std::function<bool(float)>& on_
     return false;
   }
 
-  if (!on_progress(0.85f)) { *err = {"ERR_ABORTED", "Model loading was aborted"}; return false; }
+  if (!on_progress(0.85f)) {
+    *err = {"ERR_ABORTED", "Model loading was aborted"};
+    return false;
+  }
 
   mtmd_context_params mcp = mtmd_context_params_default();
   mcp.use_gpu = projector_device != nullptr;
@@ -219,8 +235,7 @@ llama_sampler* Engine::MakeSampler(const SamplingOptions& opts) const {
   return smpl;
 }
 
-bool Engine::Evaluate(std::vector<InputChunk>& input, int reserve, const std::function<void(size_t)>& on_chunk,
-                      EvalReport* report, NativeError* err) {
+bool Engine::Evaluate(std::vector<InputChunk>& input, int reserve, const std::function<void(size_t)>& on_chunk, EvalReport* report, NativeError* err) {
   const llama_pos start_pos = n_past;
   const int32_t start_cells = n_cells;
   TakeRecentLog();
@@ -295,8 +310,8 @@ bool Engine::Evaluate(std::vector<InputChunk>& input, int reserve, const std::fu
   return true;
 }
 
-bool Engine::Generate(const SamplingOptions& opts, const std::function<void(llama_token, const std::string&)>& on_token,
-                      GenerateReport* report, NativeError* err) {
+bool Engine::Generate(const SamplingOptions& opts, const std::function<void(llama_token, const std::string&)>& on_token, GenerateReport* report,
+                      NativeError* err) {
   if (!has_logits) {
     *err = {"ERR_INVALID_ARGUMENT", "Nothing to generate from: evaluate a prompt that ends with text first"};
     return false;
@@ -311,24 +326,35 @@ bool Engine::Generate(const SamplingOptions& opts, const std::function<void(llam
   double t0 = NowMs();
   report->stop_reason = "maxTokens";
   for (int i = 0; i < opts.max_tokens; i++) {
-    if (cancel.load()) { llama_batch_free(batch); return Aborted(start_pos, start_cells, err, "generation"); }
+    if (cancel.load()) {
+      llama_batch_free(batch);
+      return Aborted(start_pos, start_cells, err, "generation");
+    }
     if (opts.report_margins) report->margins.push_back(TopMargin(llama_get_logits_ith(ctx, -1), llama_vocab_n_tokens(vocab)));
     llama_token id = llama_sampler_sample(smpl.get(), ctx, -1);
     llama_sampler_accept(smpl.get(), id);
     if (i == 0) report->first_token_ms = NowMs() - t0;
-    if (llama_vocab_is_eog(vocab, id)) { report->stop_reason = "eog"; break; }
+    if (llama_vocab_is_eog(vocab, id)) {
+      report->stop_reason = "eog";
+      break;
+    }
     std::string piece = Piece(id, true);
     report->tokens.push_back(id);
     report->bytes += piece;
     on_token(id, piece);
     bool stop = false;
     for (const auto& s : opts.stop) {
-      if (!s.empty() && report->bytes.size() >= s.size() &&
-          report->bytes.compare(report->bytes.size() - s.size(), s.size(), s) == 0) stop = true;
+      if (!s.empty() && report->bytes.size() >= s.size() && report->bytes.compare(report->bytes.size() - s.size(), s.size(), s) == 0) stop = true;
     }
-    if (stop) { report->stop_reason = "stop"; break; }
+    if (stop) {
+      report->stop_reason = "stop";
+      break;
+    }
     if (i + 1 == opts.max_tokens) break;  // the last token need not be decoded
-    if (static_cast<uint32_t>(n_cells) + 1 > n_ctx) { report->stop_reason = "context"; break; }
+    if (static_cast<uint32_t>(n_cells) + 1 > n_ctx) {
+      report->stop_reason = "context";
+      break;
+    }
     batch.n_tokens = 1;
     batch.token[0] = id;
     batch.pos[0] = n_past;
@@ -356,8 +382,8 @@ void Engine::DropSequences(int from, int to) {
 }
 
 bool Engine::GenerateMany(std::vector<std::vector<InputChunk>>& suffixes, const SamplingOptions& opts,
-                          const std::function<void(size_t, llama_token, const std::string&)>& on_token,
-                          std::vector<GenerateReport>* reports, NativeError* err) {
+                          const std::function<void(size_t, llama_token, const std::string&)>& on_token, std::vector<GenerateReport>* reports,
+                          NativeError* err) {
   const int n = static_cast<int>(suffixes.size());
   const int n_seq_max = static_cast<int>(llama_n_seq_max(ctx));
   if (n < 1 || n > n_seq_max) {
@@ -408,7 +434,10 @@ bool Engine::GenerateMany(std::vector<std::vector<InputChunk>>& suffixes, const 
     llama_token id = llama_sampler_sample(samplers[s].get(), ctx, idx);
     llama_sampler_accept(samplers[s].get(), id);
     if (r.tokens.empty()) r.first_token_ms = NowMs() - t0;
-    if (llama_vocab_is_eog(vocab, id)) { r.stop_reason = "eog"; return false; }
+    if (llama_vocab_is_eog(vocab, id)) {
+      r.stop_reason = "eog";
+      return false;
+    }
     std::string piece = Piece(id, true);
     r.tokens.push_back(id);
     r.bytes += piece;
@@ -419,7 +448,10 @@ bool Engine::GenerateMany(std::vector<std::vector<InputChunk>>& suffixes, const 
         return false;
       }
     }
-    if (static_cast<int>(r.tokens.size()) >= opts.max_tokens) { r.stop_reason = "maxTokens"; return false; }
+    if (static_cast<int>(r.tokens.size()) >= opts.max_tokens) {
+      r.stop_reason = "maxTokens";
+      return false;
+    }
     last[s] = id;
     return true;
   };
@@ -428,14 +460,19 @@ bool Engine::GenerateMany(std::vector<std::vector<InputChunk>>& suffixes, const 
     samplers.emplace_back(MakeSampler(opts));
     const size_t n_chunks = mtmd_input_chunks_size(tokenized[s].get());
     for (size_t i = 0; i < n_chunks; i++) {
-      if (cancel.load()) { restore(); *err = {"ERR_ABORTED", "Aborted during prefill"}; return false; }
+      if (cancel.load()) {
+        restore();
+        *err = {"ERR_ABORTED", "Aborted during prefill"};
+        return false;
+      }
       const mtmd_input_chunk* chunk = mtmd_input_chunks_get(tokenized[s].get(), i);
       llama_pos next = pos[s];
       int32_t rc = mtmd_helper_eval_chunk_single(mtmd, ctx, chunk, pos[s], s, n_batch, i + 1 == n_chunks, &next);
       if (rc != 0) {
         bool aborted = cancel.load();
         restore();
-        *err = aborted ? NativeError{"ERR_ABORTED", "Aborted during prefill"} : NativeError{"ERR_NATIVE", WithLog("llama.cpp failed to evaluate a suffix (code " + std::to_string(rc) + ")")};
+        *err = aborted ? NativeError{"ERR_ABORTED", "Aborted during prefill"}
+                       : NativeError{"ERR_NATIVE", WithLog("llama.cpp failed to evaluate a suffix (code " + std::to_string(rc) + ")")};
         return false;
       }
       pos[s] = next;
@@ -447,7 +484,12 @@ bool Engine::GenerateMany(std::vector<std::vector<InputChunk>>& suffixes, const 
   llama_batch batch = llama_batch_init(n, 0, 1);
   std::vector<int> seq_of(n);
   while (true) {
-    if (cancel.load()) { llama_batch_free(batch); restore(); *err = {"ERR_ABORTED", "Aborted during generation"}; return false; }
+    if (cancel.load()) {
+      llama_batch_free(batch);
+      restore();
+      *err = {"ERR_ABORTED", "Aborted during generation"};
+      return false;
+    }
     batch.n_tokens = 0;
     for (int s = 0; s < n; s++) {
       if (!active[s]) continue;
@@ -465,7 +507,8 @@ bool Engine::GenerateMany(std::vector<std::vector<InputChunk>>& suffixes, const 
       bool aborted = cancel.load();
       llama_batch_free(batch);
       restore();
-      *err = aborted ? NativeError{"ERR_ABORTED", "Aborted during generation"} : NativeError{"ERR_NATIVE", WithLog("llama_decode failed during generation (code " + std::to_string(rc) + ")")};
+      *err = aborted ? NativeError{"ERR_ABORTED", "Aborted during generation"}
+                     : NativeError{"ERR_NATIVE", WithLog("llama_decode failed during generation (code " + std::to_string(rc) + ")")};
       return false;
     }
     const int n_tokens = batch.n_tokens;
@@ -496,7 +539,8 @@ bool Engine::LoadState(const std::string& path, llama_pos pos, int32_t cells, Na
   llama_pos max_pos = llama_memory_seq_pos_max(llama_get_memory(ctx), 0);
   if (read == 0 || max_pos + 1 != pos) {
     Reset();
-    *err = {"ERR_STATE_INVALID", WithLog("the saved state " + path + " does not match (read " + std::to_string(read) + " bytes, last position " + std::to_string(max_pos) + ", expected " + std::to_string(pos - 1) + ")")};
+    *err = {"ERR_STATE_INVALID", WithLog("the saved state " + path + " does not match (read " + std::to_string(read) + " bytes, last position " +
+                                         std::to_string(max_pos) + ", expected " + std::to_string(pos - 1) + ")")};
     return false;
   }
   n_past = pos;

@@ -25,7 +25,7 @@ struct LoadOptions {
   int image_min_tokens = -1;
   int image_max_tokens = -1;
   bool warmup = true;
-  int parallel = 8;  // sequences for GenerateMany; they share the prefix cells (unified KV)
+  int parallel = 8;         // sequences for GenerateMany; they share the prefix cells (unified KV)
   std::string gpu_backend;  // only devices of this ggml backend ("Vulkan", "CUDA", "Metal"); empty: any
 };
 
@@ -65,7 +65,7 @@ struct SamplingOptions {
 struct GenerateReport {
   std::vector<llama_token> tokens;
   std::string bytes;
-  std::string stop_reason;  // "eog" | "maxTokens" | "stop" | "context"
+  std::string stop_reason;     // "eog" | "maxTokens" | "stop" | "context"
   std::vector<float> margins;  // with report_margins: top1 - top2 logit before each sampled token
   double generate_ms = 0, first_token_ms = 0;
 };
@@ -75,16 +75,13 @@ class Engine {
   ~Engine();
 
   bool Load(const LoadOptions& opts, const std::function<bool(float)>& on_progress, NativeError* err);
-  bool Evaluate(std::vector<InputChunk>& input, int reserve, const std::function<void(size_t)>& on_chunk,
-                EvalReport* report, NativeError* err);
-  bool Generate(const SamplingOptions& opts, const std::function<void(llama_token, const std::string&)>& on_token,
-                GenerateReport* report, NativeError* err);
+  bool Evaluate(std::vector<InputChunk>& input, int reserve, const std::function<void(size_t)>& on_chunk, EvalReport* report, NativeError* err);
+  bool Generate(const SamplingOptions& opts, const std::function<void(llama_token, const std::string&)>& on_token, GenerateReport* report, NativeError* err);
 
   // Answers several suffixes on top of the current state (sequence 0), one sequence each,
   // decoded together in one batch per step; the state is restored afterwards.
   bool GenerateMany(std::vector<std::vector<InputChunk>>& suffixes, const SamplingOptions& opts,
-                    const std::function<void(size_t, llama_token, const std::string&)>& on_token,
-                    std::vector<GenerateReport>* reports, NativeError* err);
+                    const std::function<void(size_t, llama_token, const std::string&)>& on_token, std::vector<GenerateReport>* reports, NativeError* err);
   bool SaveState(const std::string& path, size_t* bytes, NativeError* err);
   bool LoadState(const std::string& path, llama_pos n_past, int32_t n_cells, NativeError* err);
   void Unload();
@@ -106,8 +103,8 @@ class Engine {
   int offloaded_layers = 0;
   int total_layers = 0;
   ggml_backend_dev_t projector_device = nullptr;
-  llama_pos n_past = 0;   // next position to decode at
-  int32_t n_cells = 0;    // KV cells in use on sequence 0
+  llama_pos n_past = 0;  // next position to decode at
+  int32_t n_cells = 0;   // KV cells in use on sequence 0
   bool has_logits = false;
 
  private:

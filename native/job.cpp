@@ -39,9 +39,7 @@ Napi::Promise Job::Start(Napi::Env env, Napi::Value on_event, Work work, std::fu
   std::thread([job, work = std::move(work)]() {
     try {
       work(*job);
-    } catch (const std::exception& e) {
-      job->Fail({"ERR_NATIVE", std::string("native error: ") + e.what()});
-    } catch (...) {
+    } catch (const std::exception& e) { job->Fail({"ERR_NATIVE", std::string("native error: ") + e.what()}); } catch (...) {
       job->Fail({"ERR_NATIVE", "unknown native error"});
     }
     job->tsfn_.Release();  // the finalizer settles the promise after queued events
@@ -64,9 +62,7 @@ void Job::Finalize(Napi::Env env, void*, Job* job) {
   }
   try {
     job->deferred_.Resolve(job->make_result_ ? job->make_result_(env) : env.Undefined());
-  } catch (const Napi::Error& e) {
-    job->deferred_.Reject(e.Value());
-  }
+  } catch (const Napi::Error& e) { job->deferred_.Reject(e.Value()); }
 }
 
 }  // namespace timelens

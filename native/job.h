@@ -20,9 +20,9 @@ namespace timelens {
 
 struct JobEvent {
   enum Kind { kProgress, kToken, kChunk } kind;
-  double value = 0;        // progress 0..1, or chunk index
+  double value = 0;  // progress 0..1, or chunk index
   int32_t token = -1;
-  std::string bytes;       // token piece (raw UTF-8 bytes, maybe partial)
+  std::string bytes;  // token piece (raw UTF-8 bytes, maybe partial)
 };
 
 class Job;
@@ -40,7 +40,10 @@ class Job {
 
   // Worker-thread API.
   void Emit(JobEvent event);
-  void Fail(NativeError error) { error_ = std::move(error); failed_ = true; }
+  void Fail(NativeError error) {
+    error_ = std::move(error);
+    failed_ = true;
+  }
   void Succeed(Settle make_result) { make_result_ = std::move(make_result); }
 
  private:

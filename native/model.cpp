@@ -34,7 +34,7 @@ Napi::Int32Array ToInt32Array(Napi::Env env, const std::vector<llama_token>& tok
 // Copies JS chunks ({ text, special } or { frames, mergeable }) into native input, validating
 // every frame before libmtmd sees it.
 std::vector<InputChunk> ParseChunks(Napi::Env env, Napi::Array arr) {
-std::vector<InputChunk> input;
+  std::vector<InputChunk> input;
   for (uint32_t i = 0; i < arr.Length(); i++) {
     if (!arr.Get(i).IsObject()) ThrowError(env, "ERR_INVALID_ARGUMENT", "chunk " + std::to_string(i) + " is not an object");
     Napi::Object c = arr.Get(i).As<Napi::Object>();
@@ -54,14 +54,22 @@ std::vector<InputChunk> input;
         if (!frames.Get(k).IsObject()) ThrowError(env, "ERR_INVALID_ARGUMENT", "frame is not an object");
         Napi::Object f = frames.Get(k).As<Napi::Object>();
         int w = GetInt(f, "width", 0), h = GetInt(f, "height", 0);
-        if (w < 2 || h < 2 || w > 16384 || h > 16384) ThrowError(env, "ERR_INVALID_ARGUMENT", "frame size must be 2..16384 px per side, got " + std::to_string(w) + "x" + std::to_string(h));
+        if (w < 2 || h < 2 || w > 16384 || h > 16384)
+          ThrowError(env, "ERR_INVALID_ARGUMENT", "frame size must be 2..16384 px per side, got " + std::to_string(w) + "x" + std::to_string(h));
         if (!f.Get("data").IsTypedArray()) ThrowError(env, "ERR_INVALID_ARGUMENT", "frame.data must be a Uint8Array of RGB bytes");
         Napi::TypedArray ta = f.Get("data").As<Napi::TypedArray>();
-        if (ta.TypedArrayType() != napi_uint8_array && ta.TypedArrayType() != napi_uint8_clamped_array) ThrowError(env, "ERR_INVALID_ARGUMENT", "frame.data must be a Uint8Array");
+        if (ta.TypedArrayType() != napi_uint8_array && ta.TypedArrayType() != napi_uint8_clamped_array)
+          ThrowError(env, "ERR_INVALID_ARGUMENT", "frame.data must be a Uint8Array");
         Napi::Uint8Array data = ta.As<Napi::Uint8Array>();
-        if (data.ByteLength() != static_cast<size_t>(w) * h * 3) ThrowError(env, "ERR_INVALID_ARGUMENT", "frame.data has " + std::to_string(data.ByteLength()) + " bytes, expected width*height*3 = " + std::to_string(static_cast<size_t>(w) * h * 3));
-        if (k == 0) { w0 = w; h0 = h; }
-        else if (mergeable && (static_cast<uint32_t>(w) != w0 || static_cast<uint32_t>(h) != h0)) ThrowError(env, "ERR_INVALID_ARGUMENT", "the two frames of a pair must have the same size");
+        if (data.ByteLength() != static_cast<size_t>(w) * h * 3)
+          ThrowError(
+              env, "ERR_INVALID_ARGUMENT",
+              "frame.data has " + std::to_string(data.ByteLength()) + " bytes, expected width*height*3 = " + std::to_string(static_cast<size_t>(w) * h * 3));
+        if (k == 0) {
+          w0 = w;
+          h0 = h;
+        } else if (mergeable && (static_cast<uint32_t>(w) != w0 || static_cast<uint32_t>(h) != h0))
+          ThrowError(env, "ERR_INVALID_ARGUMENT", "the two frames of a pair must have the same size");
         mtmd_bitmap* bm = mtmd_bitmap_init(w, h, data.Data());
         mtmd_bitmap_set_mergeable(bm, mergeable);
         chunk.frames.emplace_back(bm, mtmd_bitmap_free);
@@ -120,24 +128,25 @@ Napi::Object GenerateReportToJs(Napi::Env env, const GenerateReport& r) {
 class Model : public Napi::ObjectWrap<Model> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Model", {
-      InstanceMethod<&Model::Load>("load"),
-      InstanceMethod<&Model::Info>("info"),
-      InstanceMethod<&Model::Tokenize>("tokenize"),
-      InstanceMethod<&Model::Detokenize>("detokenize"),
-      InstanceMethod<&Model::Evaluate>("evaluate"),
-      InstanceMethod<&Model::Generate>("generate"),
-      InstanceMethod<&Model::GenerateMany>("generateMany"),
-      InstanceMethod<&Model::SaveState>("saveState"),
-      InstanceMethod<&Model::LoadState>("loadState"),
-      InstanceMethod<&Model::State>("state"),
-      InstanceMethod<&Model::Rewind>("rewind"),
-      InstanceMethod<&Model::Reset>("reset"),
-      InstanceMethod<&Model::Cancel>("cancel"),
-      InstanceMethod<&Model::Dispose>("dispose"),
-      InstanceAccessor<&Model::Busy>("busy"),
-      InstanceAccessor<&Model::Disposed>("disposed"),
-    });
+    return DefineClass(env, "Model",
+                       {
+                           InstanceMethod<&Model::Load>("load"),
+                           InstanceMethod<&Model::Info>("info"),
+                           InstanceMethod<&Model::Tokenize>("tokenize"),
+                           InstanceMethod<&Model::Detokenize>("detokenize"),
+                           InstanceMethod<&Model::Evaluate>("evaluate"),
+                           InstanceMethod<&Model::Generate>("generate"),
+                           InstanceMethod<&Model::GenerateMany>("generateMany"),
+                           InstanceMethod<&Model::SaveState>("saveState"),
+                           InstanceMethod<&Model::LoadState>("loadState"),
+                           InstanceMethod<&Model::State>("state"),
+                           InstanceMethod<&Model::Rewind>("rewind"),
+                           InstanceMethod<&Model::Reset>("reset"),
+                           InstanceMethod<&Model::Cancel>("cancel"),
+                           InstanceMethod<&Model::Dispose>("dispose"),
+                           InstanceAccessor<&Model::Busy>("busy"),
+                           InstanceAccessor<&Model::Disposed>("disposed"),
+                       });
   }
 
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info), engine_(std::make_shared<Engine>()) {}
@@ -191,15 +200,24 @@ class Model : public Napi::ObjectWrap<Model> {
     return Start(env, info[1], [engine, opts, loaded](Job& job) {
       NativeError err;
       float last = -1;
-      bool ok = engine->Load(opts, [&](float p) {
-        if (p - last >= 0.01f || p >= 1.0f) { last = p; job.Emit({JobEvent::kProgress, p}); }
-        return !engine->cancel.load();
-      }, &err);
+      bool ok = engine->Load(
+          opts,
+          [&](float p) {
+            if (p - last >= 0.01f || p >= 1.0f) {
+              last = p;
+              job.Emit({JobEvent::kProgress, p});
+            }
+            return !engine->cancel.load();
+          },
+          &err);
       if (!ok) {
         engine->Unload();  // free what loaded before the failure
         return job.Fail(err);
       }
-      job.Succeed([loaded](Napi::Env env) { *loaded = true; return env.Undefined(); });
+      job.Succeed([loaded](Napi::Env env) {
+        *loaded = true;
+        return env.Undefined();
+      });
     });
   }
 
@@ -289,7 +307,13 @@ class Model : public Napi::ObjectWrap<Model> {
     return Start(env, info[2], [engine, input, reserve](Job& job) {
       auto report = std::make_shared<EvalReport>();
       NativeError err;
-      if (!engine->Evaluate(*input, reserve, [&](size_t i) { job.Emit({JobEvent::kChunk, static_cast<double>(i)}); }, report.get(), &err)) return job.Fail(err);
+      if (!engine->Evaluate(
+              *input, reserve,
+              [&](size_t i) {
+                job.Emit({JobEvent::kChunk, static_cast<double>(i)});
+              },
+              report.get(), &err))
+        return job.Fail(err);
       llama_pos n_past = engine->n_past;
       int32_t n_cells = engine->n_cells;
       job.Succeed([report, n_past, n_cells](Napi::Env env) {
@@ -330,12 +354,15 @@ class Model : public Napi::ObjectWrap<Model> {
     return Start(env, info[1], [engine, opts](Job& job) {
       auto report = std::make_shared<GenerateReport>();
       NativeError err;
-      bool ok = engine->Generate(opts, [&](llama_token id, const std::string& piece) {
-        JobEvent ev{JobEvent::kToken};
-        ev.token = id;
-        ev.bytes = piece;
-        job.Emit(std::move(ev));
-      }, report.get(), &err);
+      bool ok = engine->Generate(
+          opts,
+          [&](llama_token id, const std::string& piece) {
+            JobEvent ev{JobEvent::kToken};
+            ev.token = id;
+            ev.bytes = piece;
+            job.Emit(std::move(ev));
+          },
+          report.get(), &err);
       if (!ok) return job.Fail(err);
       llama_pos n_past = engine->n_past;
       int32_t n_cells = engine->n_cells;
@@ -368,13 +395,16 @@ class Model : public Napi::ObjectWrap<Model> {
     return Start(env, info[2], [engine, suffixes, opts](Job& job) {
       auto reports = std::make_shared<std::vector<GenerateReport>>();
       NativeError err;
-      bool ok = engine->GenerateMany(*suffixes, opts, [&](size_t seq, llama_token id, const std::string& piece) {
-        JobEvent ev{JobEvent::kToken};
-        ev.value = static_cast<double>(seq);
-        ev.token = id;
-        ev.bytes = piece;
-        job.Emit(std::move(ev));
-      }, reports.get(), &err);
+      bool ok = engine->GenerateMany(
+          *suffixes, opts,
+          [&](size_t seq, llama_token id, const std::string& piece) {
+            JobEvent ev{JobEvent::kToken};
+            ev.value = static_cast<double>(seq);
+            ev.token = id;
+            ev.bytes = piece;
+            job.Emit(std::move(ev));
+          },
+          reports.get(), &err);
       if (!ok) return job.Fail(err);
       job.Succeed([reports](Napi::Env env) {
         Napi::Array out = Napi::Array::New(env, reports->size());
@@ -407,7 +437,8 @@ class Model : public Napi::ObjectWrap<Model> {
     std::string path = info[0].As<Napi::String>();
     Napi::Object st = info[1].As<Napi::Object>();
     int pos = GetInt(st, "nPast", -1), cells = GetInt(st, "nCells", -1);
-    if (pos < 1 || cells < 1 || static_cast<uint32_t>(cells) > llama_n_ctx(engine_->ctx)) ThrowError(env, "ERR_INVALID_ARGUMENT", "loadState() needs a positive nPast and nCells within the context");
+    if (pos < 1 || cells < 1 || static_cast<uint32_t>(cells) > llama_n_ctx(engine_->ctx))
+      ThrowError(env, "ERR_INVALID_ARGUMENT", "loadState() needs a positive nPast and nCells within the context");
     auto engine = engine_;
     return Start(env, env.Undefined(), [engine, path, pos, cells](Job& job) {
       NativeError err;

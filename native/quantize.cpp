@@ -29,16 +29,11 @@ struct QuantType {
   llama_ftype ftype;
 };
 const QuantType kQuantTypes[] = {
-    {"Q4_0", LLAMA_FTYPE_MOSTLY_Q4_0},     {"Q4_1", LLAMA_FTYPE_MOSTLY_Q4_1},
-    {"Q5_0", LLAMA_FTYPE_MOSTLY_Q5_0},     {"Q5_1", LLAMA_FTYPE_MOSTLY_Q5_1},
-    {"Q8_0", LLAMA_FTYPE_MOSTLY_Q8_0},     {"Q2_K", LLAMA_FTYPE_MOSTLY_Q2_K},
-    {"Q3_K_S", LLAMA_FTYPE_MOSTLY_Q3_K_S}, {"Q3_K_M", LLAMA_FTYPE_MOSTLY_Q3_K_M},
-    {"Q3_K_L", LLAMA_FTYPE_MOSTLY_Q3_K_L}, {"Q4_K_S", LLAMA_FTYPE_MOSTLY_Q4_K_S},
-    {"Q4_K_M", LLAMA_FTYPE_MOSTLY_Q4_K_M}, {"Q5_K_S", LLAMA_FTYPE_MOSTLY_Q5_K_S},
-    {"Q5_K_M", LLAMA_FTYPE_MOSTLY_Q5_K_M}, {"Q6_K", LLAMA_FTYPE_MOSTLY_Q6_K},
-    {"IQ4_NL", LLAMA_FTYPE_MOSTLY_IQ4_NL}, {"IQ4_XS", LLAMA_FTYPE_MOSTLY_IQ4_XS},
-    {"F16", LLAMA_FTYPE_MOSTLY_F16},       {"BF16", LLAMA_FTYPE_MOSTLY_BF16},
-    {"F32", LLAMA_FTYPE_ALL_F32},
+    {"Q4_0", LLAMA_FTYPE_MOSTLY_Q4_0},     {"Q4_1", LLAMA_FTYPE_MOSTLY_Q4_1},     {"Q5_0", LLAMA_FTYPE_MOSTLY_Q5_0},     {"Q5_1", LLAMA_FTYPE_MOSTLY_Q5_1},
+    {"Q8_0", LLAMA_FTYPE_MOSTLY_Q8_0},     {"Q2_K", LLAMA_FTYPE_MOSTLY_Q2_K},     {"Q3_K_S", LLAMA_FTYPE_MOSTLY_Q3_K_S}, {"Q3_K_M", LLAMA_FTYPE_MOSTLY_Q3_K_M},
+    {"Q3_K_L", LLAMA_FTYPE_MOSTLY_Q3_K_L}, {"Q4_K_S", LLAMA_FTYPE_MOSTLY_Q4_K_S}, {"Q4_K_M", LLAMA_FTYPE_MOSTLY_Q4_K_M}, {"Q5_K_S", LLAMA_FTYPE_MOSTLY_Q5_K_S},
+    {"Q5_K_M", LLAMA_FTYPE_MOSTLY_Q5_K_M}, {"Q6_K", LLAMA_FTYPE_MOSTLY_Q6_K},     {"IQ4_NL", LLAMA_FTYPE_MOSTLY_IQ4_NL}, {"IQ4_XS", LLAMA_FTYPE_MOSTLY_IQ4_XS},
+    {"F16", LLAMA_FTYPE_MOSTLY_F16},       {"BF16", LLAMA_FTYPE_MOSTLY_BF16},     {"F32", LLAMA_FTYPE_ALL_F32},
 };
 
 // One running quantization, seen by the log hook on the thread that runs it.
@@ -105,11 +100,14 @@ Napi::Value QuantizeJs(const Napi::CallbackInfo& info) {
   double threads = RequireNumber(env, o, "threads");
   double max_buffer = RequireNumber(env, o, "maxBufferBytes");
   // Written so that NaN fails too.
-  if (!(threads >= 1 && threads <= 1024) || threads != std::floor(threads)) ThrowError(env, "ERR_INVALID_ARGUMENT", "quantize: options.threads must be an integer 1..1024");
-  if (!(max_buffer >= 0 && max_buffer <= 9007199254740991.0) || max_buffer != std::floor(max_buffer)) ThrowError(env, "ERR_INVALID_ARGUMENT", "quantize: options.maxBufferBytes must be a whole number >= 0");
+  if (!(threads >= 1 && threads <= 1024) || threads != std::floor(threads))
+    ThrowError(env, "ERR_INVALID_ARGUMENT", "quantize: options.threads must be an integer 1..1024");
+  if (!(max_buffer >= 0 && max_buffer <= 9007199254740991.0) || max_buffer != std::floor(max_buffer))
+    ThrowError(env, "ERR_INVALID_ARGUMENT", "quantize: options.maxBufferBytes must be a whole number >= 0");
 
   const QuantType* found = nullptr;
-  for (const auto& t : kQuantTypes) if (type == t.name) found = &t;
+  for (const auto& t : kQuantTypes)
+    if (type == t.name) found = &t;
   if (!found) ThrowError(env, "ERR_INVALID_ARGUMENT", "quantize: unknown type " + type);
 
   llama_model_quantize_params params = llama_model_quantize_default_params();
@@ -148,10 +146,13 @@ Napi::Value QuantizeJs(const Napi::CallbackInfo& info) {
       nullptr);
   Napi::Object out = Napi::Object::New(env);
   out.Set("promise", promise);
-  out.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo& i) {
-            cancel->store(true);
-            return i.Env().Undefined();
-          }, "cancel"));
+  out.Set("cancel", Napi::Function::New(
+                        env,
+                        [cancel](const Napi::CallbackInfo& i) {
+                          cancel->store(true);
+                          return i.Env().Undefined();
+                        },
+                        "cancel"));
   return out;
 }
 

@@ -38,12 +38,32 @@ export function buildMtmdCli(log = console.error) {
   const exePath = mtmdCliPath();
   const buildDir = dirname(dirname(exePath));
   const env = { ...process.env };
-  const launcher = spawnSync("ccache", ["--version"], { stdio: "ignore" }).status === 0 ? ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"] : [];
+  const launcher =
+    spawnSync("ccache", ["--version"], { stdio: "ignore" }).status === 0 ? ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"] : [];
   if (launcher.length) env.CCACHE_DIR = process.env.CCACHE_DIR || join(cacheRoot(), "ccache");
   // Same CPU flags as the addon's default build (GGML_NATIVE off) so kernels match.
-  run("cmake", ["-S", dir, "-B", buildDir, "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=OFF", "-DGGML_NATIVE=OFF",
-    "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF",
-    "-DMTMD_VIDEO=OFF", "-DLLAMA_SUBPROCESS=OFF", "-DCMAKE_POSITION_INDEPENDENT_CODE=ON", ...launcher], env);
+  run(
+    "cmake",
+    [
+      "-S",
+      dir,
+      "-B",
+      buildDir,
+      "-DCMAKE_BUILD_TYPE=Release",
+      "-DBUILD_SHARED_LIBS=OFF",
+      "-DGGML_NATIVE=OFF",
+      "-DLLAMA_BUILD_TESTS=OFF",
+      "-DLLAMA_BUILD_EXAMPLES=OFF",
+      "-DLLAMA_BUILD_SERVER=OFF",
+      "-DLLAMA_CURL=OFF",
+      "-DLLAMA_OPENSSL=OFF",
+      "-DMTMD_VIDEO=OFF",
+      "-DLLAMA_SUBPROCESS=OFF",
+      "-DCMAKE_POSITION_INDEPENDENT_CODE=ON",
+      ...launcher,
+    ],
+    env,
+  );
   run("cmake", ["--build", buildDir, "--target", ...PARITY_TOOLS, "-j", String(availableParallelism())], env);
   for (const tool of PARITY_TOOLS) {
     if (!existsSync(toolPath(tool))) throw new Error(`${tool} not found at ${toolPath(tool)} after the build`);

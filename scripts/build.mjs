@@ -23,10 +23,21 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const GPUS = ["cpu", "cuda", "vulkan", "metal"];
 
 export function parseArgs(argv) {
-  const args = { gpu: process.env.TIMELENS_GPU || (platform() === "darwin" ? "metal" : "cpu"), native: false, debug: false, dl: false, jobs: availableParallelism(), cmake: (process.env.TIMELENS_CMAKE_FLAGS || "").split(/\s+/).filter(Boolean) };
+  const args = {
+    gpu: process.env.TIMELENS_GPU || (platform() === "darwin" ? "metal" : "cpu"),
+    native: false,
+    debug: false,
+    dl: false,
+    jobs: availableParallelism(),
+    cmake: (process.env.TIMELENS_CMAKE_FLAGS || "").split(/\s+/).filter(Boolean),
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const value = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
     if (a === "--gpu") args.gpu = value();
     else if (a.startsWith("--gpu=")) args.gpu = a.slice(6);
     else if (a === "--native") args.native = true;
@@ -48,10 +59,14 @@ export function parseArgs(argv) {
 /** CMake -D flags for a GPU variant. GPU code is pinned so every build of a variant is alike. */
 export function gpuFlags(gpu) {
   switch (gpu) {
-    case "cuda": return ["GGML_CUDA=ON"];
-    case "vulkan": return ["GGML_VULKAN=ON"];
-    case "metal": return ["GGML_METAL=ON", "GGML_METAL_EMBED_LIBRARY=ON"];
-    default: return platform() === "darwin" ? ["GGML_METAL=OFF"] : [];
+    case "cuda":
+      return ["GGML_CUDA=ON"];
+    case "vulkan":
+      return ["GGML_VULKAN=ON"];
+    case "metal":
+      return ["GGML_METAL=ON", "GGML_METAL_EMBED_LIBRARY=ON"];
+    default:
+      return platform() === "darwin" ? ["GGML_METAL=OFF"] : [];
   }
 }
 
@@ -90,12 +105,17 @@ function which(cmd) {
 function vulkanHeaderFlags() {
   if (platform() === "win32") return [];
   const sdkInclude = process.env.VULKAN_SDK ? join(process.env.VULKAN_SDK, "include") : null;
-  const include = sdkInclude && existsSync(join(sdkInclude, "vulkan", "vulkan_core.h")) ? sdkInclude : ["/usr/include", "/usr/local/include", "/opt/homebrew/include"].find((d) => existsSync(join(d, "vulkan", "vulkan_core.h")));
+  const include =
+    sdkInclude && existsSync(join(sdkInclude, "vulkan", "vulkan_core.h"))
+      ? sdkInclude
+      : ["/usr/include", "/usr/local/include", "/opt/homebrew/include"].find((d) => existsSync(join(d, "vulkan", "vulkan_core.h")));
   if (!include) throw new Error("no Vulkan headers found: install a Vulkan SDK (set VULKAN_SDK) or libvulkan-dev");
   const core = readFileSync(join(include, "vulkan", "vulkan_core.h"), "utf8");
   const version = Number(/#define VK_HEADER_VERSION (\d+)/.exec(core)?.[1] ?? 0);
   if (version < 261) {
-    throw new Error(`the Vulkan headers in ${include} are version 1.x.${version}; llama.cpp's Vulkan backend needs 1.3.261 or newer. Install a current Vulkan SDK and set VULKAN_SDK (see README: "Vulkan on Debian 12 / Ubuntu 22.04")`);
+    throw new Error(
+      `the Vulkan headers in ${include} are version 1.x.${version}; llama.cpp's Vulkan backend needs 1.3.261 or newer. Install a current Vulkan SDK and set VULKAN_SDK (see README: "Vulkan on Debian 12 / Ubuntu 22.04")`,
+    );
   }
   return include === sdkInclude ? [`Vulkan_INCLUDE_DIR=${include}`] : [];
 }
@@ -106,19 +126,36 @@ function vulkanHeaderFlags() {
  * first, plainly.
  */
 function checkCudaToolkit() {
-  const nvcc = [process.env.CUDA_PATH, process.env.CUDA_HOME].filter(Boolean).map((d) => join(d, "bin", platform() === "win32" ? "nvcc.exe" : "nvcc")).find((p) => existsSync(p)) || which(platform() === "win32" ? "nvcc.exe" : "nvcc");
+  const nvcc =
+    [process.env.CUDA_PATH, process.env.CUDA_HOME]
+      .filter(Boolean)
+      .map((d) => join(d, "bin", platform() === "win32" ? "nvcc.exe" : "nvcc"))
+      .find((p) => existsSync(p)) || which(platform() === "win32" ? "nvcc.exe" : "nvcc");
   if (!nvcc) throw new Error("--gpu cuda needs the CUDA toolkit (nvcc not found on PATH, CUDA_PATH or CUDA_HOME)");
-  const real = (() => { try { return realpathSync(nvcc); } catch { return nvcc; } })();
+  const real = (() => {
+    try {
+      return realpathSync(nvcc);
+    } catch {
+      return nvcc;
+    }
+  })();
   const roots = [dirname(dirname(real)), dirname(dirname(nvcc)), process.env.CUDA_PATH, process.env.CUDA_HOME, "/usr/local/cuda", "/usr"].filter(Boolean);
-  const includes = roots.flatMap((r) => [join(r, "include"), join(r, "targets", process.arch === "arm64" ? "sbsa-linux" : "x86_64-linux", "include"), join(r, "math_libs", "include")]);
+  const includes = roots.flatMap((r) => [
+    join(r, "include"),
+    join(r, "targets", process.arch === "arm64" ? "sbsa-linux" : "x86_64-linux", "include"),
+    join(r, "math_libs", "include"),
+  ]);
   if (!includes.some((d) => existsSync(join(d, "cublas_v2.h")))) {
-    throw new Error(`--gpu cuda: ${nvcc} is there but cuBLAS is not (no cublas_v2.h next to it): install the toolkit's cuBLAS development files (e.g. libcublas-dev-12-x, or the full CUDA toolkit)`);
+    throw new Error(
+      `--gpu cuda: ${nvcc} is there but cuBLAS is not (no cublas_v2.h next to it): install the toolkit's cuBLAS development files (e.g. libcublas-dev-12-x, or the full CUDA toolkit)`,
+    );
   }
 }
 
 function glslcCompat(llamaDir, out, log) {
   if (platform() === "win32" || process.env.TIMELENS_GLSLC_COMPAT === "0") return null;
-  const glslc = process.env.VULKAN_SDK && existsSync(join(process.env.VULKAN_SDK, "bin", "glslc")) ? join(process.env.VULKAN_SDK, "bin", "glslc") : which("glslc");
+  const glslc =
+    process.env.VULKAN_SDK && existsSync(join(process.env.VULKAN_SDK, "bin", "glslc")) ? join(process.env.VULKAN_SDK, "bin", "glslc") : which("glslc");
   if (!glslc) return null; // CMake's FindVulkan reports the missing glslc itself
   const test = join(llamaDir, "ggml", "src", "ggml-vulkan", "vulkan-shaders", "feature-tests", "coopmat.comp");
   const probe = spawnSync(glslc, ["-o", "-", "-fshader-stage=compute", "--target-env=vulkan1.3", test], { encoding: "utf8" });
@@ -132,41 +169,54 @@ function glslcCompat(llamaDir, out, log) {
   if (r.status !== 0) throw new Error(`glslc cannot compile an empty shader: ${r.stderr}`);
   const q = (s) => `'${s.replace(/'/g, "'\\''")}'`;
   const wrapper = join(dir, "glslc");
-  writeFileSync(wrapper, [
-    "#!/bin/sh",
-    "# Written by timelens-native scripts/build.mjs (see glslcCompat there): this glslc lacks",
-    "# GL_KHR_cooperative_matrix; cooperative-matrix shader variants become empty shaders.",
-    "out=; dep=; src=; prev=",
-    "for a in \"$@\"; do",
-    "  case \"$prev\" in -o) out=$a ;; -MF) dep=$a ;; esac",
-    "  case \"$a\" in *.comp) src=$a ;; esac",
-    "  prev=$a",
-    "done",
-    "case \"$out\" in",
-    "  *_cm1.spv|*_cm2.spv)",
-    `    cp ${q(stub)} "$out" || exit 1`,
-    "    if [ -n \"$dep\" ]; then printf '%s: %s\\n' \"$out\" \"$src\" > \"$dep\"; fi",
-    `    echo "$out" >> ${q(join(dir, "stubbed.txt"))}`,
-    "    exit 0 ;;",
-    "esac",
-    `exec ${q(glslc)} "$@"`,
-    "",
-  ].join("\n"));
+  writeFileSync(
+    wrapper,
+    [
+      "#!/bin/sh",
+      "# Written by timelens-native scripts/build.mjs (see glslcCompat there): this glslc lacks",
+      "# GL_KHR_cooperative_matrix; cooperative-matrix shader variants become empty shaders.",
+      "out=; dep=; src=; prev=",
+      'for a in "$@"; do',
+      '  case "$prev" in -o) out=$a ;; -MF) dep=$a ;; esac',
+      '  case "$a" in *.comp) src=$a ;; esac',
+      "  prev=$a",
+      "done",
+      'case "$out" in',
+      "  *_cm1.spv|*_cm2.spv)",
+      `    cp ${q(stub)} "$out" || exit 1`,
+      '    if [ -n "$dep" ]; then printf \'%s: %s\\n\' "$out" "$src" > "$dep"; fi',
+      `    echo "$out" >> ${q(join(dir, "stubbed.txt"))}`,
+      "    exit 0 ;;",
+      "esac",
+      `exec ${q(glslc)} "$@"`,
+      "",
+    ].join("\n"),
+  );
   chmodSync(wrapper, 0o755);
-  log(`timelens-native: ${glslc} lacks GL_KHR_cooperative_matrix; building with ${wrapper} (Intel-Xe-only cooperative-matrix shaders left empty: fine for this machine, not for shipping; install a current Vulkan SDK for a full build)`);
+  log(
+    `timelens-native: ${glslc} lacks GL_KHR_cooperative_matrix; building with ${wrapper} (Intel-Xe-only cooperative-matrix shaders left empty: fine for this machine, not for shipping; install a current Vulkan SDK for a full build)`,
+  );
   return { flags: [`Vulkan_GLSLC_EXECUTABLE=${wrapper}`], note: "glslc-compat: cooperative-matrix shaders are empty (old glslc)" };
 }
 
 export function build(args, log = console.error) {
   const { dir: llamaDir, release } = ensureLlamaSource({ log });
   const out = outDir(args.gpu, args.dl);
-  const flags = [`LLAMA_CPP_DIR=${llamaDir}`, `TIMELENS_NATIVE_CPU=${args.native ? "ON" : "OFF"}`, `TIMELENS_BACKEND_DL=${args.dl ? "ON" : "OFF"}`, ...gpuFlags(args.gpu)];
+  const flags = [
+    `LLAMA_CPP_DIR=${llamaDir}`,
+    `TIMELENS_NATIVE_CPU=${args.native ? "ON" : "OFF"}`,
+    `TIMELENS_BACKEND_DL=${args.dl ? "ON" : "OFF"}`,
+    ...gpuFlags(args.gpu),
+  ];
   const notes = [];
   if (args.gpu === "cuda") checkCudaToolkit();
   if (args.gpu === "vulkan") {
     flags.push(...vulkanHeaderFlags());
     const compat = glslcCompat(llamaDir, out, log);
-    if (compat) { flags.push(...compat.flags); notes.push(compat.note); }
+    if (compat) {
+      flags.push(...compat.flags);
+      notes.push(compat.note);
+    }
   }
   flags.push(...(args.cmake ?? []));
   const env = { ...process.env };
@@ -180,7 +230,9 @@ export function build(args, log = console.error) {
   }
   const cmakeJs = join(dirname(fileURLToPath(import.meta.resolve("cmake-js/package.json"))), "bin", "cmake-js");
   const common = ["--out", out, "--parallel", String(args.jobs), ...(args.debug ? ["--debug"] : []), ...flags.map((f) => `--CD${f}`)];
-  log(`timelens-native: building the ${args.gpu}${args.dl ? " (dynamic backends, all CPU variants)" : ""} addon against llama.cpp ${release.tag} (first build: several minutes)`);
+  log(
+    `timelens-native: building the ${args.gpu}${args.dl ? " (dynamic backends, all CPU variants)" : ""} addon against llama.cpp ${release.tag} (first build: several minutes)`,
+  );
   const t0 = Date.now();
   // `configure` every time (seconds): `cmake-js build` alone keeps an existing build dir's old
   // -D values, so a changed flag would be silently ignored.
@@ -190,7 +242,18 @@ export function build(args, log = console.error) {
   }
   const binary = join(out, args.debug ? "Debug" : "Release", "timelens.node");
   if (!existsSync(binary)) throw new Error(`build finished but ${binary} is missing`);
-  const stamp = { release, gpu: args.gpu, native: args.native, dl: args.dl, platform: platform(), arch: process.arch, notes, flags: flags.filter((f) => !f.startsWith("LLAMA_CPP_DIR") && !f.startsWith("Vulkan_GLSLC")), builtAt: new Date().toISOString(), seconds: (Date.now() - t0) / 1000 };
+  const stamp = {
+    release,
+    gpu: args.gpu,
+    native: args.native,
+    dl: args.dl,
+    platform: platform(),
+    arch: process.arch,
+    notes,
+    flags: flags.filter((f) => !f.startsWith("LLAMA_CPP_DIR") && !f.startsWith("Vulkan_GLSLC")),
+    builtAt: new Date().toISOString(),
+    seconds: (Date.now() - t0) / 1000,
+  };
   mkdirSync(dirname(binary), { recursive: true });
   writeFileSync(join(dirname(binary), "timelens.json"), JSON.stringify(stamp, null, 2));
   log(`timelens-native: built ${binary} in ${stamp.seconds.toFixed(1)} s`);
@@ -199,7 +262,15 @@ export function build(args, log = console.error) {
 
 // Run directly, or through the `timelens-native` bin link (node_modules/.bin/timelens-native is a
 // symlink, so compare real paths).
-const invokedAs = process.argv[1] ? (() => { try { return realpathSync(process.argv[1]); } catch { return process.argv[1]; } })() : "";
+const invokedAs = process.argv[1]
+  ? (() => {
+      try {
+        return realpathSync(process.argv[1]);
+      } catch {
+        return process.argv[1];
+      }
+    })()
+  : "";
 if (invokedAs === fileURLToPath(import.meta.url)) {
   try {
     const argv = process.argv.slice(2);

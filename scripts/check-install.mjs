@@ -103,7 +103,9 @@ try {
       const key = m ? `prebuilds/${m[1]}` : f.path.split("/")[0];
       byDir[key] = (byDir[key] ?? 0) + f.size;
     }
-    const parts = Object.entries(byDir).filter(([k]) => k.startsWith("prebuilds/")).map(([k, v]) => `${k} ${(v / 1048576).toFixed(1)} MiB`);
+    const parts = Object.entries(byDir)
+      .filter(([k]) => k.startsWith("prebuilds/"))
+      .map(([k, v]) => `${k} ${(v / 1048576).toFixed(1)} MiB`);
     return `${info.filename}: ${(info.size / 1048576).toFixed(1)} MiB packed, ${(info.unpackedSize / 1048576).toFixed(1)} MiB unpacked, ${info.entryCount} files; ${parts.join(", ")}`;
   });
 
@@ -116,7 +118,9 @@ try {
     writeFileSync(join(bin, "npx"), `#!/bin/sh\nexec "${process.execPath}" "${npxCli}" "$@"\n`, { mode: 0o755 });
     symlinkSync(which("sh"), join(bin, "sh"));
     const env = { ...process.env, PATH: bin };
-    const seen = ["cmake", "cc", "gcc", "c++", "g++", "make", "ninja", "git", "ffmpeg", "ffprobe"].filter((t) => spawnSync("sh", ["-c", `command -v ${t}`], { env }).status === 0);
+    const seen = ["cmake", "cc", "gcc", "c++", "g++", "make", "ninja", "git", "ffmpeg", "ffprobe"].filter(
+      (t) => spawnSync("sh", ["-c", `command -v ${t}`], { env }).status === 0,
+    );
     if (seen.length) throw new Error(`still on PATH: ${seen.join(", ")}`);
     return `PATH=${bin}`;
   });
@@ -142,7 +146,14 @@ try {
       writeFileSync(join(p2, "package.json"), JSON.stringify({ name: "timelens-install-check-2", private: true, version: "1.0.0" }));
       const out = run("npm", ["install", tarball, "--foreground-scripts", "--no-audit", "--no-fund", "--loglevel=warn"], { cwd: p2, env: bare });
       if (existsSync(join(p2, "node_modules", "timelens-native", "build"))) throw new Error("the install hook built from source although a prebuild ships");
-      return out.trim().split("\n").filter((l) => /timelens/.test(l)).slice(-2).join(" | ") || "hook ran, nothing built";
+      return (
+        out
+          .trim()
+          .split("\n")
+          .filter((l) => /timelens/.test(l))
+          .slice(-2)
+          .join(" | ") || "hook ran, nothing built"
+      );
     });
   }
 
@@ -154,15 +165,23 @@ try {
     return `${statSync(video).size} bytes; ffmpeg from ${from}`;
   });
 
-  const ground = (gpu = "auto") => JSON.parse(run("node", ["consumer.cjs", join(fixtures, "model.gguf"), join(fixtures, "mmproj.gguf"), video], { cwd: project, env: { ...bare, CHECK_GPU: gpu } }).trim().split("\n").pop());
+  const ground = (gpu = "auto") =>
+    JSON.parse(
+      run("node", ["consumer.cjs", join(fixtures, "model.gguf"), join(fixtures, "mmproj.gguf"), video], { cwd: project, env: { ...bare, CHECK_GPU: gpu } })
+        .trim()
+        .split("\n")
+        .pop(),
+    );
 
   step("ground through the prebuilt addon", () => {
     const r = ground();
     if (r.error) throw new Error(`${r.error.code}: ${r.error.message}`);
-    if (r.addon.source !== "prebuild" || !r.addon.path.includes(join("node_modules", "timelens-native", "prebuilds"))) throw new Error(`loaded ${JSON.stringify(r.addon)}, not the installed prebuild`);
+    if (r.addon.source !== "prebuild" || !r.addon.path.includes(join("node_modules", "timelens-native", "prebuilds")))
+      throw new Error(`loaded ${JSON.stringify(r.addon)}, not the installed prebuild`);
     if (r.streamed !== r.text) throw new Error("streamed tokens differ from the result text");
     if (!(r.frames > 0)) throw new Error("no frames");
-    if (r.ffmpeg.source !== "package" || r.ffprobe.source !== "package") throw new Error(`ffmpeg from ${r.ffmpeg.source}, ffprobe from ${r.ffprobe.source}: expected the optional packages`);
+    if (r.ffmpeg.source !== "package" || r.ffprobe.source !== "package")
+      throw new Error(`ffmpeg from ${r.ffmpeg.source}, ffprobe from ${r.ffprobe.source}: expected the optional packages`);
     return `${r.addon.path.slice(project.length + 1)}; gpu ${r.gpu.backend ?? "none"} (${r.gpu.reason ?? "-"}); ${r.frames} frames; ffprobe ${r.ffprobe.detail}; answer ${JSON.stringify(r.text)}`;
   });
 
@@ -181,7 +200,8 @@ try {
     renameSync(join(pkg, "prebuilds"), join(pkg, "prebuilds.off"));
     const r = ground();
     if (!r.error) throw new Error(`loaded ${JSON.stringify(r.addon)} without a prebuild`);
-    if (r.error.code !== "ERR_ADDON_NOT_FOUND" || !r.error.message.includes("npx timelens-native build")) throw new Error(`unexpected error ${JSON.stringify(r.error)}`);
+    if (r.error.code !== "ERR_ADDON_NOT_FOUND" || !r.error.message.includes("npx timelens-native build"))
+      throw new Error(`unexpected error ${JSON.stringify(r.error)}`);
     return r.error.message.split("\n").pop();
   });
 

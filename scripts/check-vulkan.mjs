@@ -72,8 +72,17 @@ async function worker(addonPath, gpu, maxTokens, flashAttention) {
   for (const family of FAMILIES) {
     const dir = join(root, "test", "fixtures", "models", family);
     const model = await VisionModel.load({
-      model: join(dir, "model.gguf"), mmproj: join(dir, "mmproj.gguf"), addonPath, gpu,
-      gpuLayers: -1, mmprojGpu: true, contextSize: 2048, batchSize: 512, threads: 2, warmup: false, flashAttention,
+      model: join(dir, "model.gguf"),
+      mmproj: join(dir, "mmproj.gguf"),
+      addonPath,
+      gpu,
+      gpuLayers: -1,
+      mmprojGpu: true,
+      contextSize: 2048,
+      batchSize: 512,
+      threads: 2,
+      warmup: false,
+      flashAttention,
     });
     try {
       for (const [name, chunks] of Object.entries(inputs(family))) {
@@ -104,7 +113,10 @@ function vulkanDevices(addonPath, env) {
 
 function runWorker(addonPath, gpu, maxTokens, flashAttention, env = process.env) {
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--worker", addonPath, String(gpu), String(maxTokens), String(flashAttention)], {
-    cwd: root, encoding: "utf8", maxBuffer: 64 << 20, env,
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+    env,
   });
   if (r.status !== 0) throw new Error(`the ${gpu === "false" ? "CPU" : "Vulkan"} run failed (${r.signal ?? r.status}):\n${(r.stderr || "").slice(-3000)}`);
   return JSON.parse(r.stdout);
@@ -124,7 +136,10 @@ async function main() {
   const fa = argValue(argv, "--flash-attention", "off");
   if (!["on", "off", "auto"].includes(fa)) throw new Error("--flash-attention must be on, off or auto");
   const flashAttention = fa === "auto" ? "auto" : fa === "on";
-  for (const [what, p] of [["Vulkan", vulkan], ["CPU", cpu]]) {
+  for (const [what, p] of [
+    ["Vulkan", vulkan],
+    ["CPU", cpu],
+  ]) {
     if (!existsSync(p)) {
       console.error(`check-vulkan: no ${what} build at ${p} (build it: npm run build${what === "Vulkan" ? " -- --gpu vulkan" : ""})`);
       process.exit(2);
@@ -170,7 +185,19 @@ async function main() {
     // logit margin there says whether the choice was a near-tie that rounding can flip.
     const margin = firstDiff >= 0 ? { cpu: b.margins[firstDiff], vulkan: a.margins[firstDiff] } : null;
     const minMargin = Math.min(...b.margins.slice(0, a.tokens.length));
-    const c = { family: a.family, input: a.input, identical: same, tokens: a.tokens.length, firstDiff, marginAtDiff: margin, minCpuMargin: minMargin, vulkanMs: a.ms, cpuMs: b.ms, text: JSON.stringify(a.text), cpuText: same ? undefined : JSON.stringify(b.text) };
+    const c = {
+      family: a.family,
+      input: a.input,
+      identical: same,
+      tokens: a.tokens.length,
+      firstDiff,
+      marginAtDiff: margin,
+      minCpuMargin: minMargin,
+      vulkanMs: a.ms,
+      cpuMs: b.ms,
+      text: JSON.stringify(a.text),
+      cpuText: same ? undefined : JSON.stringify(b.text),
+    };
     report.cases.push(c);
     const drift = margin !== null && margin.cpu < tie && a.tokens.slice(0, firstDiff).every((t, i) => t === b.tokens[i]);
     c.floatDrift = drift;
@@ -179,15 +206,23 @@ async function main() {
   if (argv.includes("--json")) console.log(JSON.stringify(report, null, 2));
   else {
     const dev = vk.gpu[FAMILIES[0]];
-    console.log(`check-vulkan: ${dev.offloadedLayers}/${dev.totalLayers} layers on ${dev.layerDevices.map((d) => `${d.name} (${d.description})`).join(", ")}, projector on ${dev.projectorDevice.name}`);
+    console.log(
+      `check-vulkan: ${dev.offloadedLayers}/${dev.totalLayers} layers on ${dev.layerDevices.map((d) => `${d.name} (${d.description})`).join(", ")}, projector on ${dev.projectorDevice.name}`,
+    );
     for (const c of report.cases) {
-      const diff = c.identical ? "" : `, first differing token #${c.firstDiff} (top1-top2 logit there: cpu ${c.marginAtDiff.cpu.toFixed(4)}, vulkan ${c.marginAtDiff.vulkan.toFixed(4)}${c.floatDrift ? ": a near-tie" : ""})`;
-      console.log(`  ${c.identical ? "same" : "DIFF"}  ${c.family.padEnd(14)} ${c.input.padEnd(6)} ${c.tokens} tokens, vulkan ${c.vulkanMs} ms, cpu ${c.cpuMs} ms, smallest cpu margin ${c.minCpuMargin.toFixed(4)}${diff}`);
+      const diff = c.identical
+        ? ""
+        : `, first differing token #${c.firstDiff} (top1-top2 logit there: cpu ${c.marginAtDiff.cpu.toFixed(4)}, vulkan ${c.marginAtDiff.vulkan.toFixed(4)}${c.floatDrift ? ": a near-tie" : ""})`;
+      console.log(
+        `  ${c.identical ? "same" : "DIFF"}  ${c.family.padEnd(14)} ${c.input.padEnd(6)} ${c.tokens} tokens, vulkan ${c.vulkanMs} ms, cpu ${c.cpuMs} ms, smallest cpu margin ${c.minCpuMargin.toFixed(4)}${diff}`,
+      );
       console.log(`        vulkan: ${c.text.slice(0, 80)}`);
       if (!c.identical) console.log(`        cpu: ${c.cpuText.slice(0, 80)}`);
     }
     const drifted = report.cases.filter((c) => !c.identical).length;
-    console.log(`check-vulkan: ${!drifted ? "tokens identical" : ok ? `passed: ${drifted} run(s) diverge, each at a near-tie (float rounding, not a backend error)` : "MISMATCH"} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    console.log(
+      `check-vulkan: ${!drifted ? "tokens identical" : ok ? `passed: ${drifted} run(s) diverge, each at a near-tie (float rounding, not a backend error)` : "MISMATCH"} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+    );
   }
   process.exit(ok ? 0 : 1);
 }

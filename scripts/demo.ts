@@ -22,10 +22,23 @@ function makeDemoVideo(): string {
   const ffmpeg = resolveFfmpeg();
   const tmp = `${out}.${process.pid}.tmp.mp4`; // renamed when complete: a failed run leaves no half file
   execFileSync(ffmpeg, [
-    "-hide_banner", "-loglevel", "error", "-y",
-    "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10:duration=12",
-    "-vf", "drawbox=x='20+t*20':y=100:w=40:h=40:color=blue:t=fill,drawbox=x='20+t*20':y=100:w=40:h=40:color=red:t=fill:enable='between(t,4,7)'",
-    "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", tmp,
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc2=size=320x240:rate=10:duration=12",
+    "-vf",
+    "drawbox=x='20+t*20':y=100:w=40:h=40:color=blue:t=fill,drawbox=x='20+t*20':y=100:w=40:h=40:color=red:t=fill:enable='between(t,4,7)'",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-pix_fmt",
+    "yuv420p",
+    tmp,
   ]);
   renameSync(tmp, out);
   return out;

@@ -40,7 +40,10 @@ export function ensureLlamaSource({ log = console.error } = {}) {
   log(`timelens-native: fetching llama.cpp source from node-llama-cpp@${version} (npm pack)...`);
   const work = mkdtempSync(join(tmpdir(), "timelens-llama-"));
   try {
-    const tgz = run("npm", ["pack", `node-llama-cpp@${version}`, "--silent", "--pack-destination", work], { cwd: work }).trim().split("\n").pop();
+    const tgz = run("npm", ["pack", `node-llama-cpp@${version}`, "--silent", "--pack-destination", work], { cwd: work })
+      .trim()
+      .split("\n")
+      .pop();
     run("tar", ["-xzf", join(work, tgz), "-C", work, "package/llama/gitRelease.bundle", "package/llama/llama.cpp.info.json"]);
     const info = JSON.parse(readFileSync(join(work, "package/llama/llama.cpp.info.json"), "utf8"));
     const staging = join(work, "src");

@@ -27,7 +27,11 @@ export function parseArgs(argv) {
   const args = { gpus: platform() === "darwin" ? ["cpu", "metal"] : ["cpu"], jobs: undefined, build: true, allowOldGlslc: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === "--gpu") args.gpus = argv[++i].split(",").map((s) => s.trim()).filter(Boolean);
+    if (a === "--gpu")
+      args.gpus = argv[++i]
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (a.startsWith("--gpu=")) args.gpus = a.slice(6).split(",").filter(Boolean);
     else if (a === "--jobs" || a === "-j") args.jobs = Number(argv[++i]);
     else if (a === "--no-build") args.build = false;
@@ -58,7 +62,9 @@ export function shippedFiles(names, variant) {
  */
 function openmpRuntime(dir, files) {
   if (platform() === "linux") {
-    const needs = files.some((f) => /\(NEEDED\)\s+Shared library: \[libgomp\.so\.1\]/.test(spawnSync("readelf", ["-d", join(dir, f)], { encoding: "utf8" }).stdout || ""));
+    const needs = files.some((f) =>
+      /\(NEEDED\)\s+Shared library: \[libgomp\.so\.1\]/.test(spawnSync("readelf", ["-d", join(dir, f)], { encoding: "utf8" }).stdout || ""),
+    );
     if (!needs) return null;
     for (const cc of [process.env.CC, "gcc", "cc"].filter(Boolean)) {
       const r = spawnSync(cc, ["-print-file-name=libgomp.so.1"], { encoding: "utf8" });
@@ -119,7 +125,9 @@ export function prebuild(args, log = console.error) {
     const stamp = JSON.parse(readFileSync(join(release, "timelens.json"), "utf8"));
     if (!stamp.dl) throw new Error(`${release} is not a dynamic-backend build`);
     if (stamp.notes?.length && !args.allowOldGlslc) {
-      throw new Error(`${release} was built with a workaround (${stamp.notes.join("; ")}); not shipping it. Use a current Vulkan SDK, or --allow-old-glslc for a local test.`);
+      throw new Error(
+        `${release} was built with a workaround (${stamp.notes.join("; ")}); not shipping it. Use a current Vulkan SDK, or --allow-old-glslc for a local test.`,
+      );
     }
     const buildSeconds = (Date.now() - t0) / 1000;
     // The cpu folder comes from the first build: same libraries, without the GPU module.
@@ -142,9 +150,12 @@ export function prebuild(args, log = console.error) {
       checkElf(dest, files);
       writeFileSync(join(dest, "timelens.json"), JSON.stringify({ ...stamp, gpu: variant, files, prebuiltAt: new Date().toISOString() }, null, 2));
       const smoke = smokeTest(dest);
-      if (variant === "cpu" && smoke.backends.registered.some((r) => r !== "CPU")) throw new Error(`${dest}: a cpu folder registered ${smoke.backends.registered.join(", ")}`);
+      if (variant === "cpu" && smoke.backends.registered.some((r) => r !== "CPU"))
+        throw new Error(`${dest}: a cpu folder registered ${smoke.backends.registered.join(", ")}`);
       const size = dirSize(dest);
-      log(`timelens-native: prebuilds/${folderName(variant)}: ${files.length} files, ${(size / 1048576).toFixed(1)} MiB; backends ${smoke.backends.registered.join(", ")}; devices ${smoke.devices.join(", ")}`);
+      log(
+        `timelens-native: prebuilds/${folderName(variant)}: ${files.length} files, ${(size / 1048576).toFixed(1)} MiB; backends ${smoke.backends.registered.join(", ")}; devices ${smoke.devices.join(", ")}`,
+      );
       made.push({ folder: folderName(variant), files: files.length, bytes: size, buildSeconds, backends: smoke.backends.registered, devices: smoke.devices });
     }
   }

@@ -19,7 +19,14 @@ import { createResizer, type ResizeOptions } from "../src/video/resize";
 import { wasmSimdAvailable } from "../src/video/resize-wasm";
 import { torchLinspace } from "../src/video/torch-compat";
 
-interface Case { name: string; source: string; w: number; h: number; ow: number; oh: number }
+interface Case {
+  name: string;
+  source: string;
+  w: number;
+  h: number;
+  ow: number;
+  oh: number;
+}
 
 const SOURCES: Record<string, string> = {
   testsrc2: "testsrc2=size={W}x{H}:rate=1",
@@ -51,14 +58,33 @@ function arg(name: string): string | undefined {
 
 function makeFrame(c: Case, path: string): void {
   // Some sources only make even sizes: generate one pixel larger where needed, then crop.
-  const ew = c.w + (c.w % 2), eh = c.h + (c.h % 2);
+  const ew = c.w + (c.w % 2),
+    eh = c.h + (c.h % 2);
   const src = `${SOURCES[c.source].replace("{W}", String(ew)).replace("{H}", String(eh))},format=rgb24,crop=${c.w}:${c.h}:0:0`;
-  execFileSync(resolveFfmpeg(), ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", src, "-frames:v", "1", "-pix_fmt", "rgb24", "-f", "rawvideo", path]);
+  execFileSync(resolveFfmpeg(), [
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    src,
+    "-frames:v",
+    "1",
+    "-pix_fmt",
+    "rgb24",
+    "-f",
+    "rawvideo",
+    path,
+  ]);
 }
 
 function compare(a: Uint8Array, b: Uint8Array): { mad: number; max: number; exact: number } {
   if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
-  let sum = 0, max = 0, same = 0;
+  let sum = 0,
+    max = 0,
+    same = 0;
   for (let i = 0; i < a.length; i++) {
     const d = Math.abs(a[i] - b[i]);
     sum += d;
@@ -86,7 +112,11 @@ function main(): void {
     const refs: Record<string, Uint8Array[]> = {};
     let pil: Uint8Array[] = [];
     for (const cap of caps) {
-      const r = spawnSync(python, [join(__dirname, "resize-reference.py")], { input: JSON.stringify({ resize: jobs }), env: { ...process.env, ATEN_CPU_CAPABILITY: cap }, encoding: "utf8" });
+      const r = spawnSync(python, [join(__dirname, "resize-reference.py")], {
+        input: JSON.stringify({ resize: jobs }),
+        env: { ...process.env, ATEN_CPU_CAPABILITY: cap },
+        encoding: "utf8",
+      });
       if (r.status !== 0) throw new Error(`reference failed (${cap}): ${r.stderr}`);
       const { linspace: _l, ...versions } = JSON.parse(r.stdout) as Record<string, unknown>;
       console.log(`reference: ${JSON.stringify(versions)}`);
@@ -101,7 +131,10 @@ function main(): void {
     const totals: Record<string, { sum: number; n: number; max: number; exactSum: number }> = {};
     const add = (key: string, r: { mad: number; max: number; exact: number }, n: number) => {
       const t = (totals[key] ??= { sum: 0, n: 0, max: 0, exactSum: 0 });
-      t.sum += r.mad * n; t.n += n; t.max = Math.max(t.max, r.max); t.exactSum += r.exact * n;
+      t.sum += r.mad * n;
+      t.n += n;
+      t.max = Math.max(t.max, r.max);
+      t.exactSum += r.exact * n;
     };
     CASES.forEach((c, i) => {
       const src = new Uint8Array(readFileSync(jobs[i].src));
@@ -125,7 +158,8 @@ function main(): void {
       console.log(`  torchvision[avx2] vs Pillow (for scale): ${fmt(rx)}`);
     });
     console.log("\nOverall (value-weighted):");
-    for (const [k, t] of Object.entries(totals)) console.log(`  ${k.padEnd(48)} MAD ${(t.sum / t.n).toFixed(6)} max ${t.max} exact ${((t.exactSum / t.n) * 100).toFixed(4)}%`);
+    for (const [k, t] of Object.entries(totals))
+      console.log(`  ${k.padEnd(48)} MAD ${(t.sum / t.n).toFixed(6)} max ${t.max} exact ${((t.exactSum / t.n) * 100).toFixed(4)}%`);
     if (process.argv.includes("--keep")) console.log(`kept ${dir}`);
   } finally {
     if (!process.argv.includes("--keep")) rmSync(dir, { recursive: true, force: true });
@@ -185,7 +219,12 @@ function writeFixtures(python: string): void {
     const images: Record<string, string[]> = {};
     let versions: unknown;
     for (const cap of caps) {
-      const r = spawnSync(python, [join(__dirname, "resize-reference.py")], { input: JSON.stringify({ resize: cap === "avx512" ? [] : resize, linspace: candidates }), env: { ...process.env, ATEN_CPU_CAPABILITY: cap }, encoding: "utf8", maxBuffer: 1 << 30 });
+      const r = spawnSync(python, [join(__dirname, "resize-reference.py")], {
+        input: JSON.stringify({ resize: cap === "avx512" ? [] : resize, linspace: candidates }),
+        env: { ...process.env, ATEN_CPU_CAPABILITY: cap },
+        encoding: "utf8",
+        maxBuffer: 1 << 30,
+      });
       if (r.status !== 0) throw new Error(`reference failed (${cap}): ${r.stderr}`);
       const parsed = JSON.parse(r.stdout) as { linspace: number[][]; torch: string; torchvision: string; pil: string };
       versions = { torch: parsed.torch, torchvision: parsed.torchvision, pil: parsed.pil, capabilities: "default, avx2, avx512 (ATEN_CPU_CAPABILITY)" };
@@ -206,15 +245,30 @@ function writeFixtures(python: string): void {
       about: "Generated by scripts/resize-reference.ts --write-fixtures from Debian's python3-torch / python3-torchvision / python3-pil. Do not edit.",
       versions,
       resize: small.map((c, i) => ({
-        name: c.name, w: c.w, h: c.h, ow: c.ow, oh: c.oh,
+        name: c.name,
+        w: c.w,
+        h: c.h,
+        ow: c.ow,
+        oh: c.oh,
         input: readFileSync(resize[i].src).toString("base64"),
-        torchDefault: images.default[i], torchAvx2: images.avx2[i], pil: images.pil[i],
+        torchDefault: images.default[i],
+        torchAvx2: images.avx2[i],
+        pil: images.pil[i],
       })),
-      linspace: picked.map((i) => ({ start: candidates[i][0], end: candidates[i][1], steps: candidates[i][2], default: f32b64(lin.default[i]), avx2: f32b64(lin.avx2[i]), avx512: f32b64(lin.avx512[i]) })),
+      linspace: picked.map((i) => ({
+        start: candidates[i][0],
+        end: candidates[i][1],
+        steps: candidates[i][2],
+        default: f32b64(lin.default[i]),
+        avx2: f32b64(lin.avx2[i]),
+        avx512: f32b64(lin.avx512[i]),
+      })),
     };
     const out = join(__dirname, "..", "test", "video", "fixtures", "torch-reference.json");
     writeFileSync(out, `${JSON.stringify(fixture, null, 1)}\n`);
-    console.log(`wrote ${out}: ${fixture.resize.length} resize cases, ${fixture.linspace.length} linspace cases (${picked.filter((i) => differs(i)).length} where builds disagree)`);
+    console.log(
+      `wrote ${out}: ${fixture.resize.length} resize cases, ${fixture.linspace.length} linspace cases (${picked.filter((i) => differs(i)).length} where builds disagree)`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -85,7 +85,11 @@ export async function main(argv: string[]): Promise<number> {
     return await run(rest);
   } catch (e) {
     const err = e as { code?: string };
-    if (err?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || err?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" || err?.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+    if (
+      err?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
+      err?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" ||
+      err?.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL"
+    ) {
       return reportError(new UsageError((e as Error).message), json);
     }
     return reportError(e, json);

@@ -58,11 +58,7 @@ export class ContextOverflowError extends TimelensError {
   readonly needed: number;
   readonly available: number;
   constructor(needed: number, available: number, hint: string) {
-    super(
-      "ERR_CONTEXT_OVERFLOW",
-      `The input needs ${needed} tokens but the context holds ${available}. ${hint}`,
-      { needed, available },
-    );
+    super("ERR_CONTEXT_OVERFLOW", `The input needs ${needed} tokens but the context holds ${available}. ${hint}`, { needed, available });
     this.name = "ContextOverflowError";
     this.needed = needed;
     this.available = available;

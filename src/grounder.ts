@@ -128,7 +128,13 @@ export class Grounder {
   private async identity(videoPath: string): Promise<Record<string, unknown>> {
     this.modelIdentity ??= Promise.all([sampledFileHash(this.options.model), sampledFileHash(this.options.mmproj)]).then((h) => h.join(":"));
     const info = this.model.info;
-    return { video: await sampledFileHash(videoPath), model: await this.modelIdentity, addon: info.addon.variant, system: info.systemInfo, ctxTrain: info.nCtxTrain };
+    return {
+      video: await sampledFileHash(videoPath),
+      model: await this.modelIdentity,
+      addon: info.addon.variant,
+      system: info.systemInfo,
+      ctxTrain: info.nCtxTrain,
+    };
   }
 
   /** When does `query` happen in `video`? One-shot: opens a session, asks, closes it. */
@@ -187,11 +193,18 @@ export function streamSession(session: VideoSession, query: string, options: Omi
 }
 
 function resolveProfile(choice: ProfileId | ModelProfile | undefined, info: ModelInfo, modelPath: string): ModelProfile {
-  const profile = choice === undefined
-    ? detectProfile({ architecture: info.architecture, projectorType: info.projectorType, name: [info.name ?? "", basename(modelPath)].join(" ") })
-    : typeof choice === "string" ? getProfile(choice) : choice;
+  const profile =
+    choice === undefined
+      ? detectProfile({ architecture: info.architecture, projectorType: info.projectorType, name: [info.name ?? "", basename(modelPath)].join(" ") })
+      : typeof choice === "string"
+        ? getProfile(choice)
+        : choice;
   if (profile.architecture !== info.architecture) {
-    throw new TimelensError("ERR_PROFILE_UNKNOWN", `Profile ${profile.displayName} is for ${profile.architecture} models, but this model is ${info.architecture}`, { profile: profile.id, architecture: info.architecture });
+    throw new TimelensError(
+      "ERR_PROFILE_UNKNOWN",
+      `Profile ${profile.displayName} is for ${profile.architecture} models, but this model is ${info.architecture}`,
+      { profile: profile.id, architecture: info.architecture },
+    );
   }
   return profile;
 }

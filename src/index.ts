@@ -35,7 +35,18 @@ export { pyFixed, pyRound } from "./util/pyformat";
 
 // Reports (docs/report.md)
 export { renderReport, renderTimelinePng, renderEvalReport, extractThumbnails, parsePaperFigures, PUBLISHED } from "./report/index";
-export type { ReportOptions, ReportModelInfo, TimelinePngOptions, EvalReportData, EvalReportItem, EvalReportOptions, Thumbnail, ThumbnailOptions, PaperFigures, PublishedMetrics } from "./report/index";
+export type {
+  ReportOptions,
+  ReportModelInfo,
+  TimelinePngOptions,
+  EvalReportData,
+  EvalReportItem,
+  EvalReportOptions,
+  Thumbnail,
+  ThumbnailOptions,
+  PaperFigures,
+  PublishedMetrics,
+} from "./report/index";
 
 // Model supply: Hugging Face checkpoint -> GGUF (docs/models.md)
 export { convertCheckpoint, estimateConvertBytes, TEXT_OUT_TYPES, MMPROJ_OUT_TYPES } from "./convert";

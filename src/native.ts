@@ -13,9 +13,7 @@ export type GpuVariant = "cuda" | "vulkan" | "metal";
 export type GpuPreference = "auto" | GpuVariant | false;
 
 /** Raw chunk given to the addon: text, or frames (a mergeable pair becomes one temporal patch). */
-export type NativeChunk =
-  | { text: string; special: boolean }
-  | { frames: Array<{ width: number; height: number; data: Uint8Array }>; mergeable: boolean };
+export type NativeChunk = { text: string; special: boolean } | { frames: Array<{ width: number; height: number; data: Uint8Array }>; mergeable: boolean };
 
 export interface NativeChunkReport {
   type: "text" | "image";
@@ -260,14 +258,22 @@ export function gpuRuntimePresent(
     const sys = win32.join(env.systemRoot ?? process.env.SystemRoot ?? "C:\\Windows", "System32");
     const dll = variant === "cuda" ? "nvcuda.dll" : "vulkan-1.dll";
     const p = win32.join(sys, dll);
-    return exists(p) ? { ok: true, reason: p } : { ok: false, reason: `${dll} not found in ${sys} (${variant === "cuda" ? "no NVIDIA driver" : "no Vulkan driver"})` };
+    return exists(p)
+      ? { ok: true, reason: p }
+      : { ok: false, reason: `${dll} not found in ${sys} (${variant === "cuda" ? "no NVIDIA driver" : "no Vulkan driver"})` };
   }
   if (platform === "darwin") return { ok: false, reason: `${variant} is not available on macOS` };
   const arch = env.arch ?? process.arch;
   const triplet = arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
   const dirs = [
     ...(env.libraryPath ?? process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean),
-    `/usr/lib/${triplet}`, `/lib/${triplet}`, "/usr/lib64", "/usr/lib", "/lib64", "/usr/local/lib", "/usr/lib/wsl/lib",
+    `/usr/lib/${triplet}`,
+    `/lib/${triplet}`,
+    "/usr/lib64",
+    "/usr/lib",
+    "/lib64",
+    "/usr/local/lib",
+    "/usr/lib/wsl/lib",
   ];
   const lib = variant === "cuda" ? "libcuda.so.1" : "libvulkan.so.1";
   for (const d of dirs) {
@@ -354,13 +360,15 @@ export function loadAddon(options: LoadAddonOptions = {}): AddonSelection {
   preferPassiveOpenMp(); // measured: docs/reference.md, "OpenMP waiting"
   const gpu = options.gpu ?? "auto";
   const exists = options.exists ?? existsSync;
-  const requireAddon = options.requireAddon ?? ((p: string) => {
-    const cached = loaded.get(p);
-    if (cached) return cached;
-    const addon = nodeRequire(p) as NativeAddon;
-    loaded.set(p, addon);
-    return addon;
-  });
+  const requireAddon =
+    options.requireAddon ??
+    ((p: string) => {
+      const cached = loaded.get(p);
+      if (cached) return cached;
+      const addon = nodeRequire(p) as NativeAddon;
+      loaded.set(p, addon);
+      return addon;
+    });
   const runtimePresent = options.runtimePresent ?? ((v: GpuVariant) => gpuRuntimePresent(v));
   const candidates: AddonLocation[] = options.path
     ? [{ path: mapAsarPath(resolve(options.path)), variant: "cpu", source: "explicit" }]
@@ -400,7 +408,13 @@ export function loadAddon(options: LoadAddonOptions = {}): AddonSelection {
     }
     if (c.variant !== "cpu") {
       const why = `the ${c.variant} build loaded but found no ${GPU_BACKEND_NAMES[c.variant]} device${moduleErrors(addon)}`;
-      const dynamic = (() => { try { return addon.backends?.().dynamic === true; } catch { return false; } })();
+      const dynamic = (() => {
+        try {
+          return addon.backends?.().dynamic === true;
+        } catch {
+          return false;
+        }
+      })();
       if (gpu === "auto" && !dynamic) {
         skip(c, why);
         continue;
@@ -409,7 +423,10 @@ export function loadAddon(options: LoadAddonOptions = {}): AddonSelection {
     }
     let reason: string;
     if (c.source === "explicit") reason = `${options.path} has no GPU device; running on the CPU`;
-    else if (gpu === "auto") reason = earlier ? `no usable GPU build (${earlier}); running on the CPU` : `no GPU build installed for ${process.platform}-${process.arch}; running on the CPU`;
+    else if (gpu === "auto")
+      reason = earlier
+        ? `no usable GPU build (${earlier}); running on the CPU`
+        : `no GPU build installed for ${process.platform}-${process.arch}; running on the CPU`;
     else reason = `no ${gpu} build found${earlier ? ` (${earlier})` : ""}; running on the CPU (build one: npx timelens-native build --gpu ${gpu})`;
     return { addon, location: c, skipped, gpu: { requested: gpu, backend: null, devices: [], reason } };
   }

@@ -113,7 +113,11 @@ export class VideoSession {
     const needed = videoTokens + queries * (TEXT_TOKENS_ESTIMATE + maxNewTokens);
     const available = this.model.info.contextSize;
     if (needed > available) {
-      throw new ContextOverflowError(needed, available, `The video needs about ${this.plan.pairs.length * this.plan.tokensPerPair} tokens for ${this.plan.pairs.length} frame pairs. Lower totalTokens, fps or maxFrames, or load the model with a larger contextSize.`);
+      throw new ContextOverflowError(
+        needed,
+        available,
+        `The video needs about ${this.plan.pairs.length * this.plan.tokensPerPair} tokens for ${this.plan.pairs.length} frame pairs. Lower totalTokens, fps or maxFrames, or load the model with a larger contextSize.`,
+      );
     }
   }
 
@@ -151,7 +155,11 @@ export class VideoSession {
         const t = performance.now();
         for (let k = 0; k < 2; k++) {
           const next = await frames.next();
-          if (next.done) throw new TimelensError("ERR_VIDEO_UNREADABLE", `The decoder stopped after ${decoded} of ${plan.indices.length} planned frames`, { decoded, planned: plan.indices.length });
+          if (next.done)
+            throw new TimelensError("ERR_VIDEO_UNREADABLE", `The decoder stopped after ${decoded} of ${plan.indices.length} planned frames`, {
+              decoded,
+              planned: plan.indices.length,
+            });
           decoded++;
           pairFrames.push({ width: next.value.width, height: next.value.height, data: next.value.data });
         }
@@ -206,13 +214,20 @@ export class VideoSession {
     if (key && cache) {
       const t = this.prefix.timings;
       const { nPast, nCells } = this.prefix.state;
-      await cache.store(key, { nPast, nCells, imageTokens: this.prefix.imageTokens, savedMs: t.decodeMs + t.encodeMs + t.prefillMs }, (tmp) => ops.saveState(tmp).then(() => undefined));
+      await cache.store(key, { nPast, nCells, imageTokens: this.prefix.imageTokens, savedMs: t.decodeMs + t.encodeMs + t.prefillMs }, (tmp) =>
+        ops.saveState(tmp).then(() => undefined),
+      );
     }
     return "built";
   }
 
   /** Runs `fn` with this video's prefix in the KV cache, and rewinds to it afterwards. */
-  private withPrefix<T>(segments: PromptSegment[], clock: ProgressClock, signal: AbortSignal | undefined, fn: (ops: ModelOps, source: PrefixSource) => Promise<T>): Promise<T> {
+  private withPrefix<T>(
+    segments: PromptSegment[],
+    clock: ProgressClock,
+    signal: AbortSignal | undefined,
+    fn: (ops: ModelOps, source: PrefixSource) => Promise<T>,
+  ): Promise<T> {
     return this.model.exclusive(async (ops) => {
       const source = await this.ensurePrefix(ops, segments, clock, signal);
       try {
@@ -231,7 +246,14 @@ export class VideoSession {
     }, signal);
   }
 
-  private result(query: string, gen: GenerateResult, source: PrefixSource, promptTokens: number, extraPrefillMs: number, clock: ProgressClock): GroundingResult {
+  private result(
+    query: string,
+    gen: GenerateResult,
+    source: PrefixSource,
+    promptTokens: number,
+    extraPrefillMs: number,
+    clock: ProgressClock,
+  ): GroundingResult {
     const answer = parseGroundingAnswer(gen.text, this.video.duration);
     const built = source === "built";
     const t = this.prefix!.timings;
@@ -273,9 +295,10 @@ export class VideoSession {
 
   private devices(): { encode: string; llm: string } {
     const gpu = this.model.info.gpu;
-    const layers = gpu.offloadedLayers > 0 && gpu.layerDevices.length > 0
-      ? `${gpu.layerDevices.map((d) => d.name).join("+")} (${gpu.offloadedLayers}/${gpu.totalLayers} layers)`
-      : "CPU";
+    const layers =
+      gpu.offloadedLayers > 0 && gpu.layerDevices.length > 0
+        ? `${gpu.layerDevices.map((d) => d.name).join("+")} (${gpu.offloadedLayers}/${gpu.totalLayers} layers)`
+        : "CPU";
     return { encode: gpu.projectorDevice?.name ?? "CPU", llm: layers };
   }
 
@@ -324,15 +347,18 @@ export class VideoSession {
       let generated = 0;
       for (let at = 0; at < clean.length; at += width) {
         const batch = split.slice(at, at + width);
-        const gens = await ops.generateMany(batch.map((s) => suffixChunks(s.suffix)), {
-          ...samplingOf(options, maxNewTokens),
-          signal,
-          onToken: (i, text, token) => {
-            generated++;
-            options.onToken?.(at + i, text, token);
-            clock.emit("generate", generated, maxNewTokens * clean.length);
+        const gens = await ops.generateMany(
+          batch.map((s) => suffixChunks(s.suffix)),
+          {
+            ...samplingOf(options, maxNewTokens),
+            signal,
+            onToken: (i, text, token) => {
+              generated++;
+              options.onToken?.(at + i, text, token);
+              clock.emit("generate", generated, maxNewTokens * clean.length);
+            },
           },
-        });
+        );
         gens.forEach((gen, i) => {
           results.push(this.result(clean[at + i], gen, at === 0 && i === 0 ? source : "live", this.prefix!.state.nCells, 0, clock));
         });

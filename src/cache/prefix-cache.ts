@@ -72,7 +72,10 @@ export async function sampledFileHash(path: string): Promise<string> {
 
 /** The cache key: everything that changes the prefix's KV state. */
 export function prefixKey(parts: Record<string, unknown>): string {
-  return createHash("sha256").update(JSON.stringify({ v: CACHE_FORMAT_VERSION, ...parts })).digest("hex").slice(0, 40);
+  return createHash("sha256")
+    .update(JSON.stringify({ v: CACHE_FORMAT_VERSION, ...parts }))
+    .digest("hex")
+    .slice(0, 40);
 }
 
 export class PrefixCache {
@@ -102,8 +105,10 @@ export class PrefixCache {
       const ok =
         meta.version === CACHE_FORMAT_VERSION &&
         meta.key === key &&
-        Number.isInteger(meta.nPast) && meta.nPast > 0 &&
-        Number.isInteger(meta.nCells) && meta.nCells > 0 &&
+        Number.isInteger(meta.nPast) &&
+        meta.nPast > 0 &&
+        Number.isInteger(meta.nCells) &&
+        meta.nCells > 0 &&
         (await stat(p.state)).size === meta.bytes &&
         (await sha256File(p.state)) === meta.sha256;
       if (!ok) {
@@ -124,7 +129,11 @@ export class PrefixCache {
    * Concurrent writers of one key each write their own temporary files; the last rename wins
    * and either result is a complete entry.
    */
-  async store(key: string, info: Omit<PrefixEntryMeta, "version" | "key" | "bytes" | "sha256" | "createdAt">, writeState: (tmpPath: string) => Promise<void>): Promise<PrefixEntryMeta> {
+  async store(
+    key: string,
+    info: Omit<PrefixEntryMeta, "version" | "key" | "bytes" | "sha256" | "createdAt">,
+    writeState: (tmpPath: string) => Promise<void>,
+  ): Promise<PrefixEntryMeta> {
     await mkdir(this.dir, { recursive: true });
     const p = this.paths(key);
     const tag = `${process.pid}-${randomBytes(4).toString("hex")}.tmp`;

@@ -6,7 +6,13 @@ export const EXIT = { ok: 0, usage: 1, input: 2, model: 3, aborted: 130 } as con
 export class UsageError extends Error {}
 
 const INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "ERR_INVALID_ARGUMENT", "ERR_FFMPEG_NOT_FOUND", "ERR_VIDEO_UNREADABLE", "ERR_VIDEO_TOO_SHORT", "ERR_VIDEO_ASPECT", "ERR_CLIP_RANGE", "ERR_CONTEXT_OVERFLOW",
+  "ERR_INVALID_ARGUMENT",
+  "ERR_FFMPEG_NOT_FOUND",
+  "ERR_VIDEO_UNREADABLE",
+  "ERR_VIDEO_TOO_SHORT",
+  "ERR_VIDEO_ASPECT",
+  "ERR_CLIP_RANGE",
+  "ERR_CONTEXT_OVERFLOW",
 ]);
 
 /** Prints an error on stderr and returns the exit code it maps to. */

@@ -44,12 +44,18 @@ function progressPrinter(stream: NodeJS.WriteStream): (p: ConvertProgress) => vo
 
 export async function convertCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true,
+    args: argv,
+    allowPositionals: true,
     options: {
-      outtype: { type: "string" }, outfile: { type: "string" },
-      "mmproj-outtype": { type: "string" }, "mmproj-outfile": { type: "string" },
-      "no-mmproj": { type: "boolean", default: false }, "no-text": { type: "boolean", default: false },
-      name: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" },
+      outtype: { type: "string" },
+      outfile: { type: "string" },
+      "mmproj-outtype": { type: "string" },
+      "mmproj-outfile": { type: "string" },
+      "no-mmproj": { type: "boolean", default: false },
+      "no-text": { type: "boolean", default: false },
+      name: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
@@ -66,9 +72,14 @@ export async function convertCommand(argv: string[]): Promise<number> {
   if (values["no-mmproj"] && values["no-text"]) throw new UsageError("--no-mmproj and --no-text together leave nothing to convert");
   const t0 = performance.now();
   const r = await convertCheckpoint({
-    dir, outtype: outtype as TextOutType, mmprojOuttype: mmprojOuttype as MmprojOutType, name: values.name,
-    outfile: values["no-text"] ? null : values.outfile, mmprojOutfile: values["no-mmproj"] ? null : values["mmproj-outfile"],
-    signal: interruptSignal(), onProgress: progressPrinter(process.stderr),
+    dir,
+    outtype: outtype as TextOutType,
+    mmprojOuttype: mmprojOuttype as MmprojOutType,
+    name: values.name,
+    outfile: values["no-text"] ? null : values.outfile,
+    mmprojOutfile: values["no-mmproj"] ? null : values["mmproj-outfile"],
+    signal: interruptSignal(),
+    onProgress: progressPrinter(process.stderr),
   });
   const ms = Math.round(performance.now() - t0);
   if (values.json) {

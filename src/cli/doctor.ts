@@ -31,7 +31,10 @@ async function toolReport(locate: () => LocatedTool): Promise<ToolReport> {
 }
 
 export async function doctorCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { gpu: { type: "string", default: "auto" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { gpu: { type: "string", default: "auto" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+  });
   if (values.help) {
     process.stdout.write(`${DOCTOR_HELP}\n`);
     return EXIT.ok;
@@ -52,7 +55,10 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return ok ? EXIT.ok : EXIT.input;
   }
-  const tool = (name: string, t: ToolReport) => (t.error ? `${name.padEnd(8)}  MISSING: ${t.error}` : `${name.padEnd(8)}  ${t.path}\n          from ${t.source}: ${t.detail}\n          version ${t.version}`);
+  const tool = (name: string, t: ToolReport) =>
+    t.error
+      ? `${name.padEnd(8)}  MISSING: ${t.error}`
+      : `${name.padEnd(8)}  ${t.path}\n          from ${t.source}: ${t.detail}\n          version ${t.version}`;
   const lines = [
     `platform  ${report.platform}, node ${report.node}`,
     tool("ffmpeg", ffmpeg),

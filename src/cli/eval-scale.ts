@@ -25,7 +25,12 @@ export const EVAL_SCALE_FLAGS = {
 } as const;
 
 /** The producer's stand-in for a Grounder, and the queue to close afterwards. */
-export async function queueGrounderFrom(values: { redis?: string; queue?: string; model?: string; mmproj?: string }): Promise<{ grounder: QueueGrounder; queue: GroundingQueue; model: string | undefined }> {
+export async function queueGrounderFrom(values: {
+  redis?: string;
+  queue?: string;
+  model?: string;
+  mmproj?: string;
+}): Promise<{ grounder: QueueGrounder; queue: GroundingQueue; model: string | undefined }> {
   const model = values.model && values.mmproj ? await modelIdentity(values.model, values.mmproj) : undefined;
   const queue = createGroundingQueue({ redis: values.redis!, name: values.queue });
   return { grounder: new QueueGrounder(queue, { model }), queue, model };
@@ -46,7 +51,9 @@ export async function mergeCommand(items: readonly BenchItem[], outFor: (dataset
     process.stdout.write(`${JSON.stringify({ merged: datasets.map(({ score, ...d }) => ({ ...d, metrics: metricsJson(score.metrics) })) })}\n`);
     return EXIT.ok;
   }
-  const out = datasets.map((d) => `${d.name}: ${d.file} (${d.lines} items from ${d.shards.length} shards${d.extra ? `, ${d.extra} extra lines left out` : ""})`);
+  const out = datasets.map(
+    (d) => `${d.name}: ${d.file} (${d.lines} items from ${d.shards.length} shards${d.extra ? `, ${d.extra} extra lines left out` : ""})`,
+  );
   const rows = datasets.filter((d) => d.score.metrics).map((d) => ({ name: d.name, metrics: d.score.metrics! }));
   if (rows.length > 0) out.push("", formatMetricsTable(rows, { digits: 2 }));
   process.stdout.write(`${out.join("\n")}\n`);

@@ -34,7 +34,10 @@ An interrupted run (Ctrl-C, crash, kill) continues where it stopped when run aga
 export async function outputPaths(out: string | undefined, datasets: readonly string[]): Promise<(dataset: string) => string> {
   const target = out ?? "timelens-eval";
   if (target.includes("{dataset}")) return (d) => target.split("{dataset}").join(d);
-  const isDir = await stat(target).then((s) => s.isDirectory(), () => false);
+  const isDir = await stat(target).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   if (!isDir && /\.jsonl$/i.test(target)) {
     if (datasets.length <= 1) return () => target;
     const stem = target.slice(0, -".jsonl".length);
@@ -181,13 +184,19 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (sampling.start !== undefined || sampling.end !== undefined) throw new UsageError("eval samples whole videos: --start/--end are not accepted");
   const limit = num(values.limit, "limit");
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError(`--limit must be a positive integer, got "${values.limit}"`);
-  const datasets = values.datasets?.split(",").map((s) => s.trim()).filter(Boolean);
+  const datasets = values.datasets
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 
   const json = values.json;
   const bench: BenchDataset[] = await loadBench(values.bench, { datasets, videos: values.videos });
   for (const d of bench) for (const w of d.warnings) process.stderr.write(`timelens: ${d.name}: ${w}\n`);
   const allItems = bench.flatMap((d) => (limit === undefined ? d.items : uniqueFirst(d.items, limit)));
-  const mergedOut = await outputPaths(values.out, bench.map((d) => d.name));
+  const mergedOut = await outputPaths(
+    values.out,
+    bench.map((d) => d.name),
+  );
   if (values.merge) return mergeCommand(allItems, mergedOut, json);
   const items = shard ? shardItems(allItems, shard) : allItems;
   const outFor = shard ? (d: string) => shardFile(mergedOut(d), shard) : mergedOut;

@@ -90,7 +90,8 @@ export async function groundCommand(argv: string[]): Promise<number> {
   const [video, ...queryWords] = positionals;
   const query = queryWords.join(" ");
   if (!video || !query) throw new UsageError("ground needs a video and a query");
-  if (!values.model || (!values.mmproj && !isHfUri(values.model))) throw new UsageError("ground needs --model and --mmproj (--mmproj is optional for an hf: model)");
+  if (!values.model || (!values.mmproj && !isHfUri(values.model)))
+    throw new UsageError("ground needs --model and --mmproj (--mmproj is optional for an hf: model)");
 
   const json = values.json;
   const signal = interruptSignal();
@@ -103,10 +104,12 @@ export async function groundCommand(argv: string[]): Promise<number> {
       maxNewTokens: num(values["max-new-tokens"], "max-new-tokens"),
       signal,
       onProgress: json ? undefined : (p) => (p.stage === "generate" ? bar.clear() : bar.update(p)),
-      onToken: json ? undefined : (text) => {
-        streamed = true;
-        process.stdout.write(text);
-      },
+      onToken: json
+        ? undefined
+        : (text) => {
+            streamed = true;
+            process.stdout.write(text);
+          },
     });
     bar.clear();
     if (json) process.stdout.write(`${JSON.stringify(result)}\n`);

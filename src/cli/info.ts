@@ -16,7 +16,11 @@ function mb(bytes: number): string {
 }
 
 export async function infoCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { mmproj: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { mmproj: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+  });
   if (values.help) {
     process.stdout.write(`${INFO_HELP}\n`);
     return EXIT.ok;
@@ -29,10 +33,39 @@ export async function infoCommand(argv: string[]): Promise<number> {
   const profile = detectProfile({ architecture: text.architecture, projectorType: mmproj?.projectorType, name: `${text.name ?? ""} ${basename(modelPath)}` });
   const template = text.chatTemplate ?? "";
   const report = {
-    model: { path: modelPath, sizeBytes: statSync(modelPath).size, architecture: text.architecture, name: text.name, layers: text.nLayer, embedding: text.nEmbd, heads: text.nHead, kvHeads: text.nHeadKv, headDim: text.headDim, contextTrain: text.nCtxTrain, vocab: text.vocabSize, deepstackLayers: text.nDeepstack, kvBytesPerToken: 2 * text.nLayer * text.nHeadKv * text.headDim * 2 },
-    mmproj: mmproj && { path: values.mmproj, sizeBytes: statSync(values.mmproj!).size, projector: mmproj.projectorType, patchSize: mmproj.patchSize, spatialMerge: mmproj.spatialMerge, temporalPatch: mmproj.temporalPatch, visionLayers: mmproj.blockCount, visionHidden: mmproj.embeddingLength, deepstackLayers: mmproj.nDeepstack },
+    model: {
+      path: modelPath,
+      sizeBytes: statSync(modelPath).size,
+      architecture: text.architecture,
+      name: text.name,
+      layers: text.nLayer,
+      embedding: text.nEmbd,
+      heads: text.nHead,
+      kvHeads: text.nHeadKv,
+      headDim: text.headDim,
+      contextTrain: text.nCtxTrain,
+      vocab: text.vocabSize,
+      deepstackLayers: text.nDeepstack,
+      kvBytesPerToken: 2 * text.nLayer * text.nHeadKv * text.headDim * 2,
+    },
+    mmproj: mmproj && {
+      path: values.mmproj,
+      sizeBytes: statSync(values.mmproj!).size,
+      projector: mmproj.projectorType,
+      patchSize: mmproj.patchSize,
+      spatialMerge: mmproj.spatialMerge,
+      temporalPatch: mmproj.temporalPatch,
+      visionLayers: mmproj.blockCount,
+      visionHidden: mmproj.embeddingLength,
+      deepstackLayers: mmproj.nDeepstack,
+    },
     profile: { id: profile.id, name: profile.displayName, pixelsPerToken: profile.factor, timestampRule: profile.timestampRule },
-    chatTemplate: { present: template.length > 0, length: template.length, supportsVideo: template.includes("video"), defaultSystemMessage: /You are a helpful assistant/.test(template) },
+    chatTemplate: {
+      present: template.length > 0,
+      length: template.length,
+      supportsVideo: template.includes("video"),
+      defaultSystemMessage: /You are a helpful assistant/.test(template),
+    },
     specialTokens: text.specialTokens,
   };
   if (values.json) {
@@ -47,7 +80,10 @@ export async function infoCommand(argv: string[]): Promise<number> {
   ];
   if (report.mmproj) {
     const p = report.mmproj;
-    lines.push(`mmproj    ${p.path} (${mb(p.sizeBytes)})`, `          ${p.projector}: patch ${p.patchSize}, merge ${p.spatialMerge}, temporal ${p.temporalPatch}, ${p.visionLayers} layers, hidden ${p.visionHidden}`);
+    lines.push(
+      `mmproj    ${p.path} (${mb(p.sizeBytes)})`,
+      `          ${p.projector}: patch ${p.patchSize}, merge ${p.spatialMerge}, temporal ${p.temporalPatch}, ${p.visionLayers} layers, hidden ${p.visionHidden}`,
+    );
   }
   lines.push(
     `profile   ${report.profile.name} (${report.profile.id}): ${report.profile.pixelsPerToken} px per token side, timestamps ${report.profile.timestampRule}`,

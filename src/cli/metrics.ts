@@ -67,7 +67,10 @@ export async function metricsCommand(argv: string[]): Promise<number> {
   const groups: Group[] = [];
   let unknownKeys: string[] = [];
   if (values.bench) {
-    const wanted = values.datasets?.split(",").map((s) => s.trim()).filter(Boolean);
+    const wanted = values.datasets
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     const bench = await loadBench(values.bench, { datasets: wanted });
     const all = perFile.flatMap((f) => f.records);
     const hasTs = new Map<ParsedPrediction, boolean>();
@@ -84,7 +87,8 @@ export async function metricsCommand(argv: string[]): Promise<number> {
       });
     }
     unknownKeys = [...new Set(check.unknown.map((r) => r.key))];
-    if (check.unknown.length > 0) groups.push({ name: "(not in bench)", score: scorePredictions(check.unknown, { hasTimestampsField: (r) => hasTs.get(r) ?? true }) });
+    if (check.unknown.length > 0)
+      groups.push({ name: "(not in bench)", score: scorePredictions(check.unknown, { hasTimestampsField: (r) => hasTs.get(r) ?? true }) });
   } else {
     for (const f of perFile) groups.push({ name: basename(f.path).replace(/\.jsonl?$/i, ""), score: f.score });
   }

@@ -18,7 +18,15 @@ export async function planCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { model: { type: "string" }, profile: { type: "string" }, json: { type: "boolean", default: false }, prompt: { type: "boolean", default: false }, help: { type: "boolean", short: "h" }, query: { type: "string" }, ...SAMPLING_FLAGS },
+    options: {
+      model: { type: "string" },
+      profile: { type: "string" },
+      json: { type: "boolean", default: false },
+      prompt: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+      query: { type: "string" },
+      ...SAMPLING_FLAGS,
+    },
   });
   if (values.help) {
     process.stdout.write(`${PLAN_HELP}\n`);
@@ -26,8 +34,14 @@ export async function planCommand(argv: string[]): Promise<number> {
   }
   const [videoPath] = positionals;
   if (!videoPath) throw new UsageError("plan needs a video path");
-  const text = values.model ? inspectTextModel(await readGguf(values.model, { skipLargeArrays: true, keepArrays: ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type"] })) : undefined;
-  const profile = values.profile ? getProfile(values.profile) : text ? detectProfile({ architecture: text.architecture, name: `${text.name ?? ""} ${basename(values.model!)}` }) : getProfile("timelens-8b");
+  const text = values.model
+    ? inspectTextModel(await readGguf(values.model, { skipLargeArrays: true, keepArrays: ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type"] }))
+    : undefined;
+  const profile = values.profile
+    ? getProfile(values.profile)
+    : text
+      ? detectProfile({ architecture: text.architecture, name: `${text.name ?? ""} ${basename(values.model!)}` })
+      : getProfile("timelens-8b");
   const video = await probeVideo(videoPath);
   const sampling = samplingFrom(values);
   const plan = planFrames(video, {
@@ -44,7 +58,16 @@ export async function planCommand(argv: string[]): Promise<number> {
     ? renderPrompt({ chatTemplate: text.chatTemplate, profile, pairs: plan.pairs, query: values.query ?? "<query>", tokensPerPair: plan.tokensPerPair }).text
     : undefined;
   const summary = {
-    video: { path: videoPath, duration: video.duration, fps: video.fps, totalFrames: video.totalFrames, width: video.width, height: video.height, rotation: video.rotation, codec: video.codec },
+    video: {
+      path: videoPath,
+      duration: video.duration,
+      fps: video.fps,
+      totalFrames: video.totalFrames,
+      width: video.width,
+      height: video.height,
+      rotation: video.rotation,
+      codec: video.codec,
+    },
     profile: profile.id,
     frames: plan.indices.length,
     size: { width: plan.width, height: plan.height },

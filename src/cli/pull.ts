@@ -28,7 +28,13 @@ export async function pullCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { revision: { type: "string" }, outtype: { type: "string" }, quant: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+    options: {
+      revision: { type: "string" },
+      outtype: { type: "string" },
+      quant: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) {
     process.stdout.write(`${PULL_HELP}\n`);
@@ -38,7 +44,8 @@ export async function pullCommand(argv: string[]): Promise<number> {
   if (!target || positionals.length > 1) throw new UsageError("pull needs one repo: owner/name or hf:owner/name");
   const uri = parseModelUri(isHfUri(target) ? target : `hf:${target}`);
   const outtype = values.outtype?.toLowerCase();
-  if (outtype !== undefined && !(TEXT_OUT_TYPES as readonly string[]).includes(outtype)) throw new UsageError(`--outtype must be one of ${TEXT_OUT_TYPES.join(", ")}`);
+  if (outtype !== undefined && !(TEXT_OUT_TYPES as readonly string[]).includes(outtype))
+    throw new UsageError(`--outtype must be one of ${TEXT_OUT_TYPES.join(", ")}`);
   const bar = new ProgressBar();
   try {
     const r = await pullModel({
@@ -52,8 +59,11 @@ export async function pullCommand(argv: string[]): Promise<number> {
     bar.clear();
     if (values.json) process.stdout.write(`${JSON.stringify(r)}\n`);
     else {
-      const what = r.source === "gguf" ? "downloaded" : [r.converted && "converted", r.quantized && "quantized"].filter(Boolean).join(" + ") || "already in the cache";
-      process.stdout.write(`${r.repo}@${r.commit.slice(0, 12)}: ${what}${r.downloadedBytes ? ` (${formatBytes(r.downloadedBytes)} downloaded)` : ""}\nmodel   ${r.model}\nmmproj  ${r.mmproj ?? "(none in this repo)"}\n`);
+      const what =
+        r.source === "gguf" ? "downloaded" : [r.converted && "converted", r.quantized && "quantized"].filter(Boolean).join(" + ") || "already in the cache";
+      process.stdout.write(
+        `${r.repo}@${r.commit.slice(0, 12)}: ${what}${r.downloadedBytes ? ` (${formatBytes(r.downloadedBytes)} downloaded)` : ""}\nmodel   ${r.model}\nmmproj  ${r.mmproj ?? "(none in this repo)"}\n`,
+      );
     }
     return EXIT.ok;
   } finally {

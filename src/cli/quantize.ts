@@ -49,7 +49,9 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const bar = new ProgressBar();
   try {
     const r = await quantizeModel({
-      input, output, type,
+      input,
+      output,
+      type,
       threads: num(values.threads, "threads"),
       allowRequantize: values["allow-requantize"],
       quantizeOutputTensor: !values["leave-output-tensor"],

@@ -51,9 +51,16 @@ function readResults(text: string, path: string): GroundingResult[] {
     parsed = JSON.parse(trimmed);
   } catch {
     try {
-      parsed = trimmed.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+      parsed = trimmed
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l));
     } catch (e) {
-      throw new TimelensError("ERR_INVALID_ARGUMENT", `${path} is not JSON (a \`ground --json\` result, an array of them, or one per line): ${(e as Error).message}`, { path });
+      throw new TimelensError(
+        "ERR_INVALID_ARGUMENT",
+        `${path} is not JSON (a \`ground --json\` result, an array of them, or one per line): ${(e as Error).message}`,
+        { path },
+      );
     }
   }
   const list = Array.isArray(parsed) ? parsed : [parsed];
@@ -150,23 +157,30 @@ async function evalReport(values: Record<string, string | boolean | undefined>, 
   if (positionals.length > 0) throw new UsageError(`report --eval takes no positional arguments (got "${positionals[0]}")`);
   const bench = values.bench as string | undefined;
   if (!bench) throw new UsageError("report --eval needs --bench <dir|file.json> (the annotations the predictions belong to)");
-  const datasets = (values.datasets as string | undefined)?.split(",").map((s) => s.trim()).filter(Boolean);
+  const datasets = (values.datasets as string | undefined)
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const annotations = await loadBench(bench, { datasets, videos: values.videos as string | undefined });
   const files = await predictionFiles(values.eval as string);
   let paper: PaperFigures = PUBLISHED;
   if (values.paper) paper = parsePaperFigures(await readText(values.paper as string, "Paper figures file"), values.paper as string);
   const profile = values.profile ? getProfile(values.profile as string).id : undefined;
-  let paperModel = (values["paper-model"] as string | undefined) ?? (profile ? PROFILE_PAPER_MODEL[profile] : undefined) ?? null;
+  const paperModel = (values["paper-model"] as string | undefined) ?? (profile ? PROFILE_PAPER_MODEL[profile] : undefined) ?? null;
   if (paperModel && !paper.models[paperModel]) {
     throw new UsageError(`--paper-model "${paperModel}" is not in the published figures (${Object.keys(paper.models).join(", ")})`);
   }
   const examples = num(values.examples as string | undefined, "examples");
   const outDir = (values.out as string | undefined) ?? "timelens-report";
   const data = await loadEvalReportData(files, annotations);
-  if (data.length === 0) throw new TimelensError("ERR_INVALID_ARGUMENT", `No prediction in ${files.join(", ")} belongs to the bench ${bench}`, { files, bench });
+  if (data.length === 0)
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `No prediction in ${files.join(", ")} belongs to the bench ${bench}`, { files, bench });
   const written: string[] = [];
   for (const d of data) {
-    const html = await renderEvalReport({ ...d, paper, paperModel, profile: (profile ?? "timelens-8b") as ProfileId, model: values.model as string | undefined }, { examples, signal });
+    const html = await renderEvalReport(
+      { ...d, paper, paperModel, profile: (profile ?? "timelens-8b") as ProfileId, model: values.model as string | undefined },
+      { examples, signal },
+    );
     const path = join(outDir, `${d.dataset}.html`);
     await writeOut(path, html);
     written.push(path);

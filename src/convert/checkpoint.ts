@@ -79,7 +79,8 @@ export function familyOf(config: Json): CheckpointFamily {
 export function layoutOf(names: readonly string[]): CheckpointLayout {
   const isNew = names.some((n) => n.startsWith("model.language_model.") || n.startsWith("model.visual."));
   const isOld = names.some((n) => n.startsWith("model.layers.") || n.startsWith("model.embed_tokens.") || n.startsWith("visual."));
-  if (isNew && isOld) throw new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", "the checkpoint mixes both tensor-name layouts (model.language_model.* and model.layers.*)", {});
+  if (isNew && isOld)
+    throw new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", "the checkpoint mixes both tensor-name layouts (model.language_model.* and model.layers.*)", {});
   if (!isNew && !isOld) {
     const prefixes = [...new Set(names.map((n) => n.split(".").slice(0, 2).join(".")))].slice(0, 8);
     throw new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", `no known tensor-name layout; tensor names start with ${prefixes.join(", ")}`, { prefixes });
@@ -91,12 +92,15 @@ async function shardFiles(dir: string): Promise<{ files: string[]; weightMap: Re
   const index = await readJson(dir, "model.safetensors.index.json", false);
   if (index) {
     const map = index.weight_map;
-    if (!map || typeof map !== "object") throw new TimelensError("ERR_CHECKPOINT_INVALID", "model.safetensors.index.json has no weight_map", { file: join(dir, "model.safetensors.index.json") });
+    if (!map || typeof map !== "object")
+      throw new TimelensError("ERR_CHECKPOINT_INVALID", "model.safetensors.index.json has no weight_map", { file: join(dir, "model.safetensors.index.json") });
     const weightMap = map as Record<string, string>;
     const files = [...new Set(Object.values(weightMap))].sort();
     for (const f of files) {
       if (typeof f !== "string" || f.includes("/") || f.includes("\\") || !existsSync(join(dir, f))) {
-        throw new TimelensError("ERR_CHECKPOINT_INVALID", `model.safetensors.index.json names shard ${JSON.stringify(f)}, which is not in ${dir}`, { file: join(dir, String(f)) });
+        throw new TimelensError("ERR_CHECKPOINT_INVALID", `model.safetensors.index.json names shard ${JSON.stringify(f)}, which is not in ${dir}`, {
+          file: join(dir, String(f)),
+        });
       }
     }
     return { files, weightMap };
@@ -111,7 +115,8 @@ export function expectedShapes(family: CheckpointFamily, config: Json): Map<stri
   const h = textHparams(config);
   const e = new Map<string, number[]>();
   const n = (v: unknown, key: string) => {
-    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: ${key} is missing or invalid`, { file: "config.json", key });
+    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0)
+      throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: ${key} is missing or invalid`, { file: "config.json", key });
     return v;
   };
   const hidden = n(h.hidden_size, "hidden_size");
@@ -222,7 +227,7 @@ export function checkShapes(family: CheckpointFamily, config: Json, tensors: rea
 
 export async function openCheckpoint(dirIn: string): Promise<Checkpoint> {
   const dir = resolve(dirIn);
-  let st;
+  let st: Awaited<ReturnType<typeof fsp.stat>>;
   try {
     st = await fsp.stat(dir);
   } catch {
@@ -249,9 +254,13 @@ export async function openCheckpoint(dirIn: string): Promise<Checkpoint> {
     const entries = await readSafetensorsHeader(join(dir, f));
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
-      if (names.has(e.name)) throw new TimelensError("ERR_CHECKPOINT_INVALID", `tensor "${e.name}" is in more than one shard`, { tensor: e.name, file: e.file });
+      if (names.has(e.name))
+        throw new TimelensError("ERR_CHECKPOINT_INVALID", `tensor "${e.name}" is in more than one shard`, { tensor: e.name, file: e.file });
       if (weightMap && weightMap[e.name] !== undefined && weightMap[e.name] !== f) {
-        throw new TimelensError("ERR_CHECKPOINT_INVALID", `the index puts "${e.name}" in ${weightMap[e.name]} but it is in ${f}`, { tensor: e.name, file: e.file });
+        throw new TimelensError("ERR_CHECKPOINT_INVALID", `the index puts "${e.name}" in ${weightMap[e.name]} but it is in ${f}`, {
+          tensor: e.name,
+          file: e.file,
+        });
       }
       names.add(e.name);
       if (isIgnoredTensor(e.name)) continue;
@@ -260,7 +269,8 @@ export async function openCheckpoint(dirIn: string): Promise<Checkpoint> {
   }
   if (weightMap) {
     for (const [name, f] of Object.entries(weightMap)) {
-      if (!names.has(name)) throw new TimelensError("ERR_CHECKPOINT_INVALID", `the index puts "${name}" in ${f}, which does not hold it`, { tensor: name, file: join(dir, f) });
+      if (!names.has(name))
+        throw new TimelensError("ERR_CHECKPOINT_INVALID", `the index puts "${name}" in ${f}, which does not hold it`, { tensor: name, file: join(dir, f) });
     }
   }
   const layout = layoutOf(tensors.map((t) => t.name));

@@ -57,7 +57,7 @@ function tensorSource(p: PlannedTensor, reader: RangeReader): GgufTensorInput["s
       const all = Buffer.alloc(src.byteLength);
       await reader.read(src.file, src.offset, all);
       const plane = kh * kw * el;
-      const gathered = Buffer.alloc((src.byteLength / 2));
+      const gathered = Buffer.alloc(src.byteLength / 2);
       for (let k = 0; k < o * i; k++) all.copy(gathered, k * plane, (k * 2 + part.t) * plane, (k * 2 + part.t + 1) * plane);
       await write(encodeChunk(gathered, src.dtype, p.type));
       return;
@@ -83,7 +83,8 @@ function tensorSource(p: PlannedTensor, reader: RangeReader): GgufTensorInput["s
 }
 
 function fileTypeOf(t: string, allowed: readonly string[], what: string): OutType {
-  if (!allowed.includes(t)) throw new TimelensError("ERR_INVALID_ARGUMENT", `${what} must be one of ${allowed.join(", ")}, got ${JSON.stringify(t)}`, { [what]: t });
+  if (!allowed.includes(t))
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `${what} must be one of ${allowed.join(", ")}, got ${JSON.stringify(t)}`, { [what]: t });
   return t.toUpperCase() as OutType;
 }
 
@@ -101,7 +102,10 @@ function metadataFor(ckpt: Checkpoint, target: TensorTarget, fileType: OutType, 
       ),
     };
   }
-  if (!ckpt.preprocessorConfig) throw new TimelensError("ERR_CHECKPOINT_INVALID", `${ckpt.dir} has no preprocessor_config.json (the projector needs its image mean and std)`, { dir: ckpt.dir });
+  if (!ckpt.preprocessorConfig)
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `${ckpt.dir} has no preprocessor_config.json (the projector needs its image mean and std)`, {
+      dir: ckpt.dir,
+    });
   return {
     ...generalKeys("clip", "mmproj", name, params, ckpt.generationConfig),
     ...mmprojKeys(ckpt.family, ckpt.config, ckpt.preprocessorConfig, fileType),
@@ -109,16 +113,22 @@ function metadataFor(ckpt: Checkpoint, target: TensorTarget, fileType: OutType, 
   };
 }
 
-async function writeFile(
-  ckpt: Checkpoint, target: TensorTarget, fileType: OutType, name: string, path: string,
-  opts: ConvertOptions,
-): Promise<number> {
+async function writeFile(ckpt: Checkpoint, target: TensorTarget, fileType: OutType, name: string, path: string, opts: ConvertOptions): Promise<number> {
   const planned = planFile(ckpt, target, fileType);
-  if (planned.length === 0) throw new TimelensError("ERR_CHECKPOINT_INVALID", `the checkpoint has no ${target === "text" ? "text model" : "vision"} tensors`, { dir: ckpt.dir });
+  if (planned.length === 0)
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `the checkpoint has no ${target === "text" ? "text model" : "vision"} tensors`, { dir: ckpt.dir });
   const metadata = metadataFor(ckpt, target, fileType, name, planned);
   const reader = new RangeReader();
   const stage: ConvertProgress["stage"] = target === "text" ? "convert-text" : "convert-mmproj";
-  const total = planned.reduce((n, p) => n + encodedBytes(p.dims.reduce((a, b) => a * b, 1), p.type), 0);
+  const total = planned.reduce(
+    (n, p) =>
+      n +
+      encodedBytes(
+        p.dims.reduce((a, b) => a * b, 1),
+        p.type,
+      ),
+    0,
+  );
   opts.onProgress?.({ stage, done: 0, total });
   try {
     const { bytes } = await writeGguf(
@@ -153,7 +163,8 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
   const modelPath = opts.outfile === null ? null : resolve(opts.outfile ?? join(ckpt.dir, `${name}-${textType}.gguf`));
   const mmprojPath = opts.mmprojOutfile === null ? null : resolve(opts.mmprojOutfile ?? join(ckpt.dir, `mmproj-${name}-${mmprojType}.gguf`));
   if (!modelPath && !mmprojPath) throw new TimelensError("ERR_INVALID_ARGUMENT", "both outputs are skipped: nothing to convert", {});
-  if (modelPath && modelPath === mmprojPath) throw new TimelensError("ERR_INVALID_ARGUMENT", "outfile and mmprojOutfile are the same path", { path: modelPath });
+  if (modelPath && modelPath === mmprojPath)
+    throw new TimelensError("ERR_INVALID_ARGUMENT", "outfile and mmprojOutfile are the same path", { path: modelPath });
   const written: string[] = [];
   const result: ConvertResult = { family: ckpt.family };
   try {
@@ -177,8 +188,25 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
 }
 
 /** Bytes the outputs will take (for disk-space checks before a pull). */
-export async function estimateConvertBytes(dir: string, outtype: TextOutType = "f16", mmprojOuttype: MmprojOutType = "f16"): Promise<{ model: number; mmproj: number }> {
+export async function estimateConvertBytes(
+  dir: string,
+  outtype: TextOutType = "f16",
+  mmprojOuttype: MmprojOutType = "f16",
+): Promise<{ model: number; mmproj: number }> {
   const ckpt = await openCheckpoint(dir);
-  const size = (target: TensorTarget, t: OutType) => planFile(ckpt, target, t).reduce((n, p) => n + encodedBytes(p.dims.reduce((a, b) => a * b, 1), p.type) + 32, 0);
-  return { model: size("text", fileTypeOf(outtype, TEXT_OUT_TYPES, "outtype")) + 16 * 1024 * 1024, mmproj: size("mmproj", fileTypeOf(mmprojOuttype, MMPROJ_OUT_TYPES, "mmprojOuttype")) + 1024 * 1024 };
+  const size = (target: TensorTarget, t: OutType) =>
+    planFile(ckpt, target, t).reduce(
+      (n, p) =>
+        n +
+        encodedBytes(
+          p.dims.reduce((a, b) => a * b, 1),
+          p.type,
+        ) +
+        32,
+      0,
+    );
+  return {
+    model: size("text", fileTypeOf(outtype, TEXT_OUT_TYPES, "outtype")) + 16 * 1024 * 1024,
+    mmproj: size("mmproj", fileTypeOf(mmprojOuttype, MMPROJ_OUT_TYPES, "mmprojOuttype")) + 1024 * 1024,
+  };
 }

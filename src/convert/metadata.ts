@@ -29,13 +29,17 @@ function findOptional(obj: Json, keys: readonly string[]): unknown {
 
 function int(v: unknown, what: string): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-    throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: ${what} is ${JSON.stringify(v)}, not a non-negative integer`, { file: "config.json", key: what });
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: ${what} is ${JSON.stringify(v)}, not a non-negative integer`, {
+      file: "config.json",
+      key: what,
+    });
   }
   return v;
 }
 
 function num(v: unknown, what: string): number {
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: ${what} is not a number`, { file: "config.json", key: what });
+  if (typeof v !== "number" || !Number.isFinite(v))
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: ${what} is not a number`, { file: "config.json", key: what });
   return v;
 }
 
@@ -56,8 +60,12 @@ function roundedCount(n: number): string {
 function samplingKeys(gen: Json | null): Record<string, GgufMetadataInput> {
   const md: Record<string, GgufMetadataInput> = {};
   if (!gen) return md;
-  const f32 = (key: string, v: unknown) => { if (typeof v === "number") md[`general.sampling.${key}`] = gguf.f32(v); };
-  const i32 = (key: string, v: unknown) => { if (typeof v === "number") md[`general.sampling.${key}`] = gguf.i32(v); };
+  const f32 = (key: string, v: unknown) => {
+    if (typeof v === "number") md[`general.sampling.${key}`] = gguf.f32(v);
+  };
+  const i32 = (key: string, v: unknown) => {
+    if (typeof v === "number") md[`general.sampling.${key}`] = gguf.i32(v);
+  };
   if (typeof gen.sequence === "string") md["general.sampling.sequence"] = gen.sequence;
   i32("top_k", gen.top_k);
   f32("top_p", gen.top_p);
@@ -111,7 +119,9 @@ export function textModelKeys(family: CheckpointFamily, config: Json, fileType: 
   }
   const ropeType = rope.rope_type ?? rope.type;
   if (ropeType === "linear" || ropeType === "yarn" || ropeType === "su" || ropeType === "longrope") {
-    throw new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", `config.json: rope scaling "${String(ropeType)}" is not used by TimeLens models and not supported`, { file: "config.json" });
+    throw new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", `config.json: rope scaling "${String(ropeType)}" is not used by TimeLens models and not supported`, {
+      file: "config.json",
+    });
   }
   const theta = rope.rope_theta ?? findOptional(h, ["global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta", "rotary_emb_base"]);
   if (theta !== undefined) md[`${a}.rope.freq_base`] = gguf.f32(num(theta, "rope_theta"));
@@ -168,7 +178,10 @@ export function mmprojKeys(family: CheckpointFamily, config: Json, preprocessor:
   const std = preprocessor.image_std;
   const floats = (x: unknown, what: string) => {
     if (!Array.isArray(x) || x.length === 0 || x.some((e) => typeof e !== "number")) {
-      throw new TimelensError("ERR_CHECKPOINT_INVALID", `preprocessor_config.json: ${what} is missing or not a list of numbers`, { file: "preprocessor_config.json", key: what });
+      throw new TimelensError("ERR_CHECKPOINT_INVALID", `preprocessor_config.json: ${what} is missing or not a list of numbers`, {
+        file: "preprocessor_config.json",
+        key: what,
+      });
     }
     return gguf.arr("f32", x as number[]);
   };
@@ -181,7 +194,9 @@ export function mmprojKeys(family: CheckpointFamily, config: Json, preprocessor:
     "clip.vision.embedding_length": gguf.u32(int(find(v, ["hidden_size", "width", "vt_hidden_size"], "config.json"), "vision_config.hidden_size")),
     "clip.vision.feed_forward_length": gguf.u32(int(find(v, ["intermediate_size", "vt_intermediate_size"], "config.json"), "vision_config.intermediate_size")),
     "clip.vision.block_count": gguf.u32(int(find(v, blockKeys, "config.json"), "vision_config.depth")),
-    "clip.vision.attention.head_count": gguf.u32(int(find(v, ["num_attention_heads", "num_heads", "heads", "vt_num_attention_heads"], "config.json"), "vision_config.num_heads")),
+    "clip.vision.attention.head_count": gguf.u32(
+      int(find(v, ["num_attention_heads", "num_heads", "heads", "vt_num_attention_heads"], "config.json"), "vision_config.num_heads"),
+    ),
     "clip.vision.image_mean": floats(mean, "image_mean"),
     "clip.vision.image_std": floats(std, "image_std"),
   };
@@ -194,7 +209,8 @@ export function mmprojKeys(family: CheckpointFamily, config: Json, preprocessor:
     const depth = int(v.num_hidden_layers ?? 0, "vision_config.depth");
     const flags = new Array<boolean>(depth).fill(false);
     for (const i of deepstackIndexes(family, config)) {
-      if (i >= depth) throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: deepstack index ${i} is past the ${depth} vision layers`, { file: "config.json" });
+      if (i >= depth)
+        throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: deepstack index ${i} is past the ${depth} vision layers`, { file: "config.json" });
       flags[i] = true;
     }
     if (depth > 0) md["clip.vision.is_deepstack_layers"] = gguf.arr("bool", flags);
@@ -205,7 +221,10 @@ export function mmprojKeys(family: CheckpointFamily, config: Json, preprocessor:
     if (!Array.isArray(full) || full.length === 0) throw missing("config.json", ["vision_config.fullatt_block_indexes"]);
     const pattern = int(full[0], "fullatt_block_indexes[0]") + 1;
     for (let i = 1; i < full.length; i++) {
-      if (full[i] - full[i - 1] !== pattern) throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: fullatt_block_indexes ${JSON.stringify(full)} are not evenly spaced`, { file: "config.json" });
+      if (full[i] - full[i - 1] !== pattern)
+        throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: fullatt_block_indexes ${JSON.stringify(full)} are not evenly spaced`, {
+          file: "config.json",
+        });
     }
     md["clip.vision.n_wa_pattern"] = gguf.u32(pattern);
     md["clip.vision.attention.layer_norm_epsilon"] = gguf.f32(num(config.rms_norm_eps ?? 1e-6, "rms_norm_eps"));

@@ -38,8 +38,8 @@ export function targetOf(canonical: string): TensorTarget {
 }
 
 const TEXT_LAYER: Record<string, string> = {
-  "input_layernorm": "attn_norm",
-  "post_attention_layernorm": "ffn_norm",
+  input_layernorm: "attn_norm",
+  post_attention_layernorm: "ffn_norm",
   "self_attn.q_proj": "attn_q",
   "self_attn.k_proj": "attn_k",
   "self_attn.v_proj": "attn_v",
@@ -88,7 +88,10 @@ function mapVision(c: string, family: CheckpointFamily, deepstackIndexes: readon
   const all = { kind: "all" } as const;
   const rest = c.slice("visual.".length);
   if (rest === "patch_embed.proj.weight") {
-    return [{ gguf: "v.patch_embd.weight", part: { kind: "temporal", t: 0 } }, { gguf: "v.patch_embd.weight.1", part: { kind: "temporal", t: 1 } }];
+    return [
+      { gguf: "v.patch_embd.weight", part: { kind: "temporal", t: 0 } },
+      { gguf: "v.patch_embd.weight.1", part: { kind: "temporal", t: 1 } },
+    ];
   }
   if (rest === "patch_embed.proj.bias" && family === "qwen3vl") return [{ gguf: "v.patch_embd.bias", part: all }];
   if (rest === "pos_embed.weight" && family === "qwen3vl") return [{ gguf: "v.position_embd.weight", part: all }];
@@ -126,11 +129,14 @@ export function mapTensorName(canonical: string, family: CheckpointFamily, deeps
 export function partShape(shape: readonly number[], part: TensorPart, name: string): number[] {
   if (part.kind === "all") return [...shape];
   if (part.kind === "rows") {
-    if (shape[0] % part.of !== 0) throw new TimelensError("ERR_CHECKPOINT_INVALID", `tensor "${name}": dim 0 (${shape[0]}) does not split in ${part.of}`, { tensor: name });
+    if (shape[0] % part.of !== 0)
+      throw new TimelensError("ERR_CHECKPOINT_INVALID", `tensor "${name}": dim 0 (${shape[0]}) does not split in ${part.of}`, { tensor: name });
     return [shape[0] / part.of, ...shape.slice(1)];
   }
   if (shape.length !== 5 || shape[2] !== 2) {
-    throw new TimelensError("ERR_CHECKPOINT_INVALID", `tensor "${name}": expected a Conv3D weight [out, in, 2, kh, kw], got [${shape.join(", ")}]`, { tensor: name });
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `tensor "${name}": expected a Conv3D weight [out, in, 2, kh, kw], got [${shape.join(", ")}]`, {
+      tensor: name,
+    });
   }
   return [shape[0], shape[1], shape[3], shape[4]];
 }

@@ -37,10 +37,15 @@ export function parseSafetensorsHeader(file: string, header: unknown, dataStart:
     const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof t !== "object" || t === null) throw invalid(file, `tensor "${name}" has no description`, { tensor: name });
     if (t.dtype !== "BF16" && t.dtype !== "F16" && t.dtype !== "F32") {
-      throw new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", `${file}: tensor "${name}" has dtype ${String(t.dtype)}; the converter reads BF16, F16 and F32`, { file, tensor: name, dtype: t.dtype });
+      throw new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", `${file}: tensor "${name}" has dtype ${String(t.dtype)}; the converter reads BF16, F16 and F32`, {
+        file,
+        tensor: name,
+        dtype: t.dtype,
+      });
     }
     const shape = t.shape;
-    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw invalid(file, `tensor "${name}" has an invalid shape`, { tensor: name });
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0))
+      throw invalid(file, `tensor "${name}" has an invalid shape`, { tensor: name });
     const offs = t.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[1] < offs[0]) {
       throw invalid(file, `tensor "${name}" has invalid data_offsets`, { tensor: name });
@@ -48,7 +53,11 @@ export function parseSafetensorsHeader(file: string, header: unknown, dataStart:
     const elements = (shape as number[]).reduce((a, b) => a * b, 1);
     const byteLength = elements * DTYPE_BYTES[t.dtype];
     if (offs[1] - offs[0] !== byteLength) {
-      throw invalid(file, `tensor "${name}": data_offsets span ${offs[1] - offs[0]} bytes but ${t.dtype}[${(shape as number[]).join(", ")}] needs ${byteLength}`, { tensor: name });
+      throw invalid(
+        file,
+        `tensor "${name}": data_offsets span ${offs[1] - offs[0]} bytes but ${t.dtype}[${(shape as number[]).join(", ")}] needs ${byteLength}`,
+        { tensor: name },
+      );
     }
     const offset = dataStart + offs[0];
     if (offset + byteLength > fileSize) {

@@ -9,13 +9,17 @@ import { type GgufMetadataInput, gguf } from "../gguf/writer";
 type Json = Record<string, unknown>;
 
 /** Qwen2's pre-tokenizer split pattern; llama.cpp names this pre-tokenizer "qwen2". */
-const QWEN2_SPLIT =
-  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 const SPECIAL_TYPES = ["bos", "eos", "unk", "sep", "pad", "cls", "mask"] as const;
 const SPECIAL_KEY: Record<(typeof SPECIAL_TYPES)[number], string> = {
-  bos: "bos_token_id", eos: "eos_token_id", unk: "unknown_token_id", sep: "seperator_token_id",
-  pad: "padding_token_id", cls: "cls_token_id", mask: "mask_token_id",
+  bos: "bos_token_id",
+  eos: "eos_token_id",
+  unk: "unknown_token_id",
+  sep: "seperator_token_id",
+  pad: "padding_token_id",
+  cls: "cls_token_id",
+  mask: "mask_token_id",
 };
 
 export interface TokenizerFiles {
@@ -44,7 +48,14 @@ export function preTokenizerName(tokenizer: Json): string {
   const steps = pre?.type === "Sequence" ? (pre.pretokenizers as Json[]) : [pre];
   const split = steps?.[0] as Json | undefined;
   const pattern = (split?.pattern as Json | undefined)?.Regex;
-  if (steps?.length === 2 && split?.type === "Split" && split.behavior === "Isolated" && !split.invert && pattern === QWEN2_SPLIT && isPlainByteLevel(steps[1])) {
+  if (
+    steps?.length === 2 &&
+    split?.type === "Split" &&
+    split.behavior === "Isolated" &&
+    !split.invert &&
+    pattern === QWEN2_SPLIT &&
+    isPlainByteLevel(steps[1])
+  ) {
     return "qwen2";
   }
   throw unsupported("its pre-tokenizer is not Qwen2's byte-level BPE split (the only one TimeLens models use)", { preTokenizer: pre });
@@ -62,8 +73,12 @@ function mergesOf(model: Json): string[] {
 }
 
 function looksSpecial(t: string): boolean {
-  return ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].includes(t) || (t.startsWith("<|") && t.endsWith("|>")) ||
-    (t.startsWith("<\uff5c") && t.endsWith("\uff5c>")) || (t.startsWith("<unused") && t.endsWith(">"));
+  return (
+    ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].includes(t) ||
+    (t.startsWith("<|") && t.endsWith("|>")) ||
+    (t.startsWith("<\uff5c") && t.endsWith("\uff5c>")) ||
+    (t.startsWith("<unused") && t.endsWith(">"))
+  );
 }
 
 function normalizerFlags(n: Json | null | undefined, out: { lowercase?: boolean; stripAccents?: boolean }): void {
@@ -96,7 +111,11 @@ export function tokenizerMetadata(files: TokenizerFiles, vocabSize: number | und
   for (const id of byId.keys()) if (id > maxId) maxId = id;
   const n = vocabSize ?? byId.size;
   if (maxId >= n) {
-    throw new TimelensError("ERR_CHECKPOINT_INVALID", `tokenizer.json has token id ${maxId} but config.json says vocab_size ${n}`, { file: "tokenizer.json", maxId, vocabSize: n });
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `tokenizer.json has token id ${maxId} but config.json says vocab_size ${n}`, {
+      file: "tokenizer.json",
+      maxId,
+      vocabSize: n,
+    });
   }
   const tokens: string[] = new Array(n);
   const types: number[] = new Array(n);

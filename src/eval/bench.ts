@@ -94,7 +94,9 @@ export function parseBenchAnnotation(text: string, options: { dataset: string; v
     if (!Array.isArray(spans)) invalid(path, `video "${videoId}" has no "spans" list`, { video: videoId });
     if (!Array.isArray(queries)) invalid(path, `video "${videoId}" has no "queries" list`, { video: videoId });
     if (spans.length !== queries.length) {
-      warnings.push(`video "${videoId}": ${spans.length} spans but ${queries.length} queries; the extra ${spans.length > queries.length ? "spans" : "queries"} are ignored, as the reference's zip() does`);
+      warnings.push(
+        `video "${videoId}": ${spans.length} spans but ${queries.length} queries; the extra ${spans.length > queries.length ? "spans" : "queries"} are ignored, as the reference's zip() does`,
+      );
     }
     const videoPath = join(options.videoDir, `${videoId}.mp4`);
     const videoName = basename(videoPath);
@@ -115,11 +117,17 @@ export function parseBenchAnnotation(text: string, options: { dataset: string; v
 }
 
 async function isDir(p: string): Promise<boolean> {
-  return stat(p).then((s) => s.isDirectory(), () => false);
+  return stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 async function isFile(p: string): Promise<boolean> {
-  return stat(p).then((s) => s.isFile(), () => false);
+  return stat(p).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }
 
 export interface LoadBenchOptions {
@@ -151,7 +159,11 @@ export async function loadBench(source: string, options: LoadBenchOptions = {}):
   if (await isFile(source)) {
     const dataset = basename(source).replace(/\.json$/i, "");
     if (wanted && wanted.length > 0 && !wanted.includes(dataset)) {
-      throw new TimelensError("ERR_INVALID_ARGUMENT", `${source} holds the dataset "${dataset}", not ${wanted.map((w) => `"${w}"`).join(", ")}.`, { source, dataset, wanted });
+      throw new TimelensError("ERR_INVALID_ARGUMENT", `${source} holds the dataset "${dataset}", not ${wanted.map((w) => `"${w}"`).join(", ")}.`, {
+        source,
+        dataset,
+        wanted,
+      });
     }
     files = [{ dataset, path: source }];
   } else if (await isDir(source)) {
@@ -159,7 +171,10 @@ export async function loadBench(source: string, options: LoadBenchOptions = {}):
       files = wanted.map((dataset) => ({ dataset, path: join(source, `${dataset}.json`) }));
       for (const f of files) {
         if (!(await isFile(f.path))) {
-          throw new TimelensError("ERR_FILE_NOT_FOUND", `No annotation file for dataset "${f.dataset}": ${f.path} does not exist.`, { path: f.path, dataset: f.dataset });
+          throw new TimelensError("ERR_FILE_NOT_FOUND", `No annotation file for dataset "${f.dataset}": ${f.path} does not exist.`, {
+            path: f.path,
+            dataset: f.dataset,
+          });
         }
       }
     } else {

@@ -2,7 +2,17 @@
 export { BENCH_DATASETS, loadBench, parseBenchAnnotation, uniqueItems, videoSubset } from "./bench";
 export type { BenchDataset, BenchDatasetName, BenchItem, LoadBenchOptions } from "./bench";
 export { runEval } from "./run";
-export type { EvalDatasetReport, EvalFailure, EvalGrounderLike, EvalItemEvent, EvalProgress, EvalReport, EvalSessionLike, EvalTimings, RunEvalOptions } from "./run";
+export type {
+  EvalDatasetReport,
+  EvalFailure,
+  EvalGrounderLike,
+  EvalItemEvent,
+  EvalProgress,
+  EvalReport,
+  EvalSessionLike,
+  EvalTimings,
+  RunEvalOptions,
+} from "./run";
 export { crossCheck, metricsFromIous, scorePredictionText, scorePredictions, timestampsFieldChecker } from "./score";
 export type { CrossCheck, CrossCheckDataset, ScoreOptions, ScoredPrediction, ScoreResult } from "./score";
 export { PredictionWriter } from "./writer";

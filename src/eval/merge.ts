@@ -31,13 +31,22 @@ export async function findShardFiles(file: string): Promise<string[]> {
     byIndex.set(Number(m[1]), join(dir, name));
     found.set(count, byIndex);
   }
-  if (found.size === 0) throw new TimelensError("ERR_FILE_NOT_FOUND", `No shard files for ${file} (looked for ${join(dir, probe.replace("1-of-1", "K-of-N"))})`, { path: file });
-  if (found.size > 1) throw new TimelensError("ERR_INVALID_ARGUMENT", `Shard files of different splits next to ${file} (of ${[...found.keys()].join(", ")}); keep one split`, { path: file });
+  if (found.size === 0)
+    throw new TimelensError("ERR_FILE_NOT_FOUND", `No shard files for ${file} (looked for ${join(dir, probe.replace("1-of-1", "K-of-N"))})`, { path: file });
+  if (found.size > 1)
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `Shard files of different splits next to ${file} (of ${[...found.keys()].join(", ")}); keep one split`, {
+      path: file,
+    });
   const [[count, byIndex]] = [...found];
   const files: string[] = [];
   for (let k = 1; k <= count; k++) {
     const f = byIndex.get(k);
-    if (!f) throw new TimelensError("ERR_FILE_NOT_FOUND", `Shard ${k}/${count} of ${file} is missing (${shardFile(file, { index: k, count })})`, { path: file, shard: k, count });
+    if (!f)
+      throw new TimelensError("ERR_FILE_NOT_FOUND", `Shard ${k}/${count} of ${file} is missing (${shardFile(file, { index: k, count })})`, {
+        path: file,
+        shard: k,
+        count,
+      });
     files.push(f);
   }
   return files;
@@ -57,13 +66,18 @@ export async function mergeShards(items: readonly BenchItem[], fileOf: (dataset:
       shardFiles.map(async (name) => {
         const text = await readFile(name, "utf8");
         const parsed = parsePredictionFile(text);
-        if (parsed.tornLastLine) throw new TimelensError("ERR_INVALID_ARGUMENT", `${name} ends in a torn line: run that shard again to finish it`, { path: name });
+        if (parsed.tornLastLine)
+          throw new TimelensError("ERR_INVALID_ARGUMENT", `${name} ends in a torn line: run that shard again to finish it`, { path: name });
         return { name, text, records: parsed.records };
       }),
     );
     const merged = mergeShardLines(runOrder(items, fileOf, file), shards);
     if (merged.missing.length > 0) {
-      throw new TimelensError("ERR_INVALID_ARGUMENT", `${merged.missing.length} items of ${file} are in no shard (first: ${merged.missing[0]}); finish the shards first`, { path: file, missing: merged.missing.length });
+      throw new TimelensError(
+        "ERR_INVALID_ARGUMENT",
+        `${merged.missing.length} items of ${file} are in no shard (first: ${merged.missing[0]}); finish the shards first`,
+        { path: file, missing: merged.missing.length },
+      );
     }
     const tmp = `${file}.tmp-${process.pid}`;
     const fh = await open(tmp, "w");

@@ -168,7 +168,12 @@ export function parsePredictionFile(text: string): PredictionFile {
         tornLastLine = true;
         break;
       }
-      throw new TimelensError("ERR_INVALID_ARGUMENT", `Prediction file line ${i + 1} is not valid JSON: ${(err as Error).message}`, { line: i + 1 }, { cause: err });
+      throw new TimelensError(
+        "ERR_INVALID_ARGUMENT",
+        `Prediction file line ${i + 1} is not valid JSON: ${(err as Error).message}`,
+        { line: i + 1 },
+        { cause: err },
+      );
     }
     if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
       throw new TimelensError("ERR_INVALID_ARGUMENT", `Prediction file line ${i + 1} is not a JSON object.`, { line: i + 1 });

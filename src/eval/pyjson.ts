@@ -19,13 +19,20 @@ const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 
 class Reader {
   pos = 0;
-  constructor(readonly text: string, readonly source: string) {}
+  constructor(
+    readonly text: string,
+    readonly source: string,
+  ) {}
 
   fail(what: string): never {
     const before = this.text.slice(0, this.pos);
     const line = before.split("\n").length;
     const column = this.pos - before.lastIndexOf("\n");
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `${this.source} is not valid JSON: ${what} at line ${line} column ${column}.`, { source: this.source, line, column });
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `${this.source} is not valid JSON: ${what} at line ${line} column ${column}.`, {
+      source: this.source,
+      line,
+      column,
+    });
   }
 
   ws(): void {
@@ -45,12 +52,12 @@ class Reader {
     if (c === "{") return this.object(depth);
     if (c === "[") return this.array(depth);
     if (c === '"') return this.string();
-    if (t.startsWith("true", this.pos)) return (this.pos += 4), true;
-    if (t.startsWith("false", this.pos)) return (this.pos += 5), false;
-    if (t.startsWith("null", this.pos)) return (this.pos += 4), null;
-    if (t.startsWith("NaN", this.pos)) return (this.pos += 3), NaN;
-    if (t.startsWith("Infinity", this.pos)) return (this.pos += 8), Infinity;
-    if (t.startsWith("-Infinity", this.pos)) return (this.pos += 9), -Infinity;
+    if (t.startsWith("true", this.pos)) return ((this.pos += 4), true);
+    if (t.startsWith("false", this.pos)) return ((this.pos += 5), false);
+    if (t.startsWith("null", this.pos)) return ((this.pos += 4), null);
+    if (t.startsWith("NaN", this.pos)) return ((this.pos += 3), NaN);
+    if (t.startsWith("Infinity", this.pos)) return ((this.pos += 8), Infinity);
+    if (t.startsWith("-Infinity", this.pos)) return ((this.pos += 9), -Infinity);
     NUMBER.lastIndex = this.pos;
     const m = NUMBER.exec(t);
     if (m) {
@@ -88,7 +95,7 @@ class Reader {
     this.pos++;
     const out: PyJson[] = [];
     this.ws();
-    if (this.text[this.pos] === "]") return this.pos++, out;
+    if (this.text[this.pos] === "]") return (this.pos++, out);
     for (;;) {
       out.push(this.value(depth + 1));
       this.ws();
@@ -102,7 +109,7 @@ class Reader {
     this.pos++;
     const out = new Map<string, PyJson>();
     this.ws();
-    if (this.text[this.pos] === "}") return this.pos++, out;
+    if (this.text[this.pos] === "}") return (this.pos++, out);
     for (;;) {
       this.ws();
       if (this.text[this.pos] !== '"') this.fail("expected a string key");

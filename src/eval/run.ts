@@ -140,13 +140,26 @@ export interface EvalReport {
 
 /** Errors that would fail every item: they stop the run instead of being scored. */
 const FATAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "ERR_ADDON_NOT_FOUND", "ERR_FFMPEG_NOT_FOUND", "ERR_MODEL_INVALID", "ERR_MODEL_UNSUPPORTED", "ERR_MMPROJ_MISMATCH", "ERR_NO_VISION", "ERR_PROFILE_UNKNOWN", "ERR_DISPOSED", "ERR_BUSY",
+  "ERR_ADDON_NOT_FOUND",
+  "ERR_FFMPEG_NOT_FOUND",
+  "ERR_MODEL_INVALID",
+  "ERR_MODEL_UNSUPPORTED",
+  "ERR_MMPROJ_MISMATCH",
+  "ERR_NO_VISION",
+  "ERR_PROFILE_UNKNOWN",
+  "ERR_DISPOSED",
+  "ERR_BUSY",
   "ERR_QUEUE", // the job queue broke (docs/queue.md): not the item's fault
 ]);
 
 /** Errors about the video itself: every other query of that video would fail the same way. */
 const VIDEO_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "ERR_FILE_NOT_FOUND", "ERR_VIDEO_UNREADABLE", "ERR_VIDEO_TOO_SHORT", "ERR_VIDEO_ASPECT", "ERR_CLIP_RANGE", "ERR_CONTEXT_OVERFLOW",
+  "ERR_FILE_NOT_FOUND",
+  "ERR_VIDEO_UNREADABLE",
+  "ERR_VIDEO_TOO_SHORT",
+  "ERR_VIDEO_ASPECT",
+  "ERR_CLIP_RANGE",
+  "ERR_CONTEXT_OVERFLOW",
 ]);
 
 function isAbort(e: unknown, signal: AbortSignal | undefined): boolean {
@@ -164,7 +177,13 @@ function errorCode(e: unknown): string {
 /** Runs the items; see the module comment. */
 export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
   const { grounder, signal } = options;
-  const outFor = typeof options.out === "string" ? ((p: string) => () => p)(options.out) : options.out;
+  const outFor =
+    typeof options.out === "string"
+      ? (
+          (p: string) => () =>
+            p
+        )(options.out)
+      : options.out;
   const datasetNames = [...new Set(options.items.map((i) => i.dataset))];
 
   // Distinct items per dataset, and the file each goes to.
@@ -256,7 +275,15 @@ export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
       options.onItem?.({ item: it, ok: !failure, line, answer, timestamps, failure });
     };
     const fail = (it: BenchItem, e: unknown): Promise<void> =>
-      write(it, "", null, { dataset: it.dataset, videoId: it.videoId, videoPath: it.videoPath, query: it.query, key: it.key, code: errorCode(e), message: (e as Error)?.message ?? String(e) });
+      write(it, "", null, {
+        dataset: it.dataset,
+        videoId: it.videoId,
+        videoPath: it.videoPath,
+        query: it.query,
+        key: it.key,
+        code: errorCode(e),
+        message: (e as Error)?.message ?? String(e),
+      });
 
     // Group by video, keeping first-appearance order.
     const groups = new Map<string, BenchItem[]>();
@@ -283,7 +310,10 @@ export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
       progress({ dataset: first.dataset, videoId: first.videoId, query: first.query });
       let session: EvalSessionLike;
       try {
-        const exists = await stat(first.videoPath).then((s) => s.isFile(), () => false);
+        const exists = await stat(first.videoPath).then(
+          (s) => s.isFile(),
+          () => false,
+        );
         if (!exists) throw new TimelensError("ERR_FILE_NOT_FOUND", `Video not found: ${first.videoPath}`, { path: first.videoPath });
         session = await grounder.openVideo(first.videoPath, { ...options.sampling, signal, maxNewTokens: options.maxNewTokens });
         timings.videosOpened++;

@@ -16,7 +16,8 @@ export function parseShard(text: string): ShardSpec {
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || index < 1 || index > count) throw new TimelensError("ERR_INVALID_ARGUMENT", `A shard is k/N with 1 <= k <= N, e.g. 2/4; got "${text}"`, { shard: text });
+  if (!m || count < 1 || index < 1 || index > count)
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `A shard is k/N with 1 <= k <= N, e.g. 2/4; got "${text}"`, { shard: text });
   return { index, count };
 }
 
@@ -69,7 +70,10 @@ export function runOrder(items: readonly BenchItem[], fileOf: (dataset: string) 
     if (g) g.push(it);
     else groups.set(videoKey(it), [it]);
   }
-  return [...groups.values()].flat().filter((it) => fileOf(it.dataset) === file).map((it) => it.key);
+  return [...groups.values()]
+    .flat()
+    .filter((it) => fileOf(it.dataset) === file)
+    .map((it) => it.key);
 }
 
 export interface MergeResult {
@@ -86,7 +90,10 @@ export interface MergeResult {
  * shard files' texts with their parsed records (key and 1-based line). A key in two shards
  * with different lines is an error (the shards were not made from the same inputs).
  */
-export function mergeShardLines(order: readonly string[], shards: ReadonlyArray<{ name: string; text: string; records: ReadonlyArray<{ key: string; line: number }> }>): MergeResult {
+export function mergeShardLines(
+  order: readonly string[],
+  shards: ReadonlyArray<{ name: string; text: string; records: ReadonlyArray<{ key: string; line: number }> }>,
+): MergeResult {
   const lineOf = new Map<string, { line: string; from: string }>();
   for (const shard of shards) {
     const lines = shard.text.split("\n");
@@ -94,7 +101,11 @@ export function mergeShardLines(order: readonly string[], shards: ReadonlyArray<
       const raw = lines[r.line - 1].replace(/\r$/, "");
       const had = lineOf.get(r.key);
       if (had && had.line !== raw) {
-        throw new TimelensError("ERR_INVALID_ARGUMENT", `The key ${r.key} has different lines in ${had.from} and ${shard.name}: were the shards made from the same inputs?`, { key: r.key });
+        throw new TimelensError(
+          "ERR_INVALID_ARGUMENT",
+          `The key ${r.key} has different lines in ${had.from} and ${shard.name}: were the shards made from the same inputs?`,
+          { key: r.key },
+        );
       }
       if (!had) lineOf.set(r.key, { line: raw, from: shard.name });
     }

@@ -57,7 +57,11 @@ async function takeLock(lockPath: string, file: string): Promise<void> {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       const holder = Number.parseInt((await readFile(lockPath, "utf8").catch(() => "")).trim(), 10);
       if (pidAlive(holder)) {
-        throw new TimelensError("ERR_BUSY", `Another process (pid ${holder}) is writing ${file}; wait for it or remove ${lockPath} if it is gone.`, { path: file, lock: lockPath, pid: holder });
+        throw new TimelensError("ERR_BUSY", `Another process (pid ${holder}) is writing ${file}; wait for it or remove ${lockPath} if it is gone.`, {
+          path: file,
+          lock: lockPath,
+          pid: holder,
+        });
       }
       await unlink(lockPath).catch(() => {}); // stale: its owner died
     }

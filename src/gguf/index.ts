@@ -4,7 +4,12 @@ export type { GgufFile, GgufTensorInfo, ReadGgufOptions } from "./reader";
 export { writeGguf, gguf } from "./writer";
 export type { GgufTypedValue, GgufMetadataInput, GgufTensorInput, WriteGgufOptions, WritableTensorType, TensorFill } from "./writer";
 export {
-  inspectTextModel, inspectMmproj, checkPair, inspectModelPair, SUPPORTED_TEXT_ARCHITECTURES, SUPPORTED_PROJECTORS,
+  inspectTextModel,
+  inspectMmproj,
+  checkPair,
+  inspectModelPair,
+  SUPPORTED_TEXT_ARCHITECTURES,
+  SUPPORTED_PROJECTORS,
 } from "./validate";
 export type { TextModelFacts, MmprojFacts, PairFacts, ModelPairInfo, TextArchitecture, ProjectorType } from "./validate";
 export { QWEN_VL_SPECIAL_TOKENS, REQUIRED_SPECIAL_TOKENS, TOKEN_TYPE } from "./specials";

@@ -100,7 +100,10 @@ function unsupported(path: string, message: string, details: Record<string, unkn
 
 class Cursor {
   pos = 0;
-  constructor(private readonly src: Source, private readonly maxHeaderBytes: number) {}
+  constructor(
+    private readonly src: Source,
+    private readonly maxHeaderBytes: number,
+  ) {}
 
   /** Makes `n` bytes available at pos, or fails: truncated (past EOF) or corrupt (beyond limits). */
   need(n: number, what: string): void {
@@ -108,11 +111,15 @@ class Cursor {
     if (end <= this.src.avail) return;
     if (end > this.src.fileSize) {
       throw invalid(this.src.path, `truncated GGUF header: ${what} at offset ${this.pos} needs ${n} bytes but the file has ${this.src.fileSize} bytes`, {
-        offset: this.pos, needed: n, fileSize: this.src.fileSize,
+        offset: this.pos,
+        needed: n,
+        fileSize: this.src.fileSize,
       });
     }
     if (end > this.maxHeaderBytes) {
-      throw invalid(this.src.path, `corrupt GGUF header: header would exceed ${this.maxHeaderBytes} bytes (${what} at offset ${this.pos})`, { offset: this.pos });
+      throw invalid(this.src.path, `corrupt GGUF header: header would exceed ${this.maxHeaderBytes} bytes (${what} at offset ${this.pos})`, {
+        offset: this.pos,
+      });
     }
     if (this.src.growSync) {
       this.src.growSync(end);
@@ -133,9 +140,15 @@ class Cursor {
     }
     const n = Number(count);
     if (this.pos + n * minBytes > fileSize) {
-      throw invalid(this.src.path, `truncated or corrupt GGUF header: ${what} count ${n} needs at least ${n * minBytes} bytes but only ${fileSize - this.pos} remain`, {
-        count: n, offset: this.pos, fileSize,
-      });
+      throw invalid(
+        this.src.path,
+        `truncated or corrupt GGUF header: ${what} count ${n} needs at least ${n * minBytes} bytes but only ${fileSize - this.pos} remain`,
+        {
+          count: n,
+          offset: this.pos,
+          fileSize,
+        },
+      );
     }
     return n;
   }
@@ -144,9 +157,22 @@ class Cursor {
     return this.src.buf;
   }
 
-  u8(): number { this.need(1, "u8"); return this.buf.readUInt8(this.pos++); }
-  u32(what = "u32"): number { this.need(4, what); const v = this.buf.readUInt32LE(this.pos); this.pos += 4; return v; }
-  u64(what = "u64"): bigint { this.need(8, what); const v = this.buf.readBigUInt64LE(this.pos); this.pos += 8; return v; }
+  u8(): number {
+    this.need(1, "u8");
+    return this.buf.readUInt8(this.pos++);
+  }
+  u32(what = "u32"): number {
+    this.need(4, what);
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  u64(what = "u64"): bigint {
+    this.need(8, what);
+    const v = this.buf.readBigUInt64LE(this.pos);
+    this.pos += 8;
+    return v;
+  }
 
   /** A string: u64 length + UTF-8 bytes. `decode: false` skips it. */
   string(what: string, maxBytes: number, decode = true): string {
@@ -159,7 +185,9 @@ class Cursor {
     if (hi >= 0x200000 || n > maxBytes) {
       const len = (BigInt(hi) << 32n) | BigInt(lo);
       throw invalid(this.src.path, `corrupt GGUF header: ${what} length ${len} at offset ${this.pos - 8} is absurd (file is ${fileSize} bytes)`, {
-        length: len.toString(), offset: this.pos - 8, fileSize,
+        length: len.toString(),
+        offset: this.pos - 8,
+        fileSize,
       });
     }
     this.need(n, what);
@@ -175,17 +203,28 @@ class Cursor {
     const p = this.pos;
     this.pos += size;
     switch (type) {
-      case "u8": return b.readUInt8(p);
-      case "i8": return b.readInt8(p);
-      case "u16": return b.readUInt16LE(p);
-      case "i16": return b.readInt16LE(p);
-      case "u32": return b.readUInt32LE(p);
-      case "i32": return b.readInt32LE(p);
-      case "f32": return b.readFloatLE(p);
-      case "f64": return b.readDoubleLE(p);
-      case "bool": return b.readUInt8(p) !== 0;
-      case "u64": return narrow(b.readBigUInt64LE(p));
-      case "i64": return narrow(b.readBigInt64LE(p));
+      case "u8":
+        return b.readUInt8(p);
+      case "i8":
+        return b.readInt8(p);
+      case "u16":
+        return b.readUInt16LE(p);
+      case "i16":
+        return b.readInt16LE(p);
+      case "u32":
+        return b.readUInt32LE(p);
+      case "i32":
+        return b.readInt32LE(p);
+      case "f32":
+        return b.readFloatLE(p);
+      case "f64":
+        return b.readDoubleLE(p);
+      case "bool":
+        return b.readUInt8(p) !== 0;
+      case "u64":
+        return narrow(b.readBigUInt64LE(p));
+      case "i64":
+        return narrow(b.readBigInt64LE(p));
     }
   }
 }
@@ -197,7 +236,11 @@ const { fromCharCode } = String;
 function decodeUtf8(buf: Buffer, start: number, n: number): string {
   if (n <= 16) {
     let ascii = true;
-    for (let i = start; i < start + n; i++) if (buf[i] >= 0x80) { ascii = false; break; }
+    for (let i = start; i < start + n; i++)
+      if (buf[i] >= 0x80) {
+        ascii = false;
+        break;
+      }
     if (ascii) {
       let s = "";
       for (let i = start; i < start + n; i++) s += fromCharCode(buf[i]);
@@ -230,15 +273,27 @@ interface ParseState {
 class HeaderParser {
   readonly cur: Cursor;
   readonly state: ParseState = {
-    phase: "preamble", index: 0, version: 0, nKv: 0, nTensors: 0,
-    metadata: Object.create(null) as Record<string, GgufValue>, metadataTypes: Object.create(null) as Record<string, GgufKvType>,
-    tensorsRaw: [], tensorNames: new Set(), alignment: GGUF_DEFAULT_ALIGNMENT, nextOffset: 0, headerSize: 0,
+    phase: "preamble",
+    index: 0,
+    version: 0,
+    nKv: 0,
+    nTensors: 0,
+    metadata: Object.create(null) as Record<string, GgufValue>,
+    metadataTypes: Object.create(null) as Record<string, GgufKvType>,
+    tensorsRaw: [],
+    tensorNames: new Set(),
+    alignment: GGUF_DEFAULT_ALIGNMENT,
+    nextOffset: 0,
+    headerSize: 0,
   };
   private readonly skipThreshold: number;
   private readonly keep: ReadonlySet<string>;
   private readonly maxStringBytes: number;
 
-  constructor(private readonly src: Source, opts: ReadGgufOptions) {
+  constructor(
+    private readonly src: Source,
+    opts: ReadGgufOptions,
+  ) {
     this.cur = new Cursor(src, opts.maxHeaderBytes ?? 256 * 1024 * 1024);
     const s = opts.skipLargeArrays;
     this.skipThreshold = s === true ? DEFAULT_SKIP_THRESHOLD : typeof s === "number" ? s : Infinity;
@@ -263,9 +318,18 @@ class HeaderParser {
     const st = this.state;
     if (st.phase === "preamble") this.preamble();
     else if (st.phase === "kv") {
-      if (st.index < st.nKv) { this.kv(); st.index++; } else this.afterKv();
+      if (st.index < st.nKv) {
+        this.kv();
+        st.index++;
+      } else this.afterKv();
     } else if (st.phase === "tensors") {
-      if (st.index < st.nTensors) { this.tensorInfo(); st.index++; } else { st.headerSize = this.cur.pos; st.phase = "done"; }
+      if (st.index < st.nTensors) {
+        this.tensorInfo();
+        st.index++;
+      } else {
+        st.headerSize = this.cur.pos;
+        st.phase = "done";
+      }
     }
   }
 
@@ -309,7 +373,8 @@ class HeaderParser {
     }
     const itemTypeId = cur.u32("array element type");
     const itemType = GGUF_VALUE_TYPE_NAMES[itemTypeId];
-    if (itemType === undefined) throw invalid(src.path, `corrupt GGUF header: array "${key}" has unknown element type ${itemTypeId}`, { key, typeId: itemTypeId });
+    if (itemType === undefined)
+      throw invalid(src.path, `corrupt GGUF header: array "${key}" has unknown element type ${itemTypeId}`, { key, typeId: itemTypeId });
     if (itemType === "array") throw invalid(src.path, `corrupt or unsupported GGUF header: "${key}" is a nested array (llama.cpp rejects these)`, { key });
     const minBytes = itemType === "string" ? 8 : GGUF_SCALAR_SIZE[itemType];
     const length = cur.checkCount(cur.u64("array length"), minBytes, `array "${key}" element`);
@@ -318,7 +383,10 @@ class HeaderParser {
     const elementLabel = `an element of "${key}"`;
     if (skip) {
       if (itemType === "string") for (let i = 0; i < length; i++) cur.string(elementLabel, this.maxStringBytes, false);
-      else { cur.need(length * minBytes, `array "${key}"`); cur.pos += length * minBytes; }
+      else {
+        cur.need(length * minBytes, `array "${key}"`);
+        cur.pos += length * minBytes;
+      }
       state.metadata[key] = { skipped: true, itemType, length };
       return;
     }
@@ -354,11 +422,16 @@ class HeaderParser {
     const { cur, src, state } = this;
     const name = cur.string("tensor name", this.maxStringBytes);
     if (Buffer.byteLength(name) >= GGML_MAX_NAME) {
-      throw invalid(src.path, `corrupt GGUF header: tensor name "${name.slice(0, 80)}" is ${Buffer.byteLength(name)} bytes (llama.cpp allows ${GGML_MAX_NAME - 1})`, { tensor: name });
+      throw invalid(
+        src.path,
+        `corrupt GGUF header: tensor name "${name.slice(0, 80)}" is ${Buffer.byteLength(name)} bytes (llama.cpp allows ${GGML_MAX_NAME - 1})`,
+        { tensor: name },
+      );
     }
     if (state.tensorNames.has(name)) throw invalid(src.path, `corrupt GGUF header: duplicate tensor name "${name}"`, { tensor: name });
     const nDims = cur.u32("tensor n_dims");
-    if (nDims > GGML_MAX_DIMS) throw invalid(src.path, `corrupt GGUF header: tensor "${name}" has ${nDims} dimensions (max ${GGML_MAX_DIMS})`, { tensor: name, nDims });
+    if (nDims > GGML_MAX_DIMS)
+      throw invalid(src.path, `corrupt GGUF header: tensor "${name}" has ${nDims} dimensions (max ${GGML_MAX_DIMS})`, { tensor: name, nDims });
     const dims: number[] = [];
     let nElements = 1n;
     for (let i = 0; i < nDims; i++) {
@@ -373,21 +446,33 @@ class HeaderParser {
     const type = ggmlTypeById(typeId);
     if (!type) {
       const removed = removedGgmlTypeName(typeId);
-      if (removed) throw unsupported(src.path, `tensor "${name}" uses the removed ggml type ${removed} (${typeId}); re-convert the model`, { tensor: name, typeId });
-      if (typeId < 256) throw unsupported(src.path, `tensor "${name}" uses unknown ggml type id ${typeId} (made by a newer llama.cpp?)`, { tensor: name, typeId });
+      if (removed)
+        throw unsupported(src.path, `tensor "${name}" uses the removed ggml type ${removed} (${typeId}); re-convert the model`, { tensor: name, typeId });
+      if (typeId < 256)
+        throw unsupported(src.path, `tensor "${name}" uses unknown ggml type id ${typeId} (made by a newer llama.cpp?)`, { tensor: name, typeId });
       throw invalid(src.path, `corrupt GGUF header: tensor "${name}" has invalid ggml type id ${typeId}`, { tensor: name, typeId });
     }
     const ne0 = dims.length > 0 ? dims[0] : 1;
     if (ne0 % type.blockSize !== 0) {
-      throw invalid(src.path, `corrupt GGUF header: tensor "${name}" of type ${type.name} has rows of ${ne0} elements, not a multiple of the block size ${type.blockSize}`, { tensor: name });
+      throw invalid(
+        src.path,
+        `corrupt GGUF header: tensor "${name}" of type ${type.name} has rows of ${ne0} elements, not a multiple of the block size ${type.blockSize}`,
+        { tensor: name },
+      );
     }
     const n = Number(nElements);
     const byteSize = (n / type.blockSize) * type.typeSize;
     const offset = cur.u64("tensor offset");
     if (offset !== BigInt(state.nextOffset)) {
-      throw invalid(src.path, `corrupt GGUF header: tensor "${name}" has data offset ${offset}, expected ${state.nextOffset} (tensors must be packed in order)`, {
-        tensor: name, offset: offset.toString(), expected: state.nextOffset,
-      });
+      throw invalid(
+        src.path,
+        `corrupt GGUF header: tensor "${name}" has data offset ${offset}, expected ${state.nextOffset} (tensors must be packed in order)`,
+        {
+          tensor: name,
+          offset: offset.toString(),
+          expected: state.nextOffset,
+        },
+      );
     }
     state.tensorNames.add(name);
     state.tensorsRaw.push({ name, dims, typeId, typeName: type.name, offset: state.nextOffset, byteSize, nElements: n });
@@ -398,19 +483,37 @@ class HeaderParser {
     const { src, state } = this;
     const dataOffset = alignUp(state.headerSize, state.alignment);
     const tensors: GgufTensorInfo[] = state.tensorsRaw.map((t) => ({
-      name: t.name, dims: t.dims, type: { id: t.typeId, name: t.typeName },
-      offset: t.offset, fileOffset: dataOffset + t.offset, byteSize: t.byteSize, nElements: t.nElements,
+      name: t.name,
+      dims: t.dims,
+      type: { id: t.typeId, name: t.typeName },
+      offset: t.offset,
+      fileOffset: dataOffset + t.offset,
+      byteSize: t.byteSize,
+      nElements: t.nElements,
     }));
     for (const t of tensors) {
       if (t.fileOffset + t.byteSize > src.fileSize) {
-        throw invalid(src.path, `truncated GGUF file: data of tensor "${t.name}" ends at byte ${t.fileOffset + t.byteSize} but the file has ${src.fileSize} bytes`, {
-          tensor: t.name, end: t.fileOffset + t.byteSize, fileSize: src.fileSize,
-        });
+        throw invalid(
+          src.path,
+          `truncated GGUF file: data of tensor "${t.name}" ends at byte ${t.fileOffset + t.byteSize} but the file has ${src.fileSize} bytes`,
+          {
+            tensor: t.name,
+            end: t.fileOffset + t.byteSize,
+            fileSize: src.fileSize,
+          },
+        );
       }
     }
     return {
-      path: src.path, version: state.version, metadata: state.metadata, metadataTypes: state.metadataTypes, tensors,
-      alignment: state.alignment, dataOffset, headerSize: state.headerSize, fileSize: src.fileSize,
+      path: src.path,
+      version: state.version,
+      metadata: state.metadata,
+      metadataTypes: state.metadataTypes,
+      tensors,
+      alignment: state.alignment,
+      dataOffset,
+      headerSize: state.headerSize,
+      fileSize: src.fileSize,
     };
   }
 }
@@ -421,7 +524,8 @@ function nextSize(src: Source, end: number): number {
 
 function notFound(path: string, e: NodeJS.ErrnoException): TimelensError {
   if (e.code === "ENOENT") return new TimelensError("ERR_FILE_NOT_FOUND", `Model file not found: ${path}`, { path, kind: "gguf" }, { cause: e });
-  if (e.code === "EISDIR") return new TimelensError("ERR_FILE_NOT_FOUND", `Expected a GGUF file but found a directory: ${path}`, { path, kind: "gguf" }, { cause: e });
+  if (e.code === "EISDIR")
+    return new TimelensError("ERR_FILE_NOT_FOUND", `Expected a GGUF file but found a directory: ${path}`, { path, kind: "gguf" }, { cause: e });
   return new TimelensError("ERR_MODEL_INVALID", `${path}: cannot read file (${e.code ?? e.message})`, { path }, { cause: e });
 }
 
@@ -450,7 +554,10 @@ export async function readGguf(path: string, opts: ReadGgufOptions = {}): Promis
       }
       while (src.avail < size) {
         const { bytesRead } = await fh.read(src.buf, src.avail, size - src.avail, src.avail);
-        if (bytesRead === 0) { src.fileSize = src.avail; break; } // file shrank under us
+        if (bytesRead === 0) {
+          src.fileSize = src.avail;
+          break;
+        } // file shrank under us
         src.avail += bytesRead;
       }
     };
@@ -490,7 +597,10 @@ export function readGgufSync(path: string, opts: ReadGgufOptions = {}): GgufFile
       src.buf = bigger;
       while (src.avail < size) {
         const n = readSync(fd, src.buf, src.avail, size - src.avail, src.avail);
-        if (n === 0) { src.fileSize = src.avail; break; }
+        if (n === 0) {
+          src.fileSize = src.avail;
+          break;
+        }
         src.avail += n;
       }
     };

@@ -32,7 +32,17 @@ export const GGUF_VALUE_TYPE_NAMES: readonly GgufValueTypeName[] = (() => {
 
 /** Byte size of a fixed-size scalar; strings are variable (8-byte length prefix + bytes). */
 export const GGUF_SCALAR_SIZE: Readonly<Record<Exclude<GgufScalarTypeName, "string">, number>> = {
-  u8: 1, i8: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4, bool: 1, u64: 8, i64: 8, f64: 8,
+  u8: 1,
+  i8: 1,
+  u16: 2,
+  i16: 2,
+  u32: 4,
+  i32: 4,
+  f32: 4,
+  bool: 1,
+  u64: 8,
+  i64: 8,
+  f64: 8,
 };
 
 /** A metadata value as read: 64-bit integers are numbers when exactly representable, else bigint. */
@@ -114,7 +124,14 @@ const GGML_TYPE_LIST: GgmlTypeInfo[] = [
 
 /** Ids that once existed and were removed from GGUF files (Q4_2, Q4_3, the repacked Q4_0_x_y / IQ4_NL_x_y). */
 const REMOVED_GGML_TYPES: Readonly<Record<number, string>> = {
-  4: "Q4_2", 5: "Q4_3", 31: "Q4_0_4_4", 32: "Q4_0_4_8", 33: "Q4_0_8_8", 36: "IQ4_NL_4_4", 37: "IQ4_NL_4_8", 38: "IQ4_NL_8_8",
+  4: "Q4_2",
+  5: "Q4_3",
+  31: "Q4_0_4_4",
+  32: "Q4_0_4_8",
+  33: "Q4_0_8_8",
+  36: "IQ4_NL_4_4",
+  37: "IQ4_NL_4_8",
+  38: "IQ4_NL_8_8",
 };
 
 const BY_ID = new Map<number, GgmlTypeInfo>(GGML_TYPE_LIST.map((t) => [t.id, t]));

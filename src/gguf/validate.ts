@@ -277,9 +277,15 @@ export function inspectTextModel(g: GgufFile): TextModelFacts {
     throw err("ERR_MODEL_UNSUPPORTED", g, "this is an mmproj file (architecture clip), pass it as mmproj, not as the model", { architecture: arch });
   }
   if (!(SUPPORTED_TEXT_ARCHITECTURES as readonly string[]).includes(arch)) {
-    throw err("ERR_MODEL_UNSUPPORTED", g, `unsupported model architecture "${arch}"; supported: qwen3vl (Qwen3-VL, TimeLens-8B), qwen2vl (Qwen2.5-VL, TimeLens-7B/3B)`, {
-      architecture: arch, supported: [...SUPPORTED_TEXT_ARCHITECTURES],
-    });
+    throw err(
+      "ERR_MODEL_UNSUPPORTED",
+      g,
+      `unsupported model architecture "${arch}"; supported: qwen3vl (Qwen3-VL, TimeLens-8B), qwen2vl (Qwen2.5-VL, TimeLens-7B/3B)`,
+      {
+        architecture: arch,
+        supported: [...SUPPORTED_TEXT_ARCHITECTURES],
+      },
+    );
   }
   const architecture = arch as TextArchitecture;
   const k = new Keys(g);
@@ -300,7 +306,7 @@ export function inspectTextModel(g: GgufFile): TextModelFacts {
   const ffs = k.perLayer(p("feed_forward_length"), L, true);
   const sectionsV = k.array(p("rope.dimension_sections"), ["i32", "u32"], true, 4);
   const eps = architecture === "qwen3vl" ? k.f32(p("attention.layer_norm_rms_epsilon")) : undefined;
-  const nDeepstack = architecture === "qwen3vl" ? k.u32(p("n_deepstack_layers"), false) ?? 0 : 0;
+  const nDeepstack = architecture === "qwen3vl" ? (k.u32(p("n_deepstack_layers"), false) ?? 0) : 0;
   const keyLength = k.u32(p("attention.key_length"), false);
   const valueLength = k.u32(p("attention.value_length"), false);
   const ropeDims = k.u32(p("rope.dimension_count"), false);
@@ -332,7 +338,8 @@ export function inspectTextModel(g: GgufFile): TextModelFacts {
   if (H > 0 && KV > 0 && H % KV !== 0) problems.push(`head_count ${H} is not a multiple of head_count_kv ${KV}`);
   const D = keyLength ?? (H > 0 ? Math.floor(E / H) : 0);
   if ((valueLength ?? D) !== D) problems.push(`attention.value_length ${valueLength} differs from key_length ${D}`);
-  if (ropeDims !== undefined && ropeDims !== D) problems.push(`rope.dimension_count ${ropeDims} differs from the head size ${D} (llama.cpp asserts they are equal)`);
+  if (ropeDims !== undefined && ropeDims !== D)
+    problems.push(`rope.dimension_count ${ropeDims} differs from the head size ${D} (llama.cpp asserts they are equal)`);
   if (architecture === "qwen2vl" && H * D !== E) problems.push(`head_count x head size (${H} x ${D}) must equal embedding_length ${E} for qwen2vl`);
   const ropeSections = Array.isArray(sectionsV) ? sectionsV.map((x) => Number(x)) : [];
   const sectionSum = ropeSections.reduce((a, b) => a + b, 0);
@@ -350,7 +357,11 @@ export function inspectTextModel(g: GgufFile): TextModelFacts {
   if (vocabSize === 0) problems.push("tokenizer.ggml.tokens is empty");
   const tt = g.metadataTypes["tokenizer.ggml.token_type"];
   if (tt && tt.length! < vocabSize) problems.push(`tokenizer.ggml.token_type has ${tt.length} entries for ${vocabSize} tokens`);
-  for (const [key, id] of [["bos", bosTokenId], ["eos", eosTokenId], ["padding", padTokenId]] as const) {
+  for (const [key, id] of [
+    ["bos", bosTokenId],
+    ["eos", eosTokenId],
+    ["padding", padTokenId],
+  ] as const) {
     if (id !== undefined && id >= vocabSize) problems.push(`tokenizer.ggml.${key}_token_id ${id} is outside the vocabulary (${vocabSize})`);
   }
   if (tokenizerModel !== "gpt2") warnings.push(`tokenizer.ggml.model is "${tokenizerModel}", Qwen models use "gpt2"`);
@@ -411,10 +422,32 @@ export function inspectTextModel(g: GgufFile): TextModelFacts {
   if (!ts.has("output.weight") && !embd) throw err("ERR_MODEL_INVALID", g, "no output or token_embd tensor");
 
   return {
-    path: g.path, architecture, name: modelName(g), nEmbd: E, nLayer: L, nHead: H, nHeadKv: KV, headDim: D, nFf: FF,
-    nCtxTrain: nCtxTrain!, nDeepstack, nEmbdInput: E * (1 + nDeepstack), ropeSections, ropeFreqBase, vocabSize: V,
-    tokenizerModel: tokenizerModel!, tokenizerPre, chatTemplate, bosTokenId, eosTokenId, padTokenId, addBosToken,
-    specialTokens, tiedEmbeddings: !output, tokenEmbdType: embd ? embd.type.name : "?", warnings,
+    path: g.path,
+    architecture,
+    name: modelName(g),
+    nEmbd: E,
+    nLayer: L,
+    nHead: H,
+    nHeadKv: KV,
+    headDim: D,
+    nFf: FF,
+    nCtxTrain: nCtxTrain!,
+    nDeepstack,
+    nEmbdInput: E * (1 + nDeepstack),
+    ropeSections,
+    ropeFreqBase,
+    vocabSize: V,
+    tokenizerModel: tokenizerModel!,
+    tokenizerPre,
+    chatTemplate,
+    bosTokenId,
+    eosTokenId,
+    padTokenId,
+    addBosToken,
+    specialTokens,
+    tiedEmbeddings: !output,
+    tokenEmbdType: embd ? embd.type.name : "?",
+    warnings,
   };
 }
 
@@ -423,15 +456,30 @@ export function inspectTextModel(g: GgufFile): TextModelFacts {
 
 /** Keys clip.cpp reads with a type assertion (a wrong type aborts the process). */
 const CLIP_KEY_TYPES: Readonly<Record<string, GgufScalarTypeName>> = {
-  "general.name": "string", "general.description": "string",
-  "clip.projector_type": "string", "clip.vision.projector_type": "string", "clip.vision.mm_patch_merge_type": "string",
-  "clip.has_vision_encoder": "bool", "clip.has_audio_encoder": "bool", "clip.has_gen_audio_encoder": "bool",
-  "clip.use_gelu": "bool", "clip.use_silu": "bool",
-  "clip.vision.embedding_length": "u32", "clip.vision.attention.head_count": "u32", "clip.vision.attention.head_dim": "u32",
-  "clip.vision.feed_forward_length": "u32", "clip.vision.block_count": "u32", "clip.vision.projection_dim": "u32",
-  "clip.vision.attention.head_count_kv": "u32", "clip.vision.image_size": "u32", "clip.vision.patch_size": "u32",
-  "clip.vision.spatial_merge_size": "u32", "clip.vision.n_wa_pattern": "u32", "clip.minicpmv_query_num": "u32",
-  "clip.minicpmv_version": "i32", "clip.vision.attention.layer_norm_epsilon": "f32",
+  "general.name": "string",
+  "general.description": "string",
+  "clip.projector_type": "string",
+  "clip.vision.projector_type": "string",
+  "clip.vision.mm_patch_merge_type": "string",
+  "clip.has_vision_encoder": "bool",
+  "clip.has_audio_encoder": "bool",
+  "clip.has_gen_audio_encoder": "bool",
+  "clip.use_gelu": "bool",
+  "clip.use_silu": "bool",
+  "clip.vision.embedding_length": "u32",
+  "clip.vision.attention.head_count": "u32",
+  "clip.vision.attention.head_dim": "u32",
+  "clip.vision.feed_forward_length": "u32",
+  "clip.vision.block_count": "u32",
+  "clip.vision.projection_dim": "u32",
+  "clip.vision.attention.head_count_kv": "u32",
+  "clip.vision.image_size": "u32",
+  "clip.vision.patch_size": "u32",
+  "clip.vision.spatial_merge_size": "u32",
+  "clip.vision.n_wa_pattern": "u32",
+  "clip.minicpmv_query_num": "u32",
+  "clip.minicpmv_version": "i32",
+  "clip.vision.attention.layer_norm_epsilon": "f32",
 };
 
 const PATCH_TYPES = ["F32", "F16"];
@@ -440,9 +488,10 @@ const PATCH_TYPES = ["F32", "F16"];
 export function inspectMmproj(g: GgufFile): MmprojFacts {
   const arch = archOf(g);
   if (arch !== "clip") {
-    const hint = arch && (SUPPORTED_TEXT_ARCHITECTURES as readonly string[]).includes(arch)
-      ? `this is a text model (architecture ${arch}), pass it as the model, not as mmproj`
-      : `not an mmproj file: general.architecture is ${arch === undefined ? "missing" : `"${arch}"`}, expected "clip"`;
+    const hint =
+      arch && (SUPPORTED_TEXT_ARCHITECTURES as readonly string[]).includes(arch)
+        ? `this is a text model (architecture ${arch}), pass it as the model, not as mmproj`
+        : `not an mmproj file: general.architecture is ${arch === undefined ? "missing" : `"${arch}"`}, expected "clip"`;
     throw err("ERR_MODEL_INVALID", g, hint, { architecture: arch });
   }
   const k = new Keys(g);
@@ -457,15 +506,26 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
   k.fail("ERR_MODEL_INVALID", "invalid mmproj header (llama.cpp would abort on these key types)");
 
   if (g.metadata["clip.has_vision_encoder"] !== true) {
-    throw new TimelensError("ERR_NO_VISION", `${g.path}: this mmproj has no vision encoder (clip.has_vision_encoder is not true); a Qwen-VL vision projector is required`, {
-      path: g.path, hasAudio: g.metadata["clip.has_audio_encoder"] === true,
-    });
+    throw new TimelensError(
+      "ERR_NO_VISION",
+      `${g.path}: this mmproj has no vision encoder (clip.has_vision_encoder is not true); a Qwen-VL vision projector is required`,
+      {
+        path: g.path,
+        hasAudio: g.metadata["clip.has_audio_encoder"] === true,
+      },
+    );
   }
   const projRaw = (g.metadata["clip.projector_type"] ?? g.metadata["clip.vision.projector_type"]) as string | undefined;
   if (projRaw === undefined || !(SUPPORTED_PROJECTORS as readonly string[]).includes(projRaw)) {
-    throw err("ERR_MODEL_UNSUPPORTED", g, `unsupported projector type ${projRaw === undefined ? "(none)" : `"${projRaw}"`}; supported: ${SUPPORTED_PROJECTORS.join(", ")}`, {
-      projectorType: projRaw, supported: [...SUPPORTED_PROJECTORS],
-    });
+    throw err(
+      "ERR_MODEL_UNSUPPORTED",
+      g,
+      `unsupported projector type ${projRaw === undefined ? "(none)" : `"${projRaw}"`}; supported: ${SUPPORTED_PROJECTORS.join(", ")}`,
+      {
+        projectorType: projRaw,
+        supported: [...SUPPORTED_PROJECTORS],
+      },
+    );
   }
   const projectorType = projRaw as ProjectorType;
   const isQ3 = projectorType === "qwen3vl_merger";
@@ -594,7 +654,9 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
   ts.fail(`invalid ${projectorType} mmproj`);
   if (outputDim === 0) problems.push("mm.2.weight has no output dimension");
   if (!isQ3 && projectionDim !== outputDim) {
-    problems.push(`clip.vision.projection_dim ${projectionDim} differs from the merger output ${outputDim} (the window-attention reorder in llama.cpp uses projection_dim)`);
+    problems.push(
+      `clip.vision.projection_dim ${projectionDim} differs from the merger output ${outputDim} (the window-attention reorder in llama.cpp uses projection_dim)`,
+    );
   } else if (isQ3 && projectionDim !== outputDim) {
     warnings.push(`clip.vision.projection_dim ${projectionDim} differs from the merger output ${outputDim}`);
   }
@@ -602,11 +664,28 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
 
   const nDeepstack = deepstackLayers.length;
   return {
-    path: g.path, projectorType, textArchitecture: isQ3 ? "qwen3vl" : "qwen2vl", hasVision: true,
-    patchSize: P!, spatialMerge: merge, temporalPatch: 2, imageSize: imageSize!, projectionDim: projectionDim!,
-    embeddingLength: c, feedForwardLength: ff, blockCount: L!, headCount: H!, outputDim, nDeepstack, deepstackLayers,
-    nEmbdOutput: outputDim * (1 + nDeepstack), nWaPattern: nWa, activation,
-    imageMean: (meanV as number[]).map(Number), imageStd: (stdV as number[]).map(Number), warnings,
+    path: g.path,
+    projectorType,
+    textArchitecture: isQ3 ? "qwen3vl" : "qwen2vl",
+    hasVision: true,
+    patchSize: P!,
+    spatialMerge: merge,
+    temporalPatch: 2,
+    imageSize: imageSize!,
+    projectionDim: projectionDim!,
+    embeddingLength: c,
+    feedForwardLength: ff,
+    blockCount: L!,
+    headCount: H!,
+    outputDim,
+    nDeepstack,
+    deepstackLayers,
+    nEmbdOutput: outputDim * (1 + nDeepstack),
+    nWaPattern: nWa,
+    activation,
+    imageMean: (meanV as number[]).map(Number),
+    imageStd: (stdV as number[]).map(Number),
+    warnings,
   };
 }
 
@@ -616,20 +695,31 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
 /** Checks that a projector feeds the text model it is paired with. */
 export function checkPair(text: TextModelFacts, mmproj: MmprojFacts): PairFacts {
   const details = {
-    model: text.path, mmproj: mmproj.path, architecture: text.architecture, projectorType: mmproj.projectorType,
-    textEmbd: text.nEmbd, textDeepstack: text.nDeepstack, textInput: text.nEmbdInput,
-    mmprojOutputDim: mmproj.outputDim, mmprojDeepstack: mmproj.nDeepstack, mmprojOutput: mmproj.nEmbdOutput,
+    model: text.path,
+    mmproj: mmproj.path,
+    architecture: text.architecture,
+    projectorType: mmproj.projectorType,
+    textEmbd: text.nEmbd,
+    textDeepstack: text.nDeepstack,
+    textInput: text.nEmbdInput,
+    mmprojOutputDim: mmproj.outputDim,
+    mmprojDeepstack: mmproj.nDeepstack,
+    mmprojOutput: mmproj.nEmbdOutput,
   };
   if (mmproj.textArchitecture !== text.architecture) {
-    throw new TimelensError("ERR_MMPROJ_MISMATCH",
+    throw new TimelensError(
+      "ERR_MMPROJ_MISMATCH",
       `The mmproj projector "${mmproj.projectorType}" (${mmproj.path}) belongs to ${mmproj.textArchitecture} models, but the model ${text.path} is ${text.architecture}; use the mmproj released with this model.`,
-      details);
+      details,
+    );
   }
   if (mmproj.nEmbdOutput !== text.nEmbdInput || mmproj.outputDim !== text.nEmbd || mmproj.nDeepstack !== text.nDeepstack) {
-    throw new TimelensError("ERR_MMPROJ_MISMATCH",
+    throw new TimelensError(
+      "ERR_MMPROJ_MISMATCH",
       `The mmproj does not fit the model: it outputs ${mmproj.nEmbdOutput} values per token (${mmproj.outputDim} x (1 + ${mmproj.nDeepstack} deepstack)), ` +
-      `the model expects ${text.nEmbdInput} (${text.nEmbd} x (1 + ${text.nDeepstack} deepstack)). Use the mmproj released with this model (${text.name}).`,
-      details);
+        `the model expects ${text.nEmbdInput} (${text.nEmbd} x (1 + ${text.nDeepstack} deepstack)). Use the mmproj released with this model (${text.name}).`,
+      details,
+    );
   }
   return { architecture: text.architecture, projectorType: mmproj.projectorType, nEmbdInput: text.nEmbdInput };
 }
@@ -651,9 +741,14 @@ export async function inspectModelPair(modelPath: string, mmprojPath: string): P
   const ma = archOf(model);
   const pa = archOf(mmproj);
   if (ma === "clip" && pa !== undefined && (SUPPORTED_TEXT_ARCHITECTURES as readonly string[]).includes(pa)) {
-    throw new TimelensError("ERR_MODEL_INVALID", `The model and mmproj paths look swapped: ${modelPath} is an mmproj (clip) and ${mmprojPath} is a ${pa} text model.`, {
-      model: modelPath, mmproj: mmprojPath,
-    });
+    throw new TimelensError(
+      "ERR_MODEL_INVALID",
+      `The model and mmproj paths look swapped: ${modelPath} is an mmproj (clip) and ${mmprojPath} is a ${pa} text model.`,
+      {
+        model: modelPath,
+        mmproj: mmprojPath,
+      },
+    );
   }
   const text = inspectTextModel(model);
   const proj = inspectMmproj(mmproj);

@@ -123,7 +123,11 @@ class ByteSink {
     this.buf.copy(bigger, 0, 0, this.len);
     this.buf = bigger;
   }
-  u32(v: number): void { this.ensure(4); this.buf.writeUInt32LE(v, this.len); this.len += 4; }
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(v, this.len);
+    this.len += 4;
+  }
   u64(v: number | bigint): void {
     this.ensure(8);
     if (typeof v === "number" && v >= 0 && v <= 0xffffffff) {
@@ -161,20 +165,40 @@ class ByteSink {
       return n;
     };
     switch (type) {
-      case "u8": b.writeUInt8(int(0, 0xff), p); break;
-      case "i8": b.writeInt8(int(-0x80, 0x7f), p); break;
-      case "u16": b.writeUInt16LE(int(0, 0xffff), p); break;
-      case "i16": b.writeInt16LE(int(-0x8000, 0x7fff), p); break;
-      case "u32": b.writeUInt32LE(int(0, 0xffffffff), p); break;
-      case "i32": b.writeInt32LE(int(-0x80000000, 0x7fffffff), p); break;
-      case "f32": b.writeFloatLE(num(), p); break;
-      case "f64": b.writeDoubleLE(num(), p); break;
+      case "u8":
+        b.writeUInt8(int(0, 0xff), p);
+        break;
+      case "i8":
+        b.writeInt8(int(-0x80, 0x7f), p);
+        break;
+      case "u16":
+        b.writeUInt16LE(int(0, 0xffff), p);
+        break;
+      case "i16":
+        b.writeInt16LE(int(-0x8000, 0x7fff), p);
+        break;
+      case "u32":
+        b.writeUInt32LE(int(0, 0xffffffff), p);
+        break;
+      case "i32":
+        b.writeInt32LE(int(-0x80000000, 0x7fffffff), p);
+        break;
+      case "f32":
+        b.writeFloatLE(num(), p);
+        break;
+      case "f64":
+        b.writeDoubleLE(num(), p);
+        break;
       case "bool":
         if (typeof v !== "boolean") throw new TypeError(`metadata "${key}": expected a boolean`);
         b.writeUInt8(v ? 1 : 0, p);
         break;
-      case "u64": b.writeBigUInt64LE(BigInt(v as number | bigint), p); break;
-      case "i64": b.writeBigInt64LE(BigInt(v as number | bigint), p); break;
+      case "u64":
+        b.writeBigUInt64LE(BigInt(v as number | bigint), p);
+        break;
+      case "i64":
+        b.writeBigInt64LE(BigInt(v as number | bigint), p);
+        break;
     }
     this.len += size;
   }
@@ -203,7 +227,8 @@ function planTensors(tensors: readonly GgufTensorInput[], alignment: number): Pl
     }
     const type = ggmlTypeByName(t.type);
     if (!type) throw new RangeError(`tensor "${t.name}": unknown ggml type ${t.type}`);
-    if (!t.raw && !t.source && !["F32", "F16", "Q8_0"].includes(type.name)) throw new RangeError(`tensor "${t.name}": type ${type.name} can only be written from raw bytes`);
+    if (!t.raw && !t.source && !["F32", "F16", "Q8_0"].includes(type.name))
+      throw new RangeError(`tensor "${t.name}": type ${type.name} can only be written from raw bytes`);
     const byteSize = ggmlTensorBytes(type, t.dims);
     const nElements = t.dims.reduce((a, b) => a * b, 1);
     if (t.raw && t.raw.byteLength !== byteSize) throw new RangeError(`tensor "${t.name}": raw data is ${t.raw.byteLength} bytes, expected ${byteSize}`);

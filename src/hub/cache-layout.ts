@@ -16,7 +16,10 @@ export const COMMIT_RE = /^[0-9a-f]{40}$/;
 export class HubCacheLayout {
   readonly repoDir: string;
 
-  constructor(readonly cacheDir: string, readonly repo: string) {
+  constructor(
+    readonly cacheDir: string,
+    readonly repo: string,
+  ) {
     this.repoDir = join(cacheDir, getRepoFolderName({ type: "model", name: repo }));
   }
 

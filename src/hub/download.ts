@@ -60,7 +60,11 @@ export async function downloadFiles(req: DownloadRequest): Promise<DownloadResul
     }
     const etag = file.sha256 ?? file.gitOid;
     if (!etag) {
-      throw new TimelensError("ERR_DOWNLOAD_FAILED", `${snapshot.repo}/${file.path} is not in the HF cache and the hub is ${cfg.offline ? "off (HF_HUB_OFFLINE)" : "unreachable"}`, { repo: snapshot.repo, file: file.path });
+      throw new TimelensError(
+        "ERR_DOWNLOAD_FAILED",
+        `${snapshot.repo}/${file.path} is not in the HF cache and the hub is ${cfg.offline ? "off (HF_HUB_OFFLINE)" : "unreachable"}`,
+        { repo: snapshot.repo, file: file.path },
+      );
     }
     if ((await fileSize(layout.blob(etag))) === file.size) {
       // Another revision (or a Python download) already holds these bytes.
@@ -85,28 +89,43 @@ export async function downloadFiles(req: DownloadRequest): Promise<DownloadResul
     const perFile = new RateMeter();
     let last = 0;
     let lastOnDisk = partial;
-    await withLock(layout.lock(etag), async () => {
-      // Another process may have finished this blob while we waited for the lock.
-      if ((await fileSize(layout.blob(etag))) === file.size) return;
-      await transferFile({
-        repo: snapshot.repo,
-        commit: snapshot.commit,
-        file,
-        blob: layout.blob(etag),
-        cfg,
-        signal,
-        onBytes: (onDisk) => {
-          downloadedBytes += Math.max(0, onDisk - lastOnDisk);
-          lastOnDisk = onDisk;
-          const now = performance.now();
-          if (now - last < interval && onDisk < file.size) return;
-          last = now;
-          const f = perFile.sample(now, onDisk, file.size);
-          const o = overall.sample(now, finished + onDisk, total);
-          req.onProgress?.({ stage: "download", file: file.path, fileDone: onDisk, fileTotal: file.size, fileBytesPerSecond: f.bytesPerSecond, fileEtaMs: f.etaMs, done: o.done, total, bytesPerSecond: o.bytesPerSecond, etaMs: o.etaMs });
-        },
-      });
-    }, signal);
+    await withLock(
+      layout.lock(etag),
+      async () => {
+        // Another process may have finished this blob while we waited for the lock.
+        if ((await fileSize(layout.blob(etag))) === file.size) return;
+        await transferFile({
+          repo: snapshot.repo,
+          commit: snapshot.commit,
+          file,
+          blob: layout.blob(etag),
+          cfg,
+          signal,
+          onBytes: (onDisk) => {
+            downloadedBytes += Math.max(0, onDisk - lastOnDisk);
+            lastOnDisk = onDisk;
+            const now = performance.now();
+            if (now - last < interval && onDisk < file.size) return;
+            last = now;
+            const f = perFile.sample(now, onDisk, file.size);
+            const o = overall.sample(now, finished + onDisk, total);
+            req.onProgress?.({
+              stage: "download",
+              file: file.path,
+              fileDone: onDisk,
+              fileTotal: file.size,
+              fileBytesPerSecond: f.bytesPerSecond,
+              fileEtaMs: f.etaMs,
+              done: o.done,
+              total,
+              bytesPerSecond: o.bytesPerSecond,
+              etaMs: o.etaMs,
+            });
+          },
+        });
+      },
+      signal,
+    );
     finished += file.size;
     paths[file.path] = await layout.link(snapshot.commit, file.path, etag);
   }

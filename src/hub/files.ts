@@ -39,7 +39,11 @@ export function selectCheckpointFiles(repo: string, files: readonly RepoFile[]):
   const chosen = files.filter((f) => isCheckpointFile(f.path));
   for (const required of ["config.json", "tokenizer.json"]) {
     if (!chosen.some((f) => f.path === required)) {
-      throw new TimelensError("ERR_CHECKPOINT_INVALID", `${repo} has no ${required}; a convertible checkpoint needs config.json, tokenizer.json and model*.safetensors`, { repo, missing: required });
+      throw new TimelensError(
+        "ERR_CHECKPOINT_INVALID",
+        `${repo} has no ${required}; a convertible checkpoint needs config.json, tokenizer.json and model*.safetensors`,
+        { repo, missing: required },
+      );
     }
   }
   return chosen;
@@ -69,10 +73,18 @@ export function selectGgufFiles(repo: string, files: readonly RepoFile[], quant?
   let candidates = texts;
   if (quant) candidates = texts.filter((f) => ggufTypeOf(f.path) === quant.toUpperCase());
   if (candidates.some((f) => /-\d{5}-of-\d{5}\.gguf$/i.test(f.path))) {
-    throw new TimelensError("ERR_MODEL_UNSUPPORTED", `${repo}: the ${quant ?? ""} GGUF is split into parts, which timelens-native does not load`, { repo, quant });
+    throw new TimelensError("ERR_MODEL_UNSUPPORTED", `${repo}: the ${quant ?? ""} GGUF is split into parts, which timelens-native does not load`, {
+      repo,
+      quant,
+    });
   }
   if (candidates.length !== 1) {
-    const why = candidates.length === 0 ? `has no text GGUF of type ${quant}` : quant ? `has ${candidates.length} text GGUFs of type ${quant}` : "holds several text GGUFs; name one with hf:owner/repo:TYPE";
+    const why =
+      candidates.length === 0
+        ? `has no text GGUF of type ${quant}`
+        : quant
+          ? `has ${candidates.length} text GGUFs of type ${quant}`
+          : "holds several text GGUFs; name one with hf:owner/repo:TYPE";
     throw new TimelensError("ERR_HUB_NOT_FOUND", `${repo} ${why} (available: ${types.join(", ") || "none"})`, { repo, quant, available: types });
   }
   const mmprojs = files.filter((f) => isGguf(f) && isMmproj(f));

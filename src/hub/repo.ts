@@ -32,7 +32,8 @@ export async function resolveRepo(repo: string, revision: string, cfg: HubConfig
   const layout = new HubCacheLayout(cfg.cacheDir, repo);
   if (cfg.offline) {
     const cached = await snapshotFromCache(layout, repo, revision);
-    if (!cached) throw new TimelensError("ERR_HUB_NOT_FOUND", `Offline (HF_HUB_OFFLINE) and the HF cache ${cfg.cacheDir} has no ${repo}@${revision}`, { repo, revision });
+    if (!cached)
+      throw new TimelensError("ERR_HUB_NOT_FOUND", `Offline (HF_HUB_OFFLINE) and the HF cache ${cfg.cacheDir} has no ${repo}@${revision}`, { repo, revision });
     return cached;
   }
   const what = `model ${repo}@${revision}`;

@@ -85,17 +85,34 @@ export async function transferFile(req: TransferRequest): Promise<void> {
     const before = have;
     try {
       if (signal?.aborted) throw new AbortError();
-      blob ??= await downloadFile({ repo: { type: "model", name: req.repo }, path: file.path, revision: req.commit, hubUrl: cfg.endpoint, accessToken: cfg.token, fetch: observe, xet: false });
+      blob ??= await downloadFile({
+        repo: { type: "model", name: req.repo },
+        path: file.path,
+        revision: req.commit,
+        hubUrl: cfg.endpoint,
+        accessToken: cfg.token,
+        fetch: observe,
+        xet: false,
+      });
       if (!blob) throw statusError(404, `file ${what}`, { repo: req.repo, file: file.path });
       if (blob.size !== file.size) {
-        throw new TimelensError("ERR_DOWNLOAD_FAILED", `${what}: the hub serves ${blob.size} bytes, its listing says ${file.size}`, { repo: req.repo, file: file.path, expected: file.size, actual: blob.size });
+        throw new TimelensError("ERR_DOWNLOAD_FAILED", `${what}: the hub serves ${blob.size} bytes, its listing says ${file.size}`, {
+          repo: req.repo,
+          file: file.path,
+          expected: file.size,
+          actual: blob.size,
+        });
       }
       const stream = blob.slice(have, file.size).stream() as unknown as WebReadableStream<Uint8Array>;
       await appendStream(partial, have, stream, hash, attempt, cfg.stallTimeoutMs, progress);
       if (attempt.rangeMismatch) throw new Error("the server did not honour the Range request");
       if (have > file.size) {
         await rm(partial, { force: true });
-        throw new TimelensError("ERR_DOWNLOAD_FAILED", `${what}: the server sent more than the file's ${file.size} bytes; the partial file was removed`, { repo: req.repo, file: file.path, size: file.size });
+        throw new TimelensError("ERR_DOWNLOAD_FAILED", `${what}: the server sent more than the file's ${file.size} bytes; the partial file was removed`, {
+          repo: req.repo,
+          file: file.path,
+          size: file.size,
+        });
       }
     } catch (e) {
       if (signal?.aborted) throw new AbortError(`Aborted while downloading ${file.path}`, { stage: "download", file: file.path, bytesOnDisk: have });
@@ -109,12 +126,21 @@ export async function transferFile(req: TransferRequest): Promise<void> {
       const status = attempt.status !== undefined && (attempt.status < 200 || attempt.status > 299) ? attempt.status : undefined;
       if (status === 416) {
         await rm(partial, { force: true });
-        throw new TimelensError("ERR_DOWNLOAD_FAILED", `${what}: the server refused to resume (HTTP 416); the partial file was removed, run again`, { repo: req.repo, file: file.path, status });
+        throw new TimelensError("ERR_DOWNLOAD_FAILED", `${what}: the server refused to resume (HTTP 416); the partial file was removed, run again`, {
+          repo: req.repo,
+          file: file.path,
+          status,
+        });
       }
       if (status !== undefined && !isTransientStatus(status)) throw statusError(status, `file ${what}`, { repo: req.repo, file: file.path }, e);
       failures = have > before ? 1 : failures + 1;
       if (failures > cfg.retries) {
-        throw new TimelensError("ERR_DOWNLOAD_FAILED", `${what}: ${failures} tries in a row failed (${attempt.stalled ? `no data for ${cfg.stallTimeoutMs} ms` : describe(e)}); ${have} of ${file.size} bytes are kept and the next run resumes from there`, { repo: req.repo, file: file.path, bytesOnDisk: have, size: file.size }, { cause: e });
+        throw new TimelensError(
+          "ERR_DOWNLOAD_FAILED",
+          `${what}: ${failures} tries in a row failed (${attempt.stalled ? `no data for ${cfg.stallTimeoutMs} ms` : describe(e)}); ${have} of ${file.size} bytes are kept and the next run resumes from there`,
+          { repo: req.repo, file: file.path, bytesOnDisk: have, size: file.size },
+          { cause: e },
+        );
       }
       await sleep(backoffMs(failures, cfg.retryDelayMs), signal);
     } finally {
@@ -126,7 +152,11 @@ export async function transferFile(req: TransferRequest): Promise<void> {
   const expected = file.sha256 ?? file.gitOid;
   if (expected && actual !== expected) {
     await rm(partial, { force: true });
-    throw new TimelensError("ERR_DOWNLOAD_FAILED", `${what}: downloaded content does not match its ${file.sha256 ? "sha256" : "git blob id"} (expected ${expected}, got ${actual}); the bad file was removed`, { repo: req.repo, file: file.path, expected, actual });
+    throw new TimelensError(
+      "ERR_DOWNLOAD_FAILED",
+      `${what}: downloaded content does not match its ${file.sha256 ? "sha256" : "git blob id"} (expected ${expected}, got ${actual}); the bad file was removed`,
+      { repo: req.repo, file: file.path, expected, actual },
+    );
   }
   if (file.size === 0) await (await open(partial, "w")).close();
   await rename(partial, req.blob);
@@ -145,7 +175,15 @@ async function hashPrefix(path: string, length: number, hash: Hash, signal?: Abo
 }
 
 /** Writes the stream into `path` from `offset`, feeding the hash; reports the bytes on disk after each chunk. */
-async function appendStream(path: string, offset: number, stream: WebReadableStream<Uint8Array>, hash: Hash, attempt: Attempt, stallMs: number, onBytes: (onDisk: number) => void): Promise<void> {
+async function appendStream(
+  path: string,
+  offset: number,
+  stream: WebReadableStream<Uint8Array>,
+  hash: Hash,
+  attempt: Attempt,
+  stallMs: number,
+  onBytes: (onDisk: number) => void,
+): Promise<void> {
   const fh = await open(path, offset === 0 ? "w" : "r+");
   let pos = offset;
   let timer: NodeJS.Timeout | undefined;

@@ -73,7 +73,11 @@ export function withFile(manifest: ModelManifest, file: ManifestFile): ModelMani
 }
 
 /** The manifest entry that exists on disk with the right size, or null. */
-export async function presentFile(dir: string, manifest: ModelManifest | null, match: (f: ManifestFile) => boolean): Promise<{ entry: ManifestFile; path: string } | null> {
+export async function presentFile(
+  dir: string,
+  manifest: ModelManifest | null,
+  match: (f: ManifestFile) => boolean,
+): Promise<{ entry: ManifestFile; path: string } | null> {
   for (const entry of manifest?.files ?? []) {
     if (!match(entry)) continue;
     const path = absoluteIn(dir, entry);
@@ -150,7 +154,10 @@ export async function removeModel(repo: string, modelsDir = defaultModelsDir()):
 
 async function dirNames(dir: string): Promise<string[]> {
   try {
-    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    return (await readdir(dir, { withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
   } catch {
     return [];
   }

@@ -78,12 +78,23 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
   const snapshot = await resolveRepo(opts.repo, revision, cfg, signal);
   const dir = commitDir(opts.modelsDir ?? defaultModelsDir(), opts.repo, snapshot.commit);
   await removeStaleTemps(dir);
-  let manifest: ModelManifest = (await readManifest(dir)) ?? { version: 1, repo: opts.repo, commit: snapshot.commit, source: "checkpoint", files: [], updatedAt: "" };
+  let manifest: ModelManifest = (await readManifest(dir)) ?? {
+    version: 1,
+    repo: opts.repo,
+    commit: snapshot.commit,
+    source: "checkpoint",
+    files: [],
+    updatedAt: "",
+  };
   const base = { repo: opts.repo, revision, commit: snapshot.commit };
 
   if (!hasCheckpoint(snapshot.files)) {
     if (!hasGguf(snapshot.files)) {
-      throw new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", `${opts.repo} holds neither a transformers checkpoint (config.json + model*.safetensors) nor GGUF files`, { repo: opts.repo, commit: snapshot.commit });
+      throw new TimelensError(
+        "ERR_CHECKPOINT_UNSUPPORTED",
+        `${opts.repo} holds neither a transformers checkpoint (config.json + model*.safetensors) nor GGUF files`,
+        { repo: opts.repo, commit: snapshot.commit },
+      );
     }
     const pick = selectGgufFiles(opts.repo, snapshot.files, opts.quant);
     const files = pick.mmproj ? [pick.model, pick.mmproj] : [pick.model];
@@ -92,7 +103,8 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
     const mmproj = pick.mmproj ? dl.paths[pick.mmproj.path] : null;
     manifest = { ...manifest, source: "gguf" };
     manifest = withFile(manifest, { role: "model", type: ggufTypeOf(pick.model.path) ?? "unknown", path: model, bytes: pick.model.size });
-    if (pick.mmproj && mmproj) manifest = withFile(manifest, { role: "mmproj", type: ggufTypeOf(pick.mmproj.path) ?? "unknown", path: mmproj, bytes: pick.mmproj.size });
+    if (pick.mmproj && mmproj)
+      manifest = withFile(manifest, { role: "mmproj", type: ggufTypeOf(pick.mmproj.path) ?? "unknown", path: mmproj, bytes: pick.mmproj.size });
     const manifestPath = await writeManifest(dir, manifest);
     return { ...base, source: "gguf", model, mmproj, manifest: manifestPath, downloadedBytes: dl.downloadedBytes, converted: false, quantized: false };
   }
@@ -119,12 +131,26 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
       downloadedBytes = dl.downloadedBytes;
       const textOut = text ? null : join(dir, `${name}-${outtype}.gguf`);
       const mmprojOut = mmproj ? null : join(dir, `mmproj-${name}-${mmprojType}.gguf`);
-      const result = await atomically([textOut, mmprojOut], ([t, m]) =>
-        convertCheckpoint({ dir: dl.dir, outtype: opts.outtype ?? "f16", mmprojOuttype: opts.mmprojOuttype ?? "f16", outfile: t, mmprojOutfile: m, name, signal, onProgress: opts.onProgress }), signal);
+      const result = await atomically(
+        [textOut, mmprojOut],
+        ([t, m]) =>
+          convertCheckpoint({
+            dir: dl.dir,
+            outtype: opts.outtype ?? "f16",
+            mmprojOuttype: opts.mmprojOuttype ?? "f16",
+            outfile: t,
+            mmprojOutfile: m,
+            name,
+            signal,
+            onProgress: opts.onProgress,
+          }),
+        signal,
+      );
       converted = true;
       manifest = { ...manifest, family: result.family };
       if (textOut) manifest = withFile(manifest, { role: "model", type: outtype, path: `${name}-${outtype}.gguf`, bytes: result.modelBytes ?? 0 });
-      if (mmprojOut) manifest = withFile(manifest, { role: "mmproj", type: mmprojType, path: `mmproj-${name}-${mmprojType}.gguf`, bytes: result.mmprojBytes ?? 0 });
+      if (mmprojOut)
+        manifest = withFile(manifest, { role: "mmproj", type: mmprojType, path: `mmproj-${name}-${mmprojType}.gguf`, bytes: result.mmprojBytes ?? 0 });
       await writeManifest(dir, manifest);
       text = await presentFile(dir, manifest, (f) => f.role === "model" && f.type === outtype && !f.quantizedFrom);
       mmproj = await presentFile(dir, manifest, (f) => f.role === "mmproj" && f.type === mmprojType);
@@ -133,7 +159,19 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
     if (quant) {
       const file = `${name}-${quant}.gguf`;
       const input = text.path;
-      await atomically([join(dir, file)], ([out]) => quantizer!({ input, output: out!, type: quant, threads: opts.threads, signal, onProgress: (p) => opts.onProgress?.({ stage: "quantize", done: p.done, total: p.total }) }), signal);
+      await atomically(
+        [join(dir, file)],
+        ([out]) =>
+          quantizer!({
+            input,
+            output: out!,
+            type: quant,
+            threads: opts.threads,
+            signal,
+            onProgress: (p) => opts.onProgress?.({ stage: "quantize", done: p.done, total: p.total }),
+          }),
+        signal,
+      );
       const { size } = await stat(join(dir, file));
       manifest = withFile(manifest, { role: "model", type: quant, path: file, bytes: size, quantizedFrom: outtype });
       await writeManifest(dir, manifest);
@@ -142,7 +180,16 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
   }
   const finalModel = quant ? await presentFile(dir, manifest, (f) => f.role === "model" && f.type === quant && f.quantizedFrom === outtype) : text;
   if (!finalModel || !mmproj) throw new TimelensError("ERR_MODEL_INVALID", `the models cache entry ${dir} is incomplete`, { dir });
-  return { ...base, source: "checkpoint", model: finalModel.path, mmproj: mmproj.path, manifest: join(dir, "manifest.json"), downloadedBytes, converted, quantized };
+  return {
+    ...base,
+    source: "checkpoint",
+    model: finalModel.path,
+    mmproj: mmproj.path,
+    manifest: join(dir, "manifest.json"),
+    downloadedBytes,
+    converted,
+    quantized,
+  };
 }
 
 /**

@@ -18,7 +18,11 @@ export function isHfUri(model: string): boolean {
 export function parseModelUri(uri: string): ModelUri {
   const m = URI_RE.exec(uri.trim());
   if (!m || m[1].includes("..") || (m[2] !== undefined && m[2].includes(".."))) {
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `"${uri}" is not a model URI; expected hf:owner/repo[@revision][:QUANT], e.g. hf:TencentARC/TimeLens-8B or hf:Qwen/Qwen3-VL-8B-Instruct-GGUF:Q4_K_M`, { uri });
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      `"${uri}" is not a model URI; expected hf:owner/repo[@revision][:QUANT], e.g. hf:TencentARC/TimeLens-8B or hf:Qwen/Qwen3-VL-8B-Instruct-GGUF:Q4_K_M`,
+      { uri },
+    );
   }
   return { repo: m[1], revision: m[2] ?? "main", ...(m[3] ? { quant: m[3].toUpperCase() } : {}) };
 }

@@ -47,12 +47,22 @@ export interface ModelProfile {
 const REFERENCE_DEFAULTS: SamplingDefaults = { fps: 2, minTokens: 64, totalTokens: 14336, maxNewTokens: 512 };
 
 const QWEN3: Pick<ModelProfile, "family" | "architecture" | "projectorType" | "patchSize" | "spatialMerge" | "temporalPatch" | "factor"> = {
-  family: "qwen3vl", architecture: "qwen3vl", projectorType: "qwen3vl_merger",
-  patchSize: 16, spatialMerge: 2, temporalPatch: 2, factor: 32,
+  family: "qwen3vl",
+  architecture: "qwen3vl",
+  projectorType: "qwen3vl_merger",
+  patchSize: 16,
+  spatialMerge: 2,
+  temporalPatch: 2,
+  factor: 32,
 };
 const QWEN25: typeof QWEN3 = {
-  family: "qwen25vl", architecture: "qwen2vl", projectorType: "qwen2.5vl_merger",
-  patchSize: 14, spatialMerge: 2, temporalPatch: 2, factor: 28,
+  family: "qwen25vl",
+  architecture: "qwen2vl",
+  projectorType: "qwen2.5vl_merger",
+  patchSize: 14,
+  spatialMerge: 2,
+  temporalPatch: 2,
+  factor: 28,
 };
 
 /** Qwen3-VL processor: `<{t:.1f} seconds>` before each pair, t = mean of the pair's frame times. */
@@ -63,15 +73,54 @@ const QWEN3_TIMESTAMP = "<{t} seconds>";
  * paper's "10.2 seconds" and can be overridden per call with `timestampFormat`.
  */
 const TIMELENS_7B_TIMESTAMP = "{t} seconds";
-const TIMELENS_7B_PREFIX =
-  "You are given a video with multiple frames. The numbers before each video frame indicate its sampling timestamp (in seconds). ";
+const TIMELENS_7B_PREFIX = "You are given a video with multiple frames. The numbers before each video frame indicate its sampling timestamp (in seconds). ";
 
 export const PROFILES: Readonly<Record<ProfileId, ModelProfile>> = Object.freeze({
-  "timelens-8b": { id: "timelens-8b", displayName: "TimeLens-8B", ...QWEN3, timestampRule: "pair-mean", timestampFormat: QWEN3_TIMESTAMP, promptPrefix: "", defaults: REFERENCE_DEFAULTS },
-  "qwen3-vl": { id: "qwen3-vl", displayName: "Qwen3-VL", ...QWEN3, timestampRule: "pair-mean", timestampFormat: QWEN3_TIMESTAMP, promptPrefix: "", defaults: REFERENCE_DEFAULTS },
-  "timelens-7b": { id: "timelens-7b", displayName: "TimeLens-7B", ...QWEN25, timestampRule: "pair-first", timestampFormat: TIMELENS_7B_TIMESTAMP, promptPrefix: TIMELENS_7B_PREFIX, defaults: REFERENCE_DEFAULTS },
-  "timelens-3b": { id: "timelens-3b", displayName: "TimeLens-3B", ...QWEN25, timestampRule: "pair-first", timestampFormat: TIMELENS_7B_TIMESTAMP, promptPrefix: TIMELENS_7B_PREFIX, defaults: REFERENCE_DEFAULTS },
-  "qwen2.5-vl": { id: "qwen2.5-vl", displayName: "Qwen2.5-VL", ...QWEN25, timestampRule: "pair-first", timestampFormat: TIMELENS_7B_TIMESTAMP, promptPrefix: "", defaults: REFERENCE_DEFAULTS },
+  "timelens-8b": {
+    id: "timelens-8b",
+    displayName: "TimeLens-8B",
+    ...QWEN3,
+    timestampRule: "pair-mean",
+    timestampFormat: QWEN3_TIMESTAMP,
+    promptPrefix: "",
+    defaults: REFERENCE_DEFAULTS,
+  },
+  "qwen3-vl": {
+    id: "qwen3-vl",
+    displayName: "Qwen3-VL",
+    ...QWEN3,
+    timestampRule: "pair-mean",
+    timestampFormat: QWEN3_TIMESTAMP,
+    promptPrefix: "",
+    defaults: REFERENCE_DEFAULTS,
+  },
+  "timelens-7b": {
+    id: "timelens-7b",
+    displayName: "TimeLens-7B",
+    ...QWEN25,
+    timestampRule: "pair-first",
+    timestampFormat: TIMELENS_7B_TIMESTAMP,
+    promptPrefix: TIMELENS_7B_PREFIX,
+    defaults: REFERENCE_DEFAULTS,
+  },
+  "timelens-3b": {
+    id: "timelens-3b",
+    displayName: "TimeLens-3B",
+    ...QWEN25,
+    timestampRule: "pair-first",
+    timestampFormat: TIMELENS_7B_TIMESTAMP,
+    promptPrefix: TIMELENS_7B_PREFIX,
+    defaults: REFERENCE_DEFAULTS,
+  },
+  "qwen2.5-vl": {
+    id: "qwen2.5-vl",
+    displayName: "Qwen2.5-VL",
+    ...QWEN25,
+    timestampRule: "pair-first",
+    timestampFormat: TIMELENS_7B_TIMESTAMP,
+    promptPrefix: "",
+    defaults: REFERENCE_DEFAULTS,
+  },
 });
 
 export const PROFILE_IDS = Object.keys(PROFILES) as ProfileId[];
@@ -96,7 +145,10 @@ export function getProfile(id: string): ModelProfile {
   const key = id.toLowerCase() as ProfileId;
   const p = PROFILES[key];
   if (!p) {
-    throw new TimelensError("ERR_PROFILE_UNKNOWN", `Unknown model profile "${id}". Known profiles: ${PROFILE_IDS.join(", ")}.`, { profile: id, known: PROFILE_IDS });
+    throw new TimelensError("ERR_PROFILE_UNKNOWN", `Unknown model profile "${id}". Known profiles: ${PROFILE_IDS.join(", ")}.`, {
+      profile: id,
+      known: PROFILE_IDS,
+    });
   }
   return p;
 }
@@ -126,7 +178,11 @@ export function detectProfile(id: ModelIdentity): ModelProfile {
   if (id.projectorType) {
     const expected = family === "qwen3vl" ? PROFILES["qwen3-vl"].projectorType : PROFILES["qwen2.5-vl"].projectorType;
     if (id.projectorType !== expected) {
-      throw new TimelensError("ERR_MMPROJ_MISMATCH", `The mmproj projector "${id.projectorType}" does not belong to a ${id.architecture} text model (expected "${expected}").`, { projectorType: id.projectorType, expected });
+      throw new TimelensError(
+        "ERR_MMPROJ_MISMATCH",
+        `The mmproj projector "${id.projectorType}" does not belong to a ${id.architecture} text model (expected "${expected}").`,
+        { projectorType: id.projectorType, expected },
+      );
     }
   }
   const name = (id.name ?? "").toLowerCase();

@@ -47,15 +47,31 @@ export const VIDEO_PLACEHOLDER = `${VISION_START}${VIDEO_PAD}${VISION_END}`;
 
 /** Control tokens shared by Qwen2.5-VL and Qwen3-VL (ids 151643-151664, docs/reference.md "Prompt layout and special tokens"). */
 export const QWEN_CONTROL_TOKENS: readonly string[] = Object.freeze([
-  "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
-  "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
-  "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>", "<tool_call>", "</tool_call>",
-  "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
+  "<|endoftext|>",
+  "<|im_start|>",
+  "<|im_end|>",
+  "<|object_ref_start|>",
+  "<|object_ref_end|>",
+  "<|box_start|>",
+  "<|box_end|>",
+  "<|quad_start|>",
+  "<|quad_end|>",
+  "<|vision_start|>",
+  "<|vision_end|>",
+  "<|vision_pad|>",
+  "<|image_pad|>",
+  "<|video_pad|>",
+  "<tool_call>",
+  "</tool_call>",
+  "<|fim_prefix|>",
+  "<|fim_middle|>",
+  "<|fim_suffix|>",
+  "<|fim_pad|>",
+  "<|repo_name|>",
+  "<|file_sep|>",
 ]);
 
-export type PromptSegment =
-  | { kind: "text"; text: string; special: boolean }
-  | { kind: "pair"; pair: number; frames: [number, number] };
+export type PromptSegment = { kind: "text"; text: string; special: boolean } | { kind: "pair"; pair: number; frames: [number, number] };
 
 export interface RenderPromptOptions {
   /** The model's chat template (GGUF `tokenizer.chat_template`). */
@@ -131,11 +147,9 @@ export function renderPrompt(options: RenderPromptOptions): RenderedPrompt {
   const markers: Marker[] = [];
   const video = occurrences(rendered, VIDEO_PLACEHOLDER);
   if (video.length === 0) {
-    throw new TimelensError(
-      "ERR_MODEL_INVALID",
-      `The model's chat template does not support video: rendering a video item produced no ${VIDEO_PLACEHOLDER}.`,
-      { rendered },
-    );
+    throw new TimelensError("ERR_MODEL_INVALID", `The model's chat template does not support video: rendering a video item produced no ${VIDEO_PLACEHOLDER}.`, {
+      rendered,
+    });
   }
   if (video.length > 1) {
     throw new TimelensError("ERR_MODEL_INVALID", `The model's chat template rendered one video item ${video.length} times.`, { rendered });

@@ -40,7 +40,10 @@ function compile(template: string): Template {
  */
 export function renderChatTemplate(template: string, messages: readonly ChatMessage[], options: RenderChatTemplateOptions): string {
   if (typeof template !== "string" || template.length === 0) {
-    throw new TimelensError("ERR_MODEL_INVALID", "The model's chat template could not be rendered: the model has no chat template (tokenizer.chat_template is empty).");
+    throw new TimelensError(
+      "ERR_MODEL_INVALID",
+      "The model's chat template could not be rendered: the model has no chat template (tokenizer.chat_template is empty).",
+    );
   }
   const context: Record<string, unknown> = {
     messages: messages.map((m) => ({ role: m.role, content: typeof m.content === "string" ? m.content : m.content.map((c) => ({ ...c })) })),

@@ -23,7 +23,8 @@ export function parseQuantType(type: string): QuantType {
   const found = QUANT_TYPES.find((t) => t === upper);
   if (!found) {
     throw new TimelensError("ERR_INVALID_ARGUMENT", `Unknown quantization type "${type}"; supported: ${QUANT_TYPES.join(", ")}`, {
-      type, supported: [...QUANT_TYPES],
+      type,
+      supported: [...QUANT_TYPES],
     });
   }
   return found;
@@ -39,13 +40,18 @@ function wholeNumber(value: number | undefined, name: string, min: number): void
 async function checkInput(path: string): Promise<GgufFile> {
   const g = await readGguf(path, { skipLargeArrays: true, keepArrays: ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type"] });
   if (g.metadata["general.architecture"] === "clip") {
-    throw new TimelensError("ERR_MODEL_UNSUPPORTED",
-      `${path} is an mmproj (vision projector); quantizeModel takes text models only. ` +
-      "Keep the mmproj at F16, or convert it as Q8_0 (docs/quantize.md).", { path, architecture: "clip" });
+    throw new TimelensError(
+      "ERR_MODEL_UNSUPPORTED",
+      `${path} is an mmproj (vision projector); quantizeModel takes text models only. ` + "Keep the mmproj at F16, or convert it as Q8_0 (docs/quantize.md).",
+      { path, architecture: "clip" },
+    );
   }
   const splits = g.metadata["split.count"];
   if (splits !== undefined && Number(splits) > 1) {
-    throw new TimelensError("ERR_MODEL_UNSUPPORTED", `${path} is one of ${splits} split files; merge them first (llama-gguf-split --merge)`, { path, splits: Number(splits) });
+    throw new TimelensError("ERR_MODEL_UNSUPPORTED", `${path} is one of ${splits} split files; merge them first (llama-gguf-split --merge)`, {
+      path,
+      splits: Number(splits),
+    });
   }
   inspectTextModel(g); // architecture, keys and tensor shapes llama.cpp relies on
   return g;
@@ -69,9 +75,12 @@ function mapNativeError(e: unknown, input: string): TimelensError {
   const message = err?.message ?? String(e);
   const requant = /requantizing from type (\S+) is disabled/.exec(message);
   if (requant) {
-    return new TimelensError("ERR_INVALID_ARGUMENT",
+    return new TimelensError(
+      "ERR_INVALID_ARGUMENT",
       `${input} has tensors already quantized as ${requant[1]}; quantizing them again loses more precision. ` +
-      "Start from the F16/BF16 file, or pass allowRequantize (--allow-requantize).", { input, tensorType: requant[1] });
+        "Start from the F16/BF16 file, or pass allowRequantize (--allow-requantize).",
+      { input, tensorType: requant[1] },
+    );
   }
   return new TimelensError("ERR_NATIVE", message, { input }, { cause: e });
 }
@@ -100,7 +109,9 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
 
   const temp = join(dirname(output), `.${basename(output)}.${process.pid}-${randomBytes(4).toString("hex")}.partial`);
   const native: NativeQuantizeOptions = {
-    input, output: temp, type,
+    input,
+    output: temp,
+    type,
     threads: options.threads ?? availableParallelism(),
     allowRequantize: options.allowRequantize ?? false,
     quantizeOutputTensor: options.quantizeOutputTensor ?? true,

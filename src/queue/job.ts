@@ -50,7 +50,21 @@ export interface GroundingJobProgress {
   stageTotal?: number;
 }
 
-const NUMBER_OPTIONS = ["fps", "minTokens", "totalTokens", "minFrames", "maxFrames", "nframes", "start", "end", "maxNewTokens", "temperature", "topK", "topP", "seed"] as const;
+const NUMBER_OPTIONS = [
+  "fps",
+  "minTokens",
+  "totalTokens",
+  "minFrames",
+  "maxFrames",
+  "nframes",
+  "start",
+  "end",
+  "maxNewTokens",
+  "temperature",
+  "topK",
+  "topP",
+  "seed",
+] as const;
 const STRING_OPTIONS = ["timestampFormat"] as const;
 const OPTION_KEYS: ReadonlySet<string> = new Set<string>([...NUMBER_OPTIONS, ...STRING_OPTIONS]);
 
@@ -105,11 +119,13 @@ export function validateJobData(data: unknown, allowRoots?: readonly string[]): 
     for (const [k, v] of Object.entries(d.options as Record<string, unknown>)) {
       if (!OPTION_KEYS.has(k)) throw bad(`unknown option "${k}"`, { option: k });
       if (v === undefined) continue;
-      if ((NUMBER_OPTIONS as readonly string[]).includes(k) && (typeof v !== "number" || !Number.isFinite(v))) throw bad(`option ${k} must be a finite number`, { option: k });
+      if ((NUMBER_OPTIONS as readonly string[]).includes(k) && (typeof v !== "number" || !Number.isFinite(v)))
+        throw bad(`option ${k} must be a finite number`, { option: k });
       if ((STRING_OPTIONS as readonly string[]).includes(k) && typeof v !== "string") throw bad(`option ${k} must be a string`, { option: k });
     }
   }
-  if (allowRoots && !isInsideRoots(d.video, allowRoots)) throw bad(`the video ${d.video} is outside the allowed roots (${allowRoots.join(", ")})`, { video: d.video, allowRoots: [...allowRoots] });
+  if (allowRoots && !isInsideRoots(d.video, allowRoots))
+    throw bad(`the video ${d.video} is outside the allowed roots (${allowRoots.join(", ")})`, { video: d.video, allowRoots: [...allowRoots] });
   return { video: d.video, queries: [...(d.queries as string[])], options: d.options as GroundingJobOptions | undefined, model: d.model as string | undefined };
 }
 

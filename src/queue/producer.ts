@@ -58,8 +58,17 @@ export class QueueGrounder implements EvalGrounderLike {
     const jobOptions = jobOptionsOf(options);
     for (const v of videos) {
       // runEval scores a video it cannot see as missing without opening it: no job for that one.
-      if (!(await stat(v.videoPath).then((s) => s.isFile(), () => false))) continue;
-      const jobId = await this.queue.add({ video: v.videoPath, queries: v.queries, options: jobOptions, model: this.options.model }, { scope: v.dataset, retryFailed: options.retryFailed });
+      if (
+        !(await stat(v.videoPath).then(
+          (s) => s.isFile(),
+          () => false,
+        ))
+      )
+        continue;
+      const jobId = await this.queue.add(
+        { video: v.videoPath, queries: v.queries, options: jobOptions, model: this.options.model },
+        { scope: v.dataset, retryFailed: options.retryFailed },
+      );
       this.options.onJob?.({ jobId, video: v.videoPath, queries: v.queries.length });
       const list = this.jobs.get(v.videoPath) ?? [];
       list.push({ jobId, queries: v.queries });

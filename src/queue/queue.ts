@@ -154,13 +154,17 @@ export function createGroundingQueue(options: GroundingQueueOptions): GroundingQ
     },
     subscribe(handler) {
       const onCompleted = ({ jobId }: { jobId: string }): void => {
-        void queue.getJob(jobId).then((job) => job && handler({ jobId, ok: true, result: job.returnvalue }), () => {});
+        void queue.getJob(jobId).then(
+          (job) => job && handler({ jobId, ok: true, result: job.returnvalue }),
+          () => {},
+        );
       };
       const onFailed = ({ jobId, failedReason }: { jobId: string; failedReason: string }): void => {
         void queue.getJob(jobId).then(
           async (job) => {
             // A failed attempt that will be retried is not an outcome yet.
-            if (job && (await job.getState()) === "failed") handler({ jobId, ok: false, error: errorFromReason(failedReason, { jobId, attempts: job.attemptsMade }) });
+            if (job && (await job.getState()) === "failed")
+              handler({ jobId, ok: false, error: errorFromReason(failedReason, { jobId, attempts: job.attemptsMade }) });
           },
           () => {},
         );

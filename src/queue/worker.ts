@@ -19,7 +19,15 @@ import { TimelensError, isTimelensError } from "../errors";
 import type { OpenVideoOptions } from "../grounder";
 import type { GroundingResult, GroundProgress, QueryOptions } from "../types";
 import { DEFAULT_QUEUE_NAME, connectionFor, type RedisTarget } from "./connection";
-import { canonicalOptions, failureReason, validateJobData, type GroundingJobData, type GroundingJobOptions, type GroundingJobProgress, type GroundingJobResult } from "./job";
+import {
+  canonicalOptions,
+  failureReason,
+  validateJobData,
+  type GroundingJobData,
+  type GroundingJobOptions,
+  type GroundingJobProgress,
+  type GroundingJobResult,
+} from "./job";
 
 /** What the worker needs of a session (VideoSession satisfies it). */
 export interface WorkerSessionLike {
@@ -97,7 +105,11 @@ class SessionPool {
     if (broken) {
       const at = this.entries.indexOf(entry);
       if (at >= 0) this.entries.splice(at, 1);
-      if (entry.users === 0) void entry.session.then((s) => s.close(), () => {});
+      if (entry.users === 0)
+        void entry.session.then(
+          (s) => s.close(),
+          () => {},
+        );
     }
     this.trim();
   }
@@ -107,13 +119,23 @@ class SessionPool {
       const idle = this.entries.findIndex((e) => e.users === 0);
       if (idle < 0) return;
       const [gone] = this.entries.splice(idle, 1);
-      void gone.session.then((s) => s.close(), () => {});
+      void gone.session.then(
+        (s) => s.close(),
+        () => {},
+      );
     }
   }
 
   async closeAll(): Promise<void> {
     const all = this.entries.splice(0);
-    await Promise.all(all.map((e) => e.session.then((s) => s.close(), () => {})));
+    await Promise.all(
+      all.map((e) =>
+        e.session.then(
+          (s) => s.close(),
+          () => {},
+        ),
+      ),
+    );
   }
 }
 
@@ -123,7 +145,17 @@ function isPermanent(e: unknown): boolean {
 }
 
 function samplingOf(o: GroundingJobOptions): OpenVideoOptions {
-  return { fps: o.fps, minTokens: o.minTokens, totalTokens: o.totalTokens, minFrames: o.minFrames, maxFrames: o.maxFrames, nframes: o.nframes, start: o.start, end: o.end, timestampFormat: o.timestampFormat };
+  return {
+    fps: o.fps,
+    minTokens: o.minTokens,
+    totalTokens: o.totalTokens,
+    minFrames: o.minFrames,
+    maxFrames: o.maxFrames,
+    nframes: o.nframes,
+    start: o.start,
+    end: o.end,
+    timestampFormat: o.timestampFormat,
+  };
 }
 
 export function createGroundingWorker(options: GroundingWorkerOptions): GroundingWorker {
@@ -138,7 +170,11 @@ export function createGroundingWorker(options: GroundingWorkerOptions): Groundin
     try {
       data = validateJobData(job.data, options.allowRoots);
       if (data.model !== undefined && options.modelIdentity !== undefined && data.model !== options.modelIdentity) {
-        throw new TimelensError("ERR_INVALID_ARGUMENT", `Bad grounding job: it asks for model ${data.model}, this worker runs ${options.modelIdentity}; use one queue per model pair`, { model: data.model });
+        throw new TimelensError(
+          "ERR_INVALID_ARGUMENT",
+          `Bad grounding job: it asks for model ${data.model}, this worker runs ${options.modelIdentity}; use one queue per model pair`,
+          { model: data.model },
+        );
       }
     } catch (e) {
       log(`job ${job.id}: rejected: ${(e as Error).message}`);
@@ -160,9 +196,14 @@ export function createGroundingWorker(options: GroundingWorkerOptions): Groundin
     let entry: PooledSession | null = null;
     let broken = false;
     try {
-      const exists = await stat(data.video).then((s) => s.isFile(), () => false);
+      const exists = await stat(data.video).then(
+        (s) => s.isFile(),
+        () => false,
+      );
       if (!exists) throw new TimelensError("ERR_FILE_NOT_FOUND", `Video not found: ${data.video}`, { path: data.video });
-      entry = await pool.acquire(JSON.stringify([data.video, sampling]), () => grounder.openVideo(data.video, { ...sampling, maxNewTokens: o.maxNewTokens, signal }));
+      entry = await pool.acquire(JSON.stringify([data.video, sampling]), () =>
+        grounder.openVideo(data.video, { ...sampling, maxNewTokens: o.maxNewTokens, signal }),
+      );
       const session = await entry.session;
       const results: GroundingResult[] = [];
       for (const query of data.queries) {

@@ -17,7 +17,10 @@ export async function predictionFiles(preds: string): Promise<string[]> {
   if (!s) throw new TimelensError("ERR_FILE_NOT_FOUND", `Predictions not found: ${preds}`, { path: preds });
   if (s.isFile()) return [preds];
   const { readdir } = await import("node:fs/promises");
-  const files = (await readdir(preds)).filter((n) => n.endsWith(".jsonl")).sort().map((n) => join(preds, n));
+  const files = (await readdir(preds))
+    .filter((n) => n.endsWith(".jsonl"))
+    .sort()
+    .map((n) => join(preds, n));
   if (files.length === 0) throw new TimelensError("ERR_FILE_NOT_FOUND", `${preds} holds no .jsonl prediction files`, { path: preds });
   return files;
 }

@@ -113,10 +113,15 @@ function metricsTable(data: EvalReportData, metrics: Metrics): string {
         continue;
       }
       rows.push(`<tr data-row="paper"><td>${escapeHtml(name)} (published)</td>${metricsCells(p)}</tr>`);
-      if (chosen) rows.push(`<tr data-row="delta"><td class="muted">this run − published</td>${R1_THRESHOLDS.map((t) => `<td>${delta(metrics.r1[t], p.r1[t])}</td>`).join("")}<td>${delta(metrics.miou, p.miou)}</td></tr>`);
+      if (chosen)
+        rows.push(
+          `<tr data-row="delta"><td class="muted">this run − published</td>${R1_THRESHOLDS.map((t) => `<td>${delta(metrics.r1[t], p.r1[t])}</td>`).join("")}<td>${delta(metrics.miou, p.miou)}</td></tr>`,
+        );
     }
   }
-  const source = paper ? `<p class="muted">Published figures: ${escapeHtml(paper.source)}.${chosen ? "" : " The run's model was not named (--paper-model), so every published model is listed."}</p>` : `<p class="note">No published figures were given.</p>`;
+  const source = paper
+    ? `<p class="muted">Published figures: ${escapeHtml(paper.source)}.${chosen ? "" : " The run's model was not named (--paper-model), so every published model is listed."}</p>`
+    : `<p class="note">No published figures were given.</p>`;
   return `<table><thead><tr><th></th><th>R1@0.3</th><th>R1@0.5</th><th>R1@0.7</th><th>mIoU</th></tr></thead><tbody>${rows.join("")}</tbody></table>${source}`;
 }
 
@@ -130,7 +135,10 @@ function bucketTable(rows: readonly BucketRow[]): string {
 
 function exampleCard(it: EvalReportItem, rank: number, kind: "worst" | "best", thumbs: readonly Thumbnail[], thumbHeight: number | undefined): string {
   const rows = [
-    { head: `<span class="muted">predicted ${sec(it.prediction[0])} – ${sec(it.prediction[1])} s</span>`, bars: [{ span: it.prediction, color: spanColor(0), kind: "pred" as const }] },
+    {
+      head: `<span class="muted">predicted ${sec(it.prediction[0])} – ${sec(it.prediction[1])} s</span>`,
+      bars: [{ span: it.prediction, color: spanColor(0), kind: "pred" as const }],
+    },
     { head: `<span class="muted">ground truth ${sec(it.gt[0])} – ${sec(it.gt[1])} s</span>`, bars: [{ span: it.gt, kind: "gt" as const }] },
   ];
   return `<div class="card" data-kind="${kind}" data-rank="${rank}">
@@ -142,8 +150,13 @@ ${timelineBlock({ duration: it.duration, thumbnails: thumbs, rows, thumbnailHeig
 }
 
 /** The page (pure: thumbnails are passed in by item key). */
-export function buildEvalReportHtml(data: EvalReportData, thumbnails: ReadonlyMap<string, readonly Thumbnail[]>, options: Omit<EvalReportOptions, "signal" | "thumbnails" | "onProgress"> = {}): string {
-  if (data.items.length === 0) throw new TimelensError("ERR_INVALID_ARGUMENT", `Nothing to report for ${data.dataset}: no scored predictions`, { dataset: data.dataset });
+export function buildEvalReportHtml(
+  data: EvalReportData,
+  thumbnails: ReadonlyMap<string, readonly Thumbnail[]>,
+  options: Omit<EvalReportOptions, "signal" | "thumbnails" | "onProgress"> = {},
+): string {
+  if (data.items.length === 0)
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `Nothing to report for ${data.dataset}: no scored predictions`, { dataset: data.dataset });
   const metrics = metricsFromIous(data.items.map((i) => i.iou));
   const n = options.examples ?? 10;
   const { worst, best } = worstAndBest(data.items, n);
@@ -153,10 +166,14 @@ export function buildEvalReportHtml(data: EvalReportData, thumbnails: ReadonlyMa
   if (data.unscorable) counts.push(`${data.unscorable} lines could not be scored`);
   const empty = data.items.filter((i) => i.emptyAnswer).length;
   if (empty) counts.push(`${empty} empty answers (failed items, scored as misses)`);
-  const markers = data.paperModel && data.paper?.models[data.paperModel]?.[data.dataset]
-    ? R1_THRESHOLDS.map((t) => ({ x: Number(t), y: data.paper!.models[data.paperModel!][data.dataset].r1[t], label: `${data.paperModel} published R1@${t}` }))
-    : [];
-  const curve = r1Curve(data.items.map((i) => i.iou), CURVE_THRESHOLDS);
+  const markers =
+    data.paperModel && data.paper?.models[data.paperModel]?.[data.dataset]
+      ? R1_THRESHOLDS.map((t) => ({ x: Number(t), y: data.paper!.models[data.paperModel!][data.dataset].r1[t], label: `${data.paperModel} published R1@${t}` }))
+      : [];
+  const curve = r1Curve(
+    data.items.map((i) => i.iou),
+    CURVE_THRESHOLDS,
+  );
   const body = `<header>
 <h1>${escapeHtml(title)}</h1>
 <div class="muted">${escapeHtml([data.model ? `model ${data.model}` : "", data.predictionsFile ? `predictions ${data.predictionsFile}` : ""].filter(Boolean).join(" · "))}</div>
@@ -206,7 +223,15 @@ export async function renderEvalReport(data: EvalReportData, options: EvalReport
       try {
         const frames = await plannedFrames(it.videoPath!, profile, options);
         const pairs = selectPairs(pairTimesOf(frames, profile), [it.prediction, it.gt], options.exampleThumbnails ?? 16);
-        thumbs.set(it.key, await extractThumbnails(it.videoPath!, frames, profile, pairs, { height: options.thumbnailHeight ?? 48, signal: options.signal, ffmpegPath: options.ffmpegPath, ffprobePath: options.ffprobePath }));
+        thumbs.set(
+          it.key,
+          await extractThumbnails(it.videoPath!, frames, profile, pairs, {
+            height: options.thumbnailHeight ?? 48,
+            signal: options.signal,
+            ffmpegPath: options.ffmpegPath,
+            ffprobePath: options.ffprobePath,
+          }),
+        );
       } catch (e) {
         if ((e as TimelensError).code === "ERR_ABORTED" || (e as TimelensError).code === "ERR_FFMPEG_NOT_FOUND") throw e;
         thumbs.set(it.key, []);

@@ -58,7 +58,12 @@ export function checkSameTimeline(results: readonly GroundingResult[]): void {
   const key = (r: GroundingResult) => JSON.stringify([r.video.duration, r.frames.indices, r.frames.labels, r.frames.width, r.frames.height]);
   const k0 = key(first);
   results.forEach((r, i) => {
-    if (key(r) !== k0) throw new TimelensError("ERR_INVALID_ARGUMENT", `Result ${i} ("${r.query}") was made with a different frame plan than result 0; a report shows results of one video and plan`, { index: i });
+    if (key(r) !== k0)
+      throw new TimelensError(
+        "ERR_INVALID_ARGUMENT",
+        `Result ${i} ("${r.query}") was made with a different frame plan than result 0; a report shows results of one video and plan`,
+        { index: i },
+      );
   });
 }
 
@@ -126,7 +131,11 @@ ${timings}
 }
 
 /** The page for results and their thumbnails (pure: no I/O). */
-export function buildReportHtml(results: readonly GroundingResult[], thumbnails: readonly Thumbnail[], options: Omit<ReportOptions, "thumbnails" | "signal" | "onProgress"> = {}): string {
+export function buildReportHtml(
+  results: readonly GroundingResult[],
+  thumbnails: readonly Thumbnail[],
+  options: Omit<ReportOptions, "thumbnails" | "signal" | "onProgress"> = {},
+): string {
   checkSameTimeline(results);
   const r0 = results[0];
   const f = r0.frames;

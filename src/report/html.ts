@@ -97,7 +97,9 @@ export interface LaneBar {
  * from spanBox over a 100-wide timeline). data-* attributes carry the span for tooling.
  */
 export function lane(bars: readonly LaneBar[], duration: number, attrs: Record<string, string | number> = {}, small = false): string {
-  const extra = Object.entries(attrs).map(([k, v]) => ` ${k}="${escapeAttr(v)}"`).join("");
+  const extra = Object.entries(attrs)
+    .map(([k, v]) => ` ${k}="${escapeAttr(v)}"`)
+    .join("");
   const inner = bars
     .map((b) => {
       const box = spanBox(b.span, duration, 100, 0.25);

@@ -89,7 +89,12 @@ export function parsePaperFigures(text: string, path = "paper figures"): PaperFi
       const where = `${path}: models["${model}"]["${dataset}"]`;
       const mv = v as { r1?: Record<string, unknown>; miou?: unknown };
       if (!mv || typeof mv !== "object" || !mv.r1 || typeof mv.r1 !== "object") bad(where, `needs "r1" and "miou"`);
-      out.models[model][dataset] = m(percent(mv.r1["0.3"], `${where}.r1["0.3"]`), percent(mv.r1["0.5"], `${where}.r1["0.5"]`), percent(mv.r1["0.7"], `${where}.r1["0.7"]`), percent(mv.miou, `${where}.miou`));
+      out.models[model][dataset] = m(
+        percent(mv.r1["0.3"], `${where}.r1["0.3"]`),
+        percent(mv.r1["0.5"], `${where}.r1["0.5"]`),
+        percent(mv.r1["0.7"], `${where}.r1["0.7"]`),
+        percent(mv.miou, `${where}.miou`),
+      );
     }
   }
   return out;

@@ -34,7 +34,8 @@ const AXIS = 22;
 
 /** Where everything goes in the PNG (pure). */
 export function timelinePngLayout(rows: number, thumbnailHeight: number, width = 1200): TimelinePngLayout {
-  if (!(Number.isInteger(width) && width >= 200 && width <= 16384)) throw new TimelensError("ERR_INVALID_ARGUMENT", `PNG width must be an integer 200..16384, got ${width}`);
+  if (!(Number.isInteger(width) && width >= 200 && width <= 16384))
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `PNG width must be an integer 200..16384, got ${width}`);
   const strip = { top: PAD, height: thumbnailHeight };
   const axis = { top: strip.top + strip.height + (thumbnailHeight > 0 ? 4 : 0) };
   let y = axis.top + AXIS;
@@ -65,11 +66,15 @@ export async function renderTimelinePng(results: GroundingResult | readonly Grou
   for (const t of axisTicks(duration, Math.max(4, Math.floor(L.track.width / 90)))) {
     const x = Math.round(X(t));
     svg.push(`<rect x="${x}" y="${L.axis.top}" width="1" height="5" fill="${hex(MUTED)}"/>`);
-    svg.push(`<text x="${x}" y="${L.axis.top + 17}" font-size="11" font-family="sans-serif" text-anchor="middle" fill="${hex(MUTED)}">${escapeHtml(formatClock(t))}</text>`);
+    svg.push(
+      `<text x="${x}" y="${L.axis.top + 17}" font-size="11" font-family="sans-serif" text-anchor="middle" fill="${hex(MUTED)}">${escapeHtml(formatClock(t))}</text>`,
+    );
   }
   list.forEach((r, i) => {
     const row = L.rows[i];
-    svg.push(`<text x="${L.track.left}" y="${row.labelTop + 13}" font-size="12" font-family="sans-serif" fill="${hex(INK)}">${escapeHtml(`Q${i + 1} ${r.query}`.slice(0, 200))}</text>`);
+    svg.push(
+      `<text x="${L.track.left}" y="${row.labelTop + 13}" font-size="12" font-family="sans-serif" fill="${hex(INK)}">${escapeHtml(`Q${i + 1} ${r.query}`.slice(0, 200))}</text>`,
+    );
     svg.push(`<rect x="${L.track.left}" y="${row.top}" width="${L.track.width}" height="${row.height}" fill="${hex(LANE_COLOR)}"/>`);
     for (const s of r.spans) {
       const box = spanBox(s, duration, L.track.width, 2);
@@ -82,14 +87,23 @@ export async function renderTimelinePng(results: GroundingResult | readonly Grou
   const overlays: OverlayOptions[] = [];
   if (thumbs.length > 0) {
     const thumbW = (thumbH * thumbs[0].width) / thumbs[0].height;
-    const cells = thumbnailCells(thumbs.map((t) => X(t.time)), L.track.left + L.track.width, thumbW);
+    const cells = thumbnailCells(
+      thumbs.map((t) => X(t.time)),
+      L.track.left + L.track.width,
+      thumbW,
+    );
     for (let i = 0; i < thumbs.length; i++) {
       const left = Math.max(0, Math.round(cells[i].left));
       const w = Math.min(L.width - left, Math.floor(cells[i].width));
       if (w < 1) continue;
-      const input = await sharp(thumbs[i].jpeg).resize({ width: w, height: thumbH, fit: "contain", background: { r: 0, g: 0, b: 0 } }).toBuffer();
+      const input = await sharp(thumbs[i].jpeg)
+        .resize({ width: w, height: thumbH, fit: "contain", background: { r: 0, g: 0, b: 0 } })
+        .toBuffer();
       overlays.push({ input, left, top: L.strip.top });
     }
   }
-  return sharp(Buffer.from(svg.join("")), { density: 72 }).composite(overlays).png().toBuffer();
+  return sharp(Buffer.from(svg.join("")), { density: 72 })
+    .composite(overlays)
+    .png()
+    .toBuffer();
 }

@@ -14,10 +14,17 @@ function axes(xLabel: string, yLabel: string, yMax: number, yTicks: number[]): s
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
   const y = (v: number) => M.top + ph - (v / yMax) * ph;
-  const grid = yTicks.map((v) => `<line x1="${M.left}" x2="${M.left + pw}" y1="${n3(y(v))}" y2="${n3(y(v))}" stroke="#e3e5e8"/><text x="${M.left - 4}" y="${n3(y(v) + 4)}" text-anchor="end">${escapeHtml(String(v))}</text>`).join("");
-  return `${grid}<line x1="${M.left}" x2="${M.left + pw}" y1="${M.top + ph}" y2="${M.top + ph}" stroke="${css(MUTED)}"/>`
-    + `<text x="${M.left + pw / 2}" y="${H - 4}" text-anchor="middle">${escapeHtml(xLabel)}</text>`
-    + `<text x="10" y="${M.top + ph / 2}" text-anchor="middle" transform="rotate(-90 10 ${M.top + ph / 2})">${escapeHtml(yLabel)}</text>`;
+  const grid = yTicks
+    .map(
+      (v) =>
+        `<line x1="${M.left}" x2="${M.left + pw}" y1="${n3(y(v))}" y2="${n3(y(v))}" stroke="#e3e5e8"/><text x="${M.left - 4}" y="${n3(y(v) + 4)}" text-anchor="end">${escapeHtml(String(v))}</text>`,
+    )
+    .join("");
+  return (
+    `${grid}<line x1="${M.left}" x2="${M.left + pw}" y1="${M.top + ph}" y2="${M.top + ph}" stroke="${css(MUTED)}"/>` +
+    `<text x="${M.left + pw / 2}" y="${H - 4}" text-anchor="middle">${escapeHtml(xLabel)}</text>` +
+    `<text x="10" y="${M.top + ph / 2}" text-anchor="middle" transform="rotate(-90 10 ${M.top + ph / 2})">${escapeHtml(yLabel)}</text>`
+  );
 }
 
 function niceMax(v: number): number {
@@ -33,12 +40,18 @@ export function histogramSvg(counts: readonly number[], color: Rgb = spanColor(1
   const ph = H - M.top - M.bottom;
   const max = niceMax(Math.max(0, ...counts));
   const bw = pw / counts.length;
-  const bars = counts.map((c, i) => {
-    const h = (c / max) * ph;
-    return `<rect x="${n3(M.left + i * bw + 1)}" y="${n3(M.top + ph - h)}" width="${n3(bw - 2)}" height="${n3(h)}" fill="${css(color)}"><title>IoU ${(i / counts.length).toFixed(1)}-${((i + 1) / counts.length).toFixed(1)}: ${c}</title></rect>`;
-  }).join("");
-  const xt = counts.map((_, i) => i).concat(counts.length).filter((i) => i % Math.max(1, Math.round(counts.length / 10)) === 0)
-    .map((i) => `<text x="${n3(M.left + i * bw)}" y="${M.top + ph + 14}" text-anchor="middle">${(i / counts.length).toFixed(1)}</text>`).join("");
+  const bars = counts
+    .map((c, i) => {
+      const h = (c / max) * ph;
+      return `<rect x="${n3(M.left + i * bw + 1)}" y="${n3(M.top + ph - h)}" width="${n3(bw - 2)}" height="${n3(h)}" fill="${css(color)}"><title>IoU ${(i / counts.length).toFixed(1)}-${((i + 1) / counts.length).toFixed(1)}: ${c}</title></rect>`;
+    })
+    .join("");
+  const xt = counts
+    .map((_, i) => i)
+    .concat(counts.length)
+    .filter((i) => i % Math.max(1, Math.round(counts.length / 10)) === 0)
+    .map((i) => `<text x="${n3(M.left + i * bw)}" y="${M.top + ph + 14}" text-anchor="middle">${(i / counts.length).toFixed(1)}</text>`)
+    .join("");
   return frame(axes("IoU", "queries", max, [0, max / 2, max]) + bars + xt, "IoU histogram");
 }
 
@@ -55,7 +68,15 @@ export function curveSvg(thresholds: readonly number[], values: readonly number[
   const x = (t: number) => M.left + t * pw;
   const y = (v: number) => M.top + ph - (v / 100) * ph;
   const path = thresholds.map((t, i) => `${i === 0 ? "M" : "L"}${n3(x(t))},${n3(y(values[i]))}`).join("");
-  const dots = markers.map((m) => `<circle cx="${n3(x(m.x))}" cy="${n3(y(m.y))}" r="4" fill="none" stroke="${css(INK)}" stroke-width="1.5"><title>${escapeHtml(m.label)}</title></circle>`).join("");
+  const dots = markers
+    .map(
+      (m) =>
+        `<circle cx="${n3(x(m.x))}" cy="${n3(y(m.y))}" r="4" fill="none" stroke="${css(INK)}" stroke-width="1.5"><title>${escapeHtml(m.label)}</title></circle>`,
+    )
+    .join("");
   const xt = [0, 0.2, 0.4, 0.6, 0.8, 1].map((t) => `<text x="${n3(x(t))}" y="${M.top + ph + 14}" text-anchor="middle">${t.toFixed(1)}</text>`).join("");
-  return frame(axes("IoU threshold", "R1 (%)", 100, [0, 25, 50, 75, 100]) + `<path d="${path}" fill="none" stroke="${css(color)}" stroke-width="2"/>` + dots + xt, "R1 against IoU threshold");
+  return frame(
+    axes("IoU threshold", "R1 (%)", 100, [0, 25, 50, 75, 100]) + `<path d="${path}" fill="none" stroke="${css(color)}" stroke-width="2"/>` + dots + xt,
+    "R1 against IoU threshold",
+  );
 }

@@ -60,11 +60,18 @@ export function checkFrameSummary(frames: unknown, where = "result.frames"): ass
  * plan's size and makes a JPEG thumbnail of it. Errors: those of readFrames (ERR_VIDEO_UNREADABLE,
  * ERR_FILE_NOT_FOUND, ERR_FFMPEG_NOT_FOUND, ERR_ABORTED), ERR_INVALID_ARGUMENT for bad pairs.
  */
-export async function extractThumbnails(video: string | Uint8Array, frames: FrameSummary, profile: ProfileId, pairs: readonly number[], options: ThumbnailOptions = {}): Promise<Thumbnail[]> {
+export async function extractThumbnails(
+  video: string | Uint8Array,
+  frames: FrameSummary,
+  profile: ProfileId,
+  pairs: readonly number[],
+  options: ThumbnailOptions = {},
+): Promise<Thumbnail[]> {
   checkFrameSummary(frames);
   const height = options.height ?? 90;
   const quality = options.quality ?? 80;
-  if (!(Number.isInteger(height) && height >= 8 && height <= 1080)) throw new TimelensError("ERR_INVALID_ARGUMENT", `thumbnail height must be an integer 8..1080, got ${height}`);
+  if (!(Number.isInteger(height) && height >= 8 && height <= 1080))
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `thumbnail height must be an integer 8..1080, got ${height}`);
   for (let i = 0; i < pairs.length; i++) {
     const p = pairs[i];
     if (!Number.isInteger(p) || p < 0 || p >= frames.pairs || (i > 0 && p <= pairs[i - 1])) {

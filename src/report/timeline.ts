@@ -36,7 +36,11 @@ export function timelineBlock(o: TimelineBlockOptions): string {
   const thumbW = thumbs.length > 0 ? (h * thumbs[0].width) / thumbs[0].height : 0;
   const width = trackWidth(thumbs.length, thumbW, o.minWidth ?? 960);
   const captions = o.captions ?? true;
-  const cells = thumbnailCells(thumbs.map((t) => timeToX(t.time, o.duration, 100)), 100, (100 * thumbW) / width);
+  const cells = thumbnailCells(
+    thumbs.map((t) => timeToX(t.time, o.duration, 100)),
+    100,
+    (100 * thumbW) / width,
+  );
   const figures = thumbs
     .map((t, i) => {
       const c = cells[i];
@@ -51,7 +55,10 @@ export function timelineBlock(o: TimelineBlockOptions): string {
     .join("");
   const axis = o.small ? "" : `<div class="axis">${ticks}</div>`;
   const rows = o.rows
-    .map((r, i) => `${r.head ? `<div class="row-head">${r.head}</div>` : ""}${lane(r.bars, o.duration, { "data-row": i, "data-duration": n3(o.duration) }, o.small)}`)
+    .map(
+      (r, i) =>
+        `${r.head ? `<div class="row-head">${r.head}</div>` : ""}${lane(r.bars, o.duration, { "data-row": i, "data-duration": n3(o.duration) }, o.small)}`,
+    )
     .join("");
   return `<div class="scroll"><div class="track" style="min-width:${width}px" data-duration="${n3(o.duration)}">${strip}${axis}${rows}</div></div>`;
 }

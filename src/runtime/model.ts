@@ -5,7 +5,18 @@
  */
 import { AbortError, ContextOverflowError, TimelensError, throwIfAborted, type ErrorCode } from "../errors";
 import { inspectModelPair } from "../gguf/validate";
-import { loadAddon, type AddonLocation, type GpuPreference, type NativeChunk, type NativeDeviceRef, type NativeEvalResult, type NativeGenerateReport, type NativeModel, type NativeSamplingOptions, type NativeState } from "../native";
+import {
+  loadAddon,
+  type AddonLocation,
+  type GpuPreference,
+  type NativeChunk,
+  type NativeDeviceRef,
+  type NativeEvalResult,
+  type NativeGenerateReport,
+  type NativeModel,
+  type NativeSamplingOptions,
+  type NativeState,
+} from "../native";
 import { SerialQueue } from "../util/queue";
 import { expandPathOptions } from "../util/paths";
 
@@ -119,8 +130,14 @@ export interface EvaluateOptions {
 export const DEFAULT_CONTEXT_SIZE = 16384;
 
 const SPECIAL_TOKEN_TEXTS = [
-  "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-  "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
+  "<|endoftext|>",
+  "<|im_start|>",
+  "<|im_end|>",
+  "<|vision_start|>",
+  "<|vision_end|>",
+  "<|vision_pad|>",
+  "<|image_pad|>",
+  "<|video_pad|>",
 ];
 
 /** Turns an Error thrown by the addon into the matching TimelensError. */
@@ -130,7 +147,11 @@ export function fromNativeError(e: unknown, stage?: string): Error {
   if (!err || typeof err.code !== "string") return err;
   if (err.code === "ERR_ABORTED") return new AbortError(err.message, stage ? { stage } : {});
   if (err.code === "ERR_CONTEXT_OVERFLOW") {
-    return new ContextOverflowError(err.needed ?? -1, err.available ?? -1, "Lower the video's token budget (totalTokens, fps or maxFrames), or load the model with a larger contextSize.");
+    return new ContextOverflowError(
+      err.needed ?? -1,
+      err.available ?? -1,
+      "Lower the video's token budget (totalTokens, fps or maxFrames), or load the model with a larger contextSize.",
+    );
   }
   return new TimelensError(err.code as ErrorCode, err.message);
 }
@@ -181,7 +202,9 @@ export class VisionModel {
     const requested = options.gpu ?? "auto";
     const { addon, location, gpu, skipped } = loadAddon({ path: options.addonPath, gpu: requested });
     for (const s of skipped) log(`timelens-native: skipped ${s.location.path}: ${s.reason}`);
-    log(`timelens-native: using ${location.path} (${location.variant}, ${location.source})${gpu.backend ? ` on ${gpu.backend}: ${gpu.devices.map((d) => `${d.name} (${d.description})`).join(", ")}` : ""}`);
+    log(
+      `timelens-native: using ${location.path} (${location.variant}, ${location.source})${gpu.backend ? ` on ${gpu.backend}: ${gpu.devices.map((d) => `${d.name} (${d.description})`).join(", ")}` : ""}`,
+    );
     if (gpu.reason) {
       log(`timelens-native: ${gpu.reason}`);
       // Asked for a specific GPU and did not get it: say so even without onLog.
@@ -196,8 +219,8 @@ export class VisionModel {
         {
           model: options.model,
           mmproj: options.mmproj,
-          gpuLayers: useGpu ? options.gpuLayers ?? -1 : 0,
-          mmprojGpu: useGpu ? options.mmprojGpu ?? true : false,
+          gpuLayers: useGpu ? (options.gpuLayers ?? -1) : 0,
+          mmprojGpu: useGpu ? (options.mmprojGpu ?? true) : false,
           threads: options.threads ?? 0,
           contextSize: options.contextSize ?? Math.min(DEFAULT_CONTEXT_SIZE, pair.text.nCtxTrain || DEFAULT_CONTEXT_SIZE),
           batchSize: options.batchSize ?? 512,

@@ -66,10 +66,14 @@ export function selectExpression(frames: readonly number[]): string {
 
 function rotationFilters(rotation: number): string[] {
   switch (rotation) {
-    case 90: return ["transpose=clock"];
-    case 180: return ["hflip", "vflip"];
-    case 270: return ["transpose=cclock"];
-    default: return [];
+    case 90:
+      return ["transpose=clock"];
+    case 180:
+      return ["hflip", "vflip"];
+    case 270:
+      return ["transpose=cclock"];
+    default:
+      return [];
   }
 }
 
@@ -93,7 +97,8 @@ function validatePlan(plan: FramePlan): void {
 export function readFrames(source: VideoSource, plan: FramePlan, options: ReadFramesOptions = {}): AsyncGenerator<Frame, void, undefined> {
   validatePlan(plan);
   if (typeof source === "string") return readFramesFromPath(source, plan, options);
-  if (!(source instanceof Uint8Array)) throw new TimelensError("ERR_INVALID_ARGUMENT", "A video must be a file path or a Buffer/Uint8Array of the file's bytes");
+  if (!(source instanceof Uint8Array))
+    throw new TimelensError("ERR_INVALID_ARGUMENT", "A video must be a file path or a Buffer/Uint8Array of the file's bytes");
   // Bytes: decoded from a temporary file that lives as long as the iteration.
   return (async function* () {
     const path = await writeTempVideo(source);
@@ -123,14 +128,28 @@ async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadF
   const unique = [...new Set(plan.indices)];
   const filters = [`select='${selectExpression(unique)}'`, ...(autorotate ? rotationFilters(meta.rotation) : []), `scale=${srcW}:${srcH}`, "format=rgb24"];
   const args = [
-    "-hide_banner", "-nostdin", "-nostats", "-v", "error",
+    "-hide_banner",
+    "-nostdin",
+    "-nostats",
+    "-v",
+    "error",
     ...(options.threads !== undefined ? ["-threads", String(options.threads)] : []),
     "-noautorotate",
-    "-i", path,
-    "-map", `0:${meta.streamIndex}`, "-an", "-sn", "-dn",
+    "-i",
+    path,
+    "-map",
+    `0:${meta.streamIndex}`,
+    "-an",
+    "-sn",
+    "-dn",
     ...(await passthroughArgs(ffmpeg)),
-    "-vf", filters.join(","),
-    "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
+    "-vf",
+    filters.join(","),
+    "-f",
+    "rawvideo",
+    "-pix_fmt",
+    "rgb24",
+    "pipe:1",
   ];
   throwIfAborted(signal, "decode");
 
@@ -206,7 +225,11 @@ async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadF
     if (signal?.aborted) throw new AbortError("Aborted during decode", { stage: "decode" });
     if (spawnError) throw new TimelensError("ERR_FFMPEG_NOT_FOUND", `Could not run ${ffmpeg}: ${spawnError.message}`, { path: ffmpeg }, { cause: spawnError });
     if (exit.code !== 0) {
-      throw new TimelensError("ERR_VIDEO_UNREADABLE", `ffmpeg failed decoding ${path} (exit ${exit.code ?? exit.signal}): ${stderrTail(stderr) || "no message"}`, { path, exitCode: exit.code, stderr: stderrTail(stderr, 20) });
+      throw new TimelensError(
+        "ERR_VIDEO_UNREADABLE",
+        `ffmpeg failed decoding ${path} (exit ${exit.code ?? exit.signal}): ${stderrTail(stderr) || "no message"}`,
+        { path, exitCode: exit.code, stderr: stderrTail(stderr, 20) },
+      );
     }
     if (position < total) {
       throw new TimelensError(

@@ -308,7 +308,8 @@ export function locateFfprobe(opts: FfprobeOptions = {}, packages: PackageLookup
   const hit = cacheable ? cache.get(key) : undefined;
   if (hit) return hit;
   let found: LocatedTool | undefined;
-  if (opts.ffprobePath) found = { path: resolveConfigured("ffprobe", opts.ffprobePath, "the ffprobePath option"), source: "option", detail: "ffprobePath option" };
+  if (opts.ffprobePath)
+    found = { path: resolveConfigured("ffprobe", opts.ffprobePath, "the ffprobePath option"), source: "option", detail: "ffprobePath option" };
   else if (envOwn) found = { path: resolveConfigured("ffprobe", envOwn, "TIMELENS_FFPROBE"), source: "env", detail: "TIMELENS_FFPROBE" };
   else {
     if (ffmpegConfigured) {

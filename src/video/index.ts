@@ -1,5 +1,14 @@
 /** The video pipeline: find ffmpeg, probe, plan (pure), decode + resize. See docs/architecture.md. */
-export { resolveFfmpeg, resolveFfprobe, locateFfmpeg, locateFfprobe, clearFfmpegCache, type FfmpegOptions, type FfprobeOptions, type LocatedTool } from "./ffmpeg";
+export {
+  resolveFfmpeg,
+  resolveFfprobe,
+  locateFfmpeg,
+  locateFfprobe,
+  clearFfmpegCache,
+  type FfmpegOptions,
+  type FfprobeOptions,
+  type LocatedTool,
+} from "./ffmpeg";
 export { probeVideo, countDecodedFrames, type ProbeOptions, type ProbedVideoDetails, type FrameCountMode, type VideoSource } from "./probe";
 export {
   planFrames,

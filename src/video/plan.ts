@@ -111,7 +111,10 @@ function checkPositive(name: string, v: number | undefined, integer = false): vo
  */
 export function frameRange(totalFrames: number, fps: number, start?: number, end?: number): { startFrame: number; endFrame: number; frames: number } {
   if (start === undefined && end === undefined) return { startFrame: 0, endFrame: totalFrames - 1, frames: totalFrames };
-  for (const [name, v] of [["start", start], ["end", end]] as const) {
+  for (const [name, v] of [
+    ["start", start],
+    ["end", end],
+  ] as const) {
     if (v !== undefined && (typeof v !== "number" || Number.isNaN(v))) throw invalid(`${name} must be a number of seconds, got ${String(v)}`);
   }
   const duration = totalFrames / fps;
@@ -168,7 +171,11 @@ export function smartResize(height: number, width: number, factor: number, minPi
   }
   const ratio = Math.max(height, width) / Math.min(height, width);
   if (ratio > MAX_RATIO) {
-    throw new TimelensError("ERR_VIDEO_ASPECT", `absolute aspect ratio must be smaller than ${MAX_RATIO}, got ${ratio} (${width}x${height})`, { width, height, ratio });
+    throw new TimelensError("ERR_VIDEO_ASPECT", `absolute aspect ratio must be smaller than ${MAX_RATIO}, got ${ratio} (${width}x${height})`, {
+      width,
+      height,
+      ratio,
+    });
   }
   let h = Math.max(factor, roundByFactor(height, factor));
   let w = Math.max(factor, roundByFactor(width, factor));
@@ -241,7 +248,7 @@ export function planFrames(video: VideoInfo, options: PlanOptions = {}): FramePl
   torchBuild(options.torchCompat); // validates
 
   const range = frameRange(video.totalFrames, video.fps, options.start, options.end);
-  const fps = options.nframes !== undefined ? undefined : options.fps ?? profile.defaults.fps;
+  const fps = options.nframes !== undefined ? undefined : (options.fps ?? profile.defaults.fps);
   const n = frameCount(range.frames, video.fps, { fps, nframes: options.nframes, minFrames: options.minFrames, maxFrames: options.maxFrames });
 
   const lin = torchLinspace(range.startFrame, range.endFrame, n, options.torchCompat);

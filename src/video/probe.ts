@@ -122,7 +122,8 @@ export async function removeTempVideo(path: string): Promise<void> {
 
 async function withSourceFile<T>(source: VideoSource, fn: (path: string) => Promise<T>): Promise<T> {
   if (typeof source === "string") return fn(source);
-  if (!(source instanceof Uint8Array)) throw new TimelensError("ERR_INVALID_ARGUMENT", "A video must be a file path or a Buffer/Uint8Array of the file's bytes");
+  if (!(source instanceof Uint8Array))
+    throw new TimelensError("ERR_INVALID_ARGUMENT", "A video must be a file path or a Buffer/Uint8Array of the file's bytes");
   const path = await writeTempVideo(source);
   try {
     return await fn(path);
@@ -158,16 +159,33 @@ export async function passthroughArgs(ffmpeg: string): Promise<string[]> {
 export async function countDecodedFrames(path: string, streamIndex: number, opts: FfmpegOptions & { signal?: AbortSignal } = {}): Promise<number> {
   const ffmpeg = resolveFfmpeg(opts);
   const args = [
-    "-hide_banner", "-nostdin", "-nostats", "-v", "error",
-    "-i", path, "-map", `0:${streamIndex}`, "-an", "-sn", "-dn",
+    "-hide_banner",
+    "-nostdin",
+    "-nostats",
+    "-v",
+    "error",
+    "-i",
+    path,
+    "-map",
+    `0:${streamIndex}`,
+    "-an",
+    "-sn",
+    "-dn",
     ...(await passthroughArgs(ffmpeg)),
-    "-f", "null", "-", "-progress", "pipe:1",
+    "-f",
+    "null",
+    "-",
+    "-progress",
+    "pipe:1",
   ];
   const r = await runTool(ffmpeg, args, { signal: opts.signal });
   let frames = NaN;
   for (const m of r.stdout.matchAll(/^frame=(\d+)$/gm)) frames = Number(m[1]);
   if (r.code !== 0 || !Number.isFinite(frames)) {
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot decode video ${path}: ${stderrTail(r.stderr) || `ffmpeg exited with code ${r.code}`}`, { path, stderr: stderrTail(r.stderr, 20) });
+    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot decode video ${path}: ${stderrTail(r.stderr) || `ffmpeg exited with code ${r.code}`}`, {
+      path,
+      stderr: stderrTail(r.stderr, 20),
+    });
   }
   return frames;
 }
@@ -212,7 +230,10 @@ export async function probeStream(path: string, opts: FfprobeOptions & { signal?
   const ffprobe = resolveFfprobe({ ffprobePath: opts.ffprobePath, ffmpegPath: opts.ffmpegPath, usePackages: opts.usePackages });
   const r = await runTool(ffprobe, ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", path], { signal: opts.signal });
   if (r.code !== 0) {
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: ${stderrTail(r.stderr) || `ffprobe exited with code ${r.code}`}`, { path, stderr: stderrTail(r.stderr, 20) });
+    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: ${stderrTail(r.stderr) || `ffprobe exited with code ${r.code}`}`, {
+      path,
+      stderr: stderrTail(r.stderr, 20),
+    });
   }
   let info: FfprobeOutput;
   try {
@@ -231,7 +252,9 @@ export async function probeStream(path: string, opts: FfprobeOptions & { signal?
   const codedWidth = stream.width ?? 0;
   const codedHeight = stream.height ?? 0;
   if (!(codedWidth > 0 && codedHeight > 0)) {
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: the video stream has no frame size (${stream.codec_name ?? "unknown codec"})`, { path });
+    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: the video stream has no frame size (${stream.codec_name ?? "unknown codec"})`, {
+      path,
+    });
   }
   const rotation = rotationOf(stream);
   const swap = rotation === 90 || rotation === 270;
@@ -252,7 +275,8 @@ export async function probeStream(path: string, opts: FfprobeOptions & { signal?
 
 async function probePath(path: string, opts: ProbeOptions): Promise<ProbedVideoDetails> {
   const mode = opts.countFrames ?? "auto";
-  if (mode !== "auto" && mode !== "decode" && mode !== "container") throw new TimelensError("ERR_INVALID_ARGUMENT", `countFrames must be "auto", "decode" or "container", got ${JSON.stringify(mode)}`);
+  if (mode !== "auto" && mode !== "decode" && mode !== "container")
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `countFrames must be "auto", "decode" or "container", got ${JSON.stringify(mode)}`);
   const meta = await probeStream(path, opts);
   const { stream, codedWidth, codedHeight, rotation } = meta;
   const ffprobe = resolveFfprobe({ ffprobePath: opts.ffprobePath, ffmpegPath: opts.ffmpegPath, usePackages: opts.usePackages });
@@ -274,7 +298,11 @@ async function probePath(path: string, opts: ProbeOptions): Promise<ProbedVideoD
     // frame; an edit list that hides frames (a stream-copied cut) shortens only the duration.
     const consistent = Number.isFinite(expected) && Math.abs(expected - containerFrames) <= 1.001;
     if (consistent) {
-      const pk = await runTool(ffprobe, ["-v", "error", "-print_format", "json", "-count_packets", "-select_streams", String(stream.index), "-show_entries", "stream=nb_read_packets", path], { signal: opts.signal });
+      const pk = await runTool(
+        ffprobe,
+        ["-v", "error", "-print_format", "json", "-count_packets", "-select_streams", String(stream.index), "-show_entries", "stream=nb_read_packets", path],
+        { signal: opts.signal },
+      );
       let packets = NaN;
       try {
         if (pk.code === 0) packets = parseNum((JSON.parse(pk.stdout) as FfprobeOutput).streams?.[0]?.nb_read_packets);

@@ -86,14 +86,23 @@ const inc = (local: number, delta: number | number[]) => [...get(local), ...(typ
 /** for (counter = 0; counter < limit; counter++) { body } with limit a local. */
 function forLoop(counter: number, limit: number, body: number[]): number[] {
   return [
-    ...i32c(0), ...set(counter),
-    0x02, 0x40, // block
-    0x03, 0x40, // loop
-    ...get(counter), ...get(limit), ...GE_U, 0x0d, 1, // br_if exit
+    ...i32c(0),
+    ...set(counter),
+    0x02,
+    0x40, // block
+    0x03,
+    0x40, // loop
+    ...get(counter),
+    ...get(limit),
+    ...GE_U,
+    0x0d,
+    1, // br_if exit
     ...body,
     ...inc(counter, 1),
-    0x0c, 0, // br loop
-    0x0b, 0x0b, // end loop, end block
+    0x0c,
+    0, // br loop
+    0x0b,
+    0x0b, // end loop, end block
   ];
 }
 
@@ -109,27 +118,46 @@ function hpass(): number[] {
   // params 0 src, 1 srcRow, 2 rows, 3 out, 4 outW, 5 starts, 6 sizes, 7 weights, 8 wRow
   // locals 9 y, 10 x, 11 j, 12 p, 13 wp, 14 n, 15 rowBase, 16 o, 17 acc(v128)
   const [y, x, j, p, wp, n, rowBase, o, acc] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
-  const tap = [
-    ...get(acc),
-    ...loadU8x4AsF32(p),
-    ...get(wp), ...F32_LOAD, ...F32X4_SPLAT,
-    ...F32X4_MUL, ...F32X4_ADD, ...set(acc),
-    ...inc(p, 3), ...inc(wp, 4),
-  ];
+  const tap = [...get(acc), ...loadU8x4AsF32(p), ...get(wp), ...F32_LOAD, ...F32X4_SPLAT, ...F32X4_MUL, ...F32X4_ADD, ...set(acc), ...inc(p, 3), ...inc(wp, 4)];
   const pixel = [
-    ...get(rowBase), ...get(5), ...get(x), ...i32c(4), ...MUL, ...ADD, ...I32_LOAD, ...ADD, ...set(p),
-    ...get(6), ...get(x), ...i32c(4), ...MUL, ...ADD, ...I32_LOAD, ...set(n),
-    ...get(7), ...get(x), ...get(8), ...MUL, ...ADD, ...set(wp),
-    ...V_ZERO, ...set(acc),
+    ...get(rowBase),
+    ...get(5),
+    ...get(x),
+    ...i32c(4),
+    ...MUL,
+    ...ADD,
+    ...I32_LOAD,
+    ...ADD,
+    ...set(p),
+    ...get(6),
+    ...get(x),
+    ...i32c(4),
+    ...MUL,
+    ...ADD,
+    ...I32_LOAD,
+    ...set(n),
+    ...get(7),
+    ...get(x),
+    ...get(8),
+    ...MUL,
+    ...ADD,
+    ...set(wp),
+    ...V_ZERO,
+    ...set(acc),
     ...forLoop(j, n, tap),
-    ...get(o), ...get(acc), ...V_STORE,
+    ...get(o),
+    ...get(acc),
+    ...V_STORE,
     ...inc(o, 12),
   ];
-  const row = [
-    ...get(0), ...get(y), ...get(1), ...MUL, ...ADD, ...set(rowBase),
-    ...forLoop(x, 4, pixel),
-  ];
-  return func([[8, I32], [1, V128]], [...get(3), ...set(o), ...forLoop(y, 2, row)]);
+  const row = [...get(0), ...get(y), ...get(1), ...MUL, ...ADD, ...set(rowBase), ...forLoop(x, 4, pixel)];
+  return func(
+    [
+      [8, I32],
+      [1, V128],
+    ],
+    [...get(3), ...set(o), ...forLoop(y, 2, row)],
+  );
 }
 
 function vpass(): number[] {
@@ -138,35 +166,81 @@ function vpass(): number[] {
   const [y, g, j, base, n, wrow, orow, p, wp, acc] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
   const tap = [
     ...get(acc),
-    ...get(p), ...V_LOAD,
-    ...get(wp), ...F32_LOAD, ...F32X4_SPLAT,
-    ...F32X4_MUL, ...F32X4_ADD, ...set(acc),
-    ...inc(p, get(1)), ...inc(wp, 4),
+    ...get(p),
+    ...V_LOAD,
+    ...get(wp),
+    ...F32_LOAD,
+    ...F32X4_SPLAT,
+    ...F32X4_MUL,
+    ...F32X4_ADD,
+    ...set(acc),
+    ...inc(p, get(1)),
+    ...inc(wp, 4),
   ];
   const group = [
-    ...V_ZERO, ...set(acc),
-    ...get(base), ...get(g), ...i32c(16), ...MUL, ...ADD, ...set(p),
-    ...get(wrow), ...set(wp),
+    ...V_ZERO,
+    ...set(acc),
+    ...get(base),
+    ...get(g),
+    ...i32c(16),
+    ...MUL,
+    ...ADD,
+    ...set(p),
+    ...get(wrow),
+    ...set(wp),
     ...forLoop(j, n, tap),
-    ...get(orow), ...get(g), ...i32c(16), ...MUL, ...ADD, ...get(acc), ...V_STORE,
+    ...get(orow),
+    ...get(g),
+    ...i32c(16),
+    ...MUL,
+    ...ADD,
+    ...get(acc),
+    ...V_STORE,
   ];
   const row = [
-    ...get(0), ...get(4), ...get(y), ...i32c(4), ...MUL, ...ADD, ...I32_LOAD, ...ADD, ...set(base),
-    ...get(5), ...get(y), ...i32c(4), ...MUL, ...ADD, ...I32_LOAD, ...set(n),
-    ...get(6), ...get(y), ...get(7), ...MUL, ...ADD, ...set(wrow),
-    ...get(2), ...get(y), ...get(1), ...MUL, ...ADD, ...set(orow),
+    ...get(0),
+    ...get(4),
+    ...get(y),
+    ...i32c(4),
+    ...MUL,
+    ...ADD,
+    ...I32_LOAD,
+    ...ADD,
+    ...set(base),
+    ...get(5),
+    ...get(y),
+    ...i32c(4),
+    ...MUL,
+    ...ADD,
+    ...I32_LOAD,
+    ...set(n),
+    ...get(6),
+    ...get(y),
+    ...get(7),
+    ...MUL,
+    ...ADD,
+    ...set(wrow),
+    ...get(2),
+    ...get(y),
+    ...get(1),
+    ...MUL,
+    ...ADD,
+    ...set(orow),
     ...forLoop(g, 8, group),
   ];
-  return func([[9, I32], [1, V128]], forLoop(y, 3, row));
+  return func(
+    [
+      [9, I32],
+      [1, V128],
+    ],
+    forLoop(y, 3, row),
+  );
 }
 
 function widen(): number[] {
   // params 0 src(u8), 1 count, 2 out(f32); locals 3 i, 4 groups
   const [i, groups] = [3, 4];
-  const body = [
-    ...get(2), ...loadU8x4AsF32(0), ...V_STORE,
-    ...inc(0, 4), ...inc(2, 16),
-  ];
+  const body = [...get(2), ...loadU8x4AsF32(0), ...V_STORE, ...inc(0, 4), ...inc(2, 16)];
   return func([[2, I32]], [...get(1), ...i32c(2), 0x76 /* i32.shr_u */, ...set(groups), ...forLoop(i, groups, body)]);
 }
 
@@ -175,36 +249,62 @@ function finish(): number[] {
   const [i, groups] = [3, 4];
   const body = [
     ...get(2),
-    ...get(0), ...V_LOAD,
-    ...f32c(0), ...F32X4_SPLAT, ...F32X4_MAX,
-    ...f32c(255), ...F32X4_SPLAT, ...F32X4_MIN,
+    ...get(0),
+    ...V_LOAD,
+    ...f32c(0),
+    ...F32X4_SPLAT,
+    ...F32X4_MAX,
+    ...f32c(255),
+    ...F32X4_SPLAT,
+    ...F32X4_MIN,
     ...F32X4_NEAREST,
     ...I32X4_TRUNC_SAT_U,
-    0x22, 5, // local.tee v
-    ...get(5), ...I16X8_NARROW_U,
-    0x22, 5,
-    ...get(5), ...I8X16_NARROW_U,
+    0x22,
+    5, // local.tee v
+    ...get(5),
+    ...I16X8_NARROW_U,
+    0x22,
+    5,
+    ...get(5),
+    ...I8X16_NARROW_U,
     ...STORE32_LANE0,
-    ...inc(0, 16), ...inc(2, 4),
+    ...inc(0, 16),
+    ...inc(2, 4),
   ];
-  return func([[2, I32], [1, V128]], [...get(1), ...i32c(2), 0x76, ...set(groups), ...forLoop(i, groups, body)]);
+  return func(
+    [
+      [2, I32],
+      [1, V128],
+    ],
+    [...get(1), ...i32c(2), 0x76, ...set(groups), ...forLoop(i, groups, body)],
+  );
 }
 
 function moduleBytes(): Uint8Array {
   const t9 = [0x60, ...vec(new Array(9).fill([I32])), 0];
   const t3 = [0x60, ...vec(new Array(3).fill([I32])), 0];
   const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec([t9, t3])),
     ...section(3, vec([[0], [0], [1], [1]])),
     ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([
-      [...str("memory"), 0x02, 0],
-      [...str("hpass"), 0x00, 0],
-      [...str("vpass"), 0x00, 1],
-      [...str("widen"), 0x00, 2],
-      [...str("finish"), 0x00, 3],
-    ])),
+    ...section(
+      7,
+      vec([
+        [...str("memory"), 0x02, 0],
+        [...str("hpass"), 0x00, 0],
+        [...str("vpass"), 0x00, 1],
+        [...str("widen"), 0x00, 2],
+        [...str("finish"), 0x00, 3],
+      ]),
+    ),
     ...section(10, vec([hpass(), vpass(), widen(), finish()])),
   ];
   return new Uint8Array(bytes);

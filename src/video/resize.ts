@@ -298,7 +298,14 @@ const align16 = (n: number) => (n + 15) & ~15;
  * The torch passes on the WebAssembly SIMD kernel: same arithmetic as torchHorizontal /
  * torchVertical / clampRound, four lanes at a time. Returns null without WebAssembly SIMD.
  */
-function wasmTorchResizer(srcW: number, srcH: number, dstW: number, dstH: number, hTaps?: AxisTaps, vTaps?: AxisTaps): ((src: Uint8Array, out?: Uint8Array) => Uint8Array) | null {
+function wasmTorchResizer(
+  srcW: number,
+  srcH: number,
+  dstW: number,
+  dstH: number,
+  hTaps?: AxisTaps,
+  vTaps?: AxisTaps,
+): ((src: Uint8Array, out?: Uint8Array) => Uint8Array) | null {
   const srcBytes = srcW * srcH * 3;
   const dstBytes = dstW * dstH * 3;
   const midW = hTaps ? dstW : srcW; // width of the rows the vertical pass reads
@@ -370,7 +377,12 @@ export interface Resizer {
  * Throws RangeError on non-positive sizes.
  */
 export function createResizer(srcWidth: number, srcHeight: number, dstWidth: number, dstHeight: number, options: ResizeOptions = {}): Resizer {
-  for (const [name, v] of [["srcWidth", srcWidth], ["srcHeight", srcHeight], ["dstWidth", dstWidth], ["dstHeight", dstHeight]] as const) {
+  for (const [name, v] of [
+    ["srcWidth", srcWidth],
+    ["srcHeight", srcHeight],
+    ["dstWidth", dstWidth],
+    ["dstHeight", dstHeight],
+  ] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${v}`);
   }
   const mode = options.mode ?? "torch";
@@ -395,7 +407,11 @@ export function createResizer(srcWidth: number, srcHeight: number, dstWidth: num
     const mid = needH && needV ? new Float32Array(srcHeight * dstWidth * 3) : undefined;
     const fout = needH || needV ? new Float32Array(dstBytes) : undefined;
     return {
-      srcWidth, srcHeight, dstWidth, dstHeight, mode,
+      srcWidth,
+      srcHeight,
+      dstWidth,
+      dstHeight,
+      mode,
       resize(src: Uint8Array, out?: Uint8Array): Uint8Array {
         if (src.length < srcBytes) throw new RangeError(`frame has ${src.length} bytes, expected ${srcBytes}`);
         const dst = out ?? new Uint8Array(dstBytes);
@@ -423,7 +439,11 @@ export function createResizer(srcWidth: number, srcHeight: number, dstWidth: num
   const mid = needH && needV ? new Uint8Array(srcHeight * dstWidth * 3) : undefined;
   const acc = new Int32Array(dstWidth * 3);
   return {
-    srcWidth, srcHeight, dstWidth, dstHeight, mode,
+    srcWidth,
+    srcHeight,
+    dstWidth,
+    dstHeight,
+    mode,
     resize(src: Uint8Array, out?: Uint8Array): Uint8Array {
       if (src.length < srcBytes) throw new RangeError(`frame has ${src.length} bytes, expected ${srcBytes}`);
       const dst = out ?? new Uint8Array(dstBytes);

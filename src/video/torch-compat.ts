@@ -30,12 +30,18 @@ export interface TorchBuild {
 
 export function torchBuild(compat: TorchCompat = "torch2-simd"): TorchBuild {
   switch (compat) {
-    case "torch2-simd": return { version: 2, fma: true, vectorWidth: 0 };
-    case "torch2-generic": return { version: 2, fma: false, vectorWidth: 0 };
-    case "torch1-avx2": return { version: 1, fma: true, vectorWidth: 8 };
-    case "torch1-avx512": return { version: 1, fma: true, vectorWidth: 16 };
-    case "torch1-generic": return { version: 1, fma: false, vectorWidth: 8 };
-    default: throw new RangeError(`unknown torch build "${String(compat)}"; expected one of ${TORCH_COMPATS.join(", ")}`);
+    case "torch2-simd":
+      return { version: 2, fma: true, vectorWidth: 0 };
+    case "torch2-generic":
+      return { version: 2, fma: false, vectorWidth: 0 };
+    case "torch1-avx2":
+      return { version: 1, fma: true, vectorWidth: 8 };
+    case "torch1-avx512":
+      return { version: 1, fma: true, vectorWidth: 16 };
+    case "torch1-generic":
+      return { version: 1, fma: false, vectorWidth: 8 };
+    default:
+      throw new RangeError(`unknown torch build "${String(compat)}"; expected one of ${TORCH_COMPATS.join(", ")}`);
   }
 }
 

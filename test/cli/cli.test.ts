@@ -34,7 +34,24 @@ test("--help lists the commands and exits 0; no command is a usage error", () =>
 });
 
 test("ground --json prints exactly one JSON object on stdout", () => {
-  const r = cli("ground", clip, "a red box moves", "--model", pair.model, "--mmproj", pair.mmproj, "--json", "--total-tokens", "256", "--min-tokens", "4", "--max-new-tokens", "8", "--context-size", "2048");
+  const r = cli(
+    "ground",
+    clip,
+    "a red box moves",
+    "--model",
+    pair.model,
+    "--mmproj",
+    pair.mmproj,
+    "--json",
+    "--total-tokens",
+    "256",
+    "--min-tokens",
+    "4",
+    "--max-new-tokens",
+    "8",
+    "--context-size",
+    "2048",
+  );
   expect(r.code).toBe(0);
   const lines = r.stdout.trim().split("\n");
   expect(lines).toHaveLength(1);
@@ -47,7 +64,23 @@ test("ground --json prints exactly one JSON object on stdout", () => {
 });
 
 test("ground prints streamed text then the span line", () => {
-  const r = cli("ground", clip, "a red box", "--model", pair.model, "--mmproj", pair.mmproj, "--total-tokens", "256", "--min-tokens", "4", "--max-new-tokens", "8", "--context-size", "2048");
+  const r = cli(
+    "ground",
+    clip,
+    "a red box",
+    "--model",
+    pair.model,
+    "--mmproj",
+    pair.mmproj,
+    "--total-tokens",
+    "256",
+    "--min-tokens",
+    "4",
+    "--max-new-tokens",
+    "8",
+    "--context-size",
+    "2048",
+  );
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/span: /);
   expect(r.stdout).toMatch(/time: decode/);

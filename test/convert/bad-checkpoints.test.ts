@@ -70,42 +70,61 @@ test("the good checkpoint converts (the cases below break one thing each)", asyn
 });
 
 test("data_offsets that do not match the dtype and shape", async () => {
-  const dir = broken((d) => editHeader(d, SMALL_SHARD, (h) => { h[firstTensor(h)].data_offsets[1] += 2; }));
+  const dir = broken((d) =>
+    editHeader(d, SMALL_SHARD, (h) => {
+      h[firstTensor(h)].data_offsets[1] += 2;
+    }),
+  );
   const e = await expectRefused(dir, "ERR_CHECKPOINT_INVALID", /data_offsets span/);
   expect(e.details.file).toBe(join(dir, SMALL_SHARD));
 });
 
 test("offsets past the end of the file", async () => {
-  const dir = broken((d) => editHeader(d, SMALL_SHARD, (h) => {
-    const t = h[firstTensor(h)];
-    t.data_offsets = [t.data_offsets[0] + 10_000_000, t.data_offsets[1] + 10_000_000];
-  }));
+  const dir = broken((d) =>
+    editHeader(d, SMALL_SHARD, (h) => {
+      const t = h[firstTensor(h)];
+      t.data_offsets = [t.data_offsets[0] + 10_000_000, t.data_offsets[1] + 10_000_000];
+    }),
+  );
   await expectRefused(dir, "ERR_CHECKPOINT_INVALID", /ends at byte \d+ but the file has \d+ \(truncated\?\)/);
 });
 
 test("overlapping tensors", async () => {
-  const dir = broken((d) => editHeader(d, SMALL_SHARD, (h) => {
-    const size = (k: string) => h[k].data_offsets[1] - h[k].data_offsets[0];
-    const names = Object.keys(h).filter((k) => k !== "__metadata__");
-    const a = names.find((k) => names.some((o) => o !== k && size(o) === size(k)))!;
-    const b = names.find((o) => o !== a && size(o) === size(a))!;
-    h[b].data_offsets = [...h[a].data_offsets];
-  }));
+  const dir = broken((d) =>
+    editHeader(d, SMALL_SHARD, (h) => {
+      const size = (k: string) => h[k].data_offsets[1] - h[k].data_offsets[0];
+      const names = Object.keys(h).filter((k) => k !== "__metadata__");
+      const a = names.find((k) => names.some((o) => o !== k && size(o) === size(k)))!;
+      const b = names.find((o) => o !== a && size(o) === size(a))!;
+      h[b].data_offsets = [...h[a].data_offsets];
+    }),
+  );
   await expectRefused(dir, "ERR_CHECKPOINT_INVALID", /overlap/);
 });
 
 test("a header length larger than the file", async () => {
-  const dir = broken((d) => { const b = readFileSync(join(d, SMALL_SHARD)); b.writeBigUInt64LE(BigInt(b.length), 0); writeFileSync(join(d, SMALL_SHARD), b); });
+  const dir = broken((d) => {
+    const b = readFileSync(join(d, SMALL_SHARD));
+    b.writeBigUInt64LE(BigInt(b.length), 0);
+    writeFileSync(join(d, SMALL_SHARD), b);
+  });
   await expectRefused(dir, "ERR_CHECKPOINT_INVALID", /header length/);
 });
 
 test("a header that is not JSON", async () => {
-  const dir = broken((d) => { const b = readFileSync(join(d, SMALL_SHARD)); b.write("{{{{", 8); writeFileSync(join(d, SMALL_SHARD), b); });
+  const dir = broken((d) => {
+    const b = readFileSync(join(d, SMALL_SHARD));
+    b.write("{{{{", 8);
+    writeFileSync(join(d, SMALL_SHARD), b);
+  });
   await expectRefused(dir, "ERR_CHECKPOINT_INVALID", /not valid JSON/);
 });
 
 test("a truncated shard", async () => {
-  const dir = broken((d) => { const p = join(d, "model-00001-of-00003.safetensors"); truncateSync(p, readFileSync(p).length - 1000); });
+  const dir = broken((d) => {
+    const p = join(d, "model-00001-of-00003.safetensors");
+    truncateSync(p, readFileSync(p).length - 1000);
+  });
   await expectRefused(dir, "ERR_CHECKPOINT_INVALID", /model-00001-of-00003.safetensors.*truncated/);
 });
 
@@ -115,23 +134,40 @@ test("a shard the index names is missing", async () => {
 });
 
 test("the index names a tensor no shard holds", async () => {
-  const dir = broken((d) => { const ix = json(d, "model.safetensors.index.json"); ix.weight_map["visual.blocks.9.attn.qkv.weight"] = SMALL_SHARD; putJson(d, "model.safetensors.index.json", ix); });
+  const dir = broken((d) => {
+    const ix = json(d, "model.safetensors.index.json");
+    ix.weight_map["visual.blocks.9.attn.qkv.weight"] = SMALL_SHARD;
+    putJson(d, "model.safetensors.index.json", ix);
+  });
   await expectRefused(dir, "ERR_CHECKPOINT_INVALID", /visual\.blocks\.9\.attn\.qkv\.weight/);
 });
 
 test("a dtype the converter does not read", async () => {
-  const dir = broken((d) => editHeader(d, SMALL_SHARD, (h) => { const t = h[firstTensor(h)]; t.dtype = "I16"; }));
+  const dir = broken((d) =>
+    editHeader(d, SMALL_SHARD, (h) => {
+      const t = h[firstTensor(h)];
+      t.dtype = "I16";
+    }),
+  );
   await expectRefused(dir, "ERR_CHECKPOINT_UNSUPPORTED", /dtype I16/);
 });
 
 test("a shape other than config.json implies", async () => {
-  const dir = broken((d) => { const c = json(d, "config.json"); c.intermediate_size += 32; putJson(d, "config.json", c); });
+  const dir = broken((d) => {
+    const c = json(d, "config.json");
+    c.intermediate_size += 32;
+    putJson(d, "config.json", c);
+  });
   const e = await expectRefused(dir, "ERR_CHECKPOINT_INVALID", /mlp\.(down|gate|up)_proj\.weight.*config\.json implies/);
   expect(e.details.tensor).toMatch(/mlp/);
 });
 
 test("a config.json missing a key", async () => {
-  const dir = broken((d) => { const c = json(d, "config.json"); delete c.hidden_size; putJson(d, "config.json", c); });
+  const dir = broken((d) => {
+    const c = json(d, "config.json");
+    delete c.hidden_size;
+    putJson(d, "config.json", c);
+  });
   await expectRefused(dir, "ERR_CHECKPOINT_INVALID", /hidden_size/);
 });
 
@@ -141,17 +177,29 @@ test("a config.json that is not JSON", async () => {
 });
 
 test("an architecture the converter does not know", async () => {
-  const dir = broken((d) => { const c = json(d, "config.json"); c.architectures = ["LlamaForCausalLM"]; putJson(d, "config.json", c); });
+  const dir = broken((d) => {
+    const c = json(d, "config.json");
+    c.architectures = ["LlamaForCausalLM"];
+    putJson(d, "config.json", c);
+  });
   await expectRefused(dir, "ERR_CHECKPOINT_UNSUPPORTED", /LlamaForCausalLM/);
 });
 
 test("a tokenizer.json of another kind", async () => {
-  const dir = broken((d) => { const t = json(d, "tokenizer.json"); t.model.type = "Unigram"; putJson(d, "tokenizer.json", t); });
+  const dir = broken((d) => {
+    const t = json(d, "tokenizer.json");
+    t.model.type = "Unigram";
+    putJson(d, "tokenizer.json", t);
+  });
   await expectRefused(dir, "ERR_CHECKPOINT_UNSUPPORTED", /tokenizer\.json.*Unigram/);
 });
 
 test("a tokenizer with another pre-tokenizer", async () => {
-  const dir = broken((d) => { const t = json(d, "tokenizer.json"); t.pre_tokenizer = { type: "Whitespace" }; putJson(d, "tokenizer.json", t); });
+  const dir = broken((d) => {
+    const t = json(d, "tokenizer.json");
+    t.pre_tokenizer = { type: "Whitespace" };
+    putJson(d, "tokenizer.json", t);
+  });
   await expectRefused(dir, "ERR_CHECKPOINT_UNSUPPORTED", /pre-tokenizer/);
 });
 
@@ -185,8 +233,14 @@ test("abort while tensors are being written leaves nothing behind", async () => 
   const ac = new AbortController();
   const seen: string[] = [];
   const run = convertCheckpoint({
-    dir, outfile: join(dir, "a.gguf"), mmprojOutfile: join(dir, "b.gguf"), signal: ac.signal,
-    onProgress: (p) => { if (p.tensor) seen.push(p.tensor); if (p.stage === "convert-mmproj" && p.tensor) ac.abort(); },
+    dir,
+    outfile: join(dir, "a.gguf"),
+    mmprojOutfile: join(dir, "b.gguf"),
+    signal: ac.signal,
+    onProgress: (p) => {
+      if (p.tensor) seen.push(p.tensor);
+      if (p.stage === "convert-mmproj" && p.tensor) ac.abort();
+    },
   });
   await expect(run).rejects.toMatchObject({ code: "ERR_ABORTED", name: "AbortError" });
   expect(seen).toContain("output.weight"); // the text file was written completely, then removed

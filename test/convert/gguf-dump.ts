@@ -8,29 +8,99 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 
-const VT_NAMES: Record<number, string> = { 0: "UINT8", 1: "INT8", 2: "UINT16", 3: "INT16", 4: "UINT32", 5: "INT32", 6: "FLOAT32", 7: "BOOL", 8: "STRING", 9: "ARRAY", 10: "UINT64", 11: "INT64", 12: "FLOAT64" };
+const VT_NAMES: Record<number, string> = {
+  0: "UINT8",
+  1: "INT8",
+  2: "UINT16",
+  3: "INT16",
+  4: "UINT32",
+  5: "INT32",
+  6: "FLOAT32",
+  7: "BOOL",
+  8: "STRING",
+  9: "ARRAY",
+  10: "UINT64",
+  11: "INT64",
+  12: "FLOAT64",
+};
 const VT_SIZE: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-const GGML: Record<number, [string, number, number]> = { 0: ["F32", 1, 4], 1: ["F16", 1, 2], 8: ["Q8_0", 32, 34], 12: ["Q4_K", 256, 144], 13: ["Q5_K", 256, 176], 14: ["Q6_K", 256, 210], 30: ["BF16", 1, 2] };
+const GGML: Record<number, [string, number, number]> = {
+  0: ["F32", 1, 4],
+  1: ["F16", 1, 2],
+  8: ["Q8_0", 32, 34],
+  12: ["Q4_K", 256, 144],
+  13: ["Q5_K", 256, 176],
+  14: ["Q6_K", 256, 210],
+  30: ["BF16", 1, 2],
+};
 
-export interface DumpEntry { type: string; value?: unknown; elem_type?: string; len?: number; sha256?: string; values?: unknown[] }
-export interface DumpTensor { name: string; type: string; shape: number[]; n_bytes: number; sha256: string }
-export interface GgufDump { metadata: Record<string, DumpEntry>; tensors: DumpTensor[] }
+export interface DumpEntry {
+  type: string;
+  value?: unknown;
+  elem_type?: string;
+  len?: number;
+  sha256?: string;
+  values?: unknown[];
+}
+export interface DumpTensor {
+  name: string;
+  type: string;
+  shape: number[];
+  n_bytes: number;
+  sha256: string;
+}
+export interface GgufDump {
+  metadata: Record<string, DumpEntry>;
+  tensors: DumpTensor[];
+}
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 export function dumpGguf(path: string, short = 16): GgufDump {
   const b = readFileSync(path);
   let o = 4;
-  const u32 = () => { const v = b.readUInt32LE(o); o += 4; return v; };
-  const u64 = () => { const v = Number(b.readBigUInt64LE(o)); o += 8; return v; };
-  const str = () => { const n = u64(); const s = b.toString("utf8", o, o + n); o += n; return s; };
+  const u32 = () => {
+    const v = b.readUInt32LE(o);
+    o += 4;
+    return v;
+  };
+  const u64 = () => {
+    const v = Number(b.readBigUInt64LE(o));
+    o += 8;
+    return v;
+  };
+  const str = () => {
+    const n = u64();
+    const s = b.toString("utf8", o, o + n);
+    o += n;
+    return s;
+  };
   const scalar = (vt: number): unknown => {
     const at = o;
     o += VT_SIZE[vt];
     switch (vt) {
-      case 0: return b.readUInt8(at); case 1: return b.readInt8(at); case 2: return b.readUInt16LE(at); case 3: return b.readInt16LE(at);
-      case 4: return b.readUInt32LE(at); case 5: return b.readInt32LE(at); case 6: return b.readFloatLE(at); case 7: return b.readUInt8(at) !== 0;
-      case 10: return Number(b.readBigUInt64LE(at)); case 11: return Number(b.readBigInt64LE(at)); default: return b.readDoubleLE(at);
+      case 0:
+        return b.readUInt8(at);
+      case 1:
+        return b.readInt8(at);
+      case 2:
+        return b.readUInt16LE(at);
+      case 3:
+        return b.readInt16LE(at);
+      case 4:
+        return b.readUInt32LE(at);
+      case 5:
+        return b.readInt32LE(at);
+      case 6:
+        return b.readFloatLE(at);
+      case 7:
+        return b.readUInt8(at) !== 0;
+      case 10:
+        return Number(b.readBigUInt64LE(at));
+      case 11:
+        return Number(b.readBigInt64LE(at));
+      default:
+        return b.readDoubleLE(at);
     }
   };
   const value = (vt: number): DumpEntry => {

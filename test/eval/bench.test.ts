@@ -56,7 +56,14 @@ describe("parseBenchAnnotation", () => {
       "dup.mp4>>>same>>>[1, 2]",
       "dup.mp4>>>same>>>[1, 2]",
     ]);
-    expect(d.items[1]).toMatchObject({ videoId: "3MSZA", videoPath: join("/b/videos/charades", "3MSZA.mp4"), rawQuery: "  a  person\tsits down. . ", gt: [0n, 14n], duration: 30.96, queryIndex: 1 });
+    expect(d.items[1]).toMatchObject({
+      videoId: "3MSZA",
+      videoPath: join("/b/videos/charades", "3MSZA.mp4"),
+      rawQuery: "  a  person\tsits down. . ",
+      gt: [0n, 14n],
+      duration: 30.96,
+      queryIndex: 1,
+    });
     expect(d.items[2].duration).toBe(150n);
     expect(d.duplicateKeys).toBe(1);
     expect(d.warnings).toEqual([expect.stringContaining('"123": 3 spans but 2 queries')]);
@@ -68,7 +75,7 @@ describe("parseBenchAnnotation", () => {
       '{"v": {"duration": 3, "spans": [[1, 2, 3]], "queries": ["q"]}}',
       '{"v": {"duration": 3, "spans": [[1, 2]], "queries": [5]}}',
       '{"v": {"duration": 3, "spans": [1, 2], "queries": ["q", "r"]}}',
-      '[1, 2]',
+      "[1, 2]",
     ];
     for (const c of cases) {
       let err: unknown;
@@ -115,6 +122,8 @@ describe("loadBench", () => {
     await expect(loadBench(dir, { datasets: ["activitynet-timelens"] })).rejects.toMatchObject({ code: "ERR_FILE_NOT_FOUND" });
     await expect(loadBench(join(dir, "nope"))).rejects.toMatchObject({ code: "ERR_FILE_NOT_FOUND" });
     await expect(loadBench(join(dir, "flat"))).rejects.toMatchObject({ code: "ERR_FILE_NOT_FOUND" });
-    await expect(loadBench(join(dir, "charades-timelens.json"), { datasets: ["qvhighlights-timelens"] })).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+    await expect(loadBench(join(dir, "charades-timelens.json"), { datasets: ["qvhighlights-timelens"] })).rejects.toMatchObject({
+      code: "ERR_INVALID_ARGUMENT",
+    });
   });
 });

@@ -32,7 +32,10 @@ describe("eval progress line", () => {
     const { stream, written } = fakeTty();
     const bar = new EvalProgressBar(stream);
     bar.update({
-      datasets: [{ name: "charades-timelens", total: 10, done: 4, failed: 1 }, { name: "activitynet-timelens", total: 5, done: 0, failed: 0 }],
+      datasets: [
+        { name: "charades-timelens", total: 10, done: 4, failed: 1 },
+        { name: "activitynet-timelens", total: 5, done: 0, failed: 0 },
+      ],
       total: 15,
       done: 4,
       resumed: 2,

@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { runCli as run } from "../helpers/cli";
 import { HAND_BENCH, HAND_WRITTEN } from "./hand-written";
 
-
 describe("timelens metrics", () => {
   let dir: string;
   let preds: string;

@@ -20,16 +20,39 @@ const ROOT = resolve(__dirname, "..", "..");
 const { model, mmproj } = fixturePair("tiny-qwen3vl");
 const LOW = ["--fps", "1", "--total-tokens", "256", "--min-tokens", "16", "--max-new-tokens", "8", "--context-size", "2048", "--threads", "2"];
 
-
 describe("timelens eval on a mini-bench", () => {
   let dir: string;
   let annotation: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "timelens-e2e-"));
     annotation = makeMiniBench(dir, "charades-timelens", [
-      { id: "AAA01", seconds: 4, duration: "4.0", queries: [["[0.5, 2.0]", "A square moves."], ["[0, 3]", "colours  change"]] },
-      { id: "missing1", seconds: 0, duration: "5.5", queries: [["[1, 2]", "nothing here."], ["[2.5, 4.0]", "still nothing"]] },
-      { id: "BB2", seconds: 3, duration: "3", queries: [["[1.0, 2.5]", "bars are shown"], ["[0, 1]", "the clip starts"]] },
+      {
+        id: "AAA01",
+        seconds: 4,
+        duration: "4.0",
+        queries: [
+          ["[0.5, 2.0]", "A square moves."],
+          ["[0, 3]", "colours  change"],
+        ],
+      },
+      {
+        id: "missing1",
+        seconds: 0,
+        duration: "5.5",
+        queries: [
+          ["[1, 2]", "nothing here."],
+          ["[2.5, 4.0]", "still nothing"],
+        ],
+      },
+      {
+        id: "BB2",
+        seconds: 3,
+        duration: "3",
+        queries: [
+          ["[1.0, 2.5]", "bars are shown"],
+          ["[0, 1]", "the clip starts"],
+        ],
+      },
     ]);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -77,8 +100,21 @@ describe("timelens eval on a mini-bench", () => {
     // Counts, failures, metrics (the same as scoring the file alone), timings.
     expect(j.aborted).toBe(false);
     expect(j.datasets).toHaveLength(1);
-    expect(j.datasets[0]).toMatchObject({ name: "charades-timelens", file: out, items: 6, unique: 6, resumed: 0, predicted: 6, failed: 2, remaining: 0, scored: 6 });
-    expect(j.failures.map((f: { videoId: string; code: string }) => `${f.videoId}:${f.code}`)).toEqual(["missing1:ERR_FILE_NOT_FOUND", "missing1:ERR_FILE_NOT_FOUND"]);
+    expect(j.datasets[0]).toMatchObject({
+      name: "charades-timelens",
+      file: out,
+      items: 6,
+      unique: 6,
+      resumed: 0,
+      predicted: 6,
+      failed: 2,
+      remaining: 0,
+      scored: 6,
+    });
+    expect(j.failures.map((f: { videoId: string; code: string }) => `${f.videoId}:${f.code}`)).toEqual([
+      "missing1:ERR_FILE_NOT_FOUND",
+      "missing1:ERR_FILE_NOT_FOUND",
+    ]);
     const alone = scorePredictionText(text).metrics!;
     expect(j.datasets[0].metrics).toEqual({ count: 6, r1: alone.r1, miou: alone.miou });
     expect(j.timings.videosOpened).toBe(2);
@@ -119,7 +155,10 @@ describe("timelens eval on a mini-bench", () => {
       const done = parsePredictionFile(readFileSync(out, "utf8")).records.map((x) => x.key);
       const pendingKey = "K3.mp4>>>event 3-1>>>[1, 2.5]";
       expect(done).not.toContain(pendingKey);
-      const half = formatPredictionLine({ video: "K3.mp4", query: "event 3-1", gt: [1n, 2.5], timestamps: [[1, 2]], answers: "torn", duration: 3 }).slice(0, 30);
+      const half = formatPredictionLine({ video: "K3.mp4", query: "event 3-1", gt: [1n, 2.5], timestamps: [[1, 2]], answers: "torn", duration: 3 }).slice(
+        0,
+        30,
+      );
       appendFileSync(out, half);
 
       // 3. Resume to the end.
@@ -136,7 +175,10 @@ describe("timelens eval on a mini-bench", () => {
       const keys = file.records.map((x) => x.key);
       expect(keys).toHaveLength(total);
       expect(new Set(keys).size).toBe(total);
-      const expectedKeys = parseBenchAnnotation(readFileSync(join(big, "qvhighlights-timelens.json"), "utf8"), { dataset: "qvhighlights-timelens", videoDir: "." }).items.map((i) => i.key);
+      const expectedKeys = parseBenchAnnotation(readFileSync(join(big, "qvhighlights-timelens.json"), "utf8"), {
+        dataset: "qvhighlights-timelens",
+        videoDir: ".",
+      }).items.map((i) => i.key);
       expect(new Set(keys)).toEqual(new Set(expectedKeys));
       expect(keys.slice(0, done.length)).toEqual(done); // the finished lines were kept as they were
       expect(keys).toContain(pendingKey);

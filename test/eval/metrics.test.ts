@@ -18,8 +18,14 @@ describe("iou", () => {
 
   it("throws (never NaN) when the union is zero, where the reference divides by zero", () => {
     for (const [a, b] of [
-      [[5, 5], [5, 5]],
-      [[7, 3], [5, 5]],
+      [
+        [5, 5],
+        [5, 5],
+      ],
+      [
+        [7, 3],
+        [5, 5],
+      ],
     ] as Array<[[number, number], [number, number]]>) {
       let err: unknown;
       try {
@@ -40,7 +46,15 @@ describe("predictionForScoring", () => {
     expect(predictionForScoring([[2.4999, 2.5001]], 30)).toEqual([2, 3]);
   });
   it("scores only the first pair", () => {
-    expect(predictionForScoring([[1.4, 2.6], [10, 20]], 30)).toEqual([1, 3]);
+    expect(
+      predictionForScoring(
+        [
+          [1.4, 2.6],
+          [10, 20],
+        ],
+        30,
+      ),
+    ).toEqual([1, 3]);
   });
   it("uses [duration + 10, duration + 20] when there is no pair, rounded too", () => {
     expect(predictionForScoring([], 30)).toEqual([40, 50]);
@@ -52,7 +66,18 @@ describe("predictionForScoring", () => {
     expect(predictionForScoring([[45.2, 25.7]], 30)).toEqual([45, 26]);
   });
   it("referenceTimestamps rounds every pair; roundToUnit honours the unit", () => {
-    expect(referenceTimestamps([[1.5, 2.5], [3.5, 4.5]], 10)).toEqual([[2, 2], [4, 4]]);
+    expect(
+      referenceTimestamps(
+        [
+          [1.5, 2.5],
+          [3.5, 4.5],
+        ],
+        10,
+      ),
+    ).toEqual([
+      [2, 2],
+      [4, 4],
+    ]);
     expect(referenceTimestamps([], 10)).toEqual([[20, 30]]);
     expect(roundToUnit(7.3, 0.5)).toBe(7.5);
   });
@@ -87,7 +112,9 @@ describe("formatMetricsTable", () => {
   it("prints one row per result with one decimal (Python rounding)", () => {
     const a = { count: 4, r1: { "0.3": 75, "0.5": 62.25, "0.7": 12.5 }, miou: 48.75, ious: [] };
     expect(formatMetricsTable([{ name: "charades", metrics: a }])).toBe(
-      ["          count  R1@0.3  R1@0.5  R1@0.7  mIoU", "--------  -----  ------  ------  ------  ----", "charades      4    75.0    62.2    12.5  48.8"].join("\n"),
+      ["          count  R1@0.3  R1@0.5  R1@0.7  mIoU", "--------  -----  ------  ------  ------  ----", "charades      4    75.0    62.2    12.5  48.8"].join(
+        "\n",
+      ),
     );
     expect(formatMetricsTable(a, { digits: 2 }).split("\n")[2]).toBe("all      4   75.00   62.25   12.50  48.75");
   });

@@ -16,7 +16,20 @@ export interface MiniVideo {
 }
 
 export function makeVideo(path: string, seconds: number, pattern = "testsrc2"): void {
-  execFileSync(FFMPEG, ["-v", "error", "-y", "-f", "lavfi", "-i", `${pattern}=size=160x120:rate=10:duration=${seconds}`, "-c:v", "libx264", "-pix_fmt", "yuv420p", path]);
+  execFileSync(FFMPEG, [
+    "-v",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `${pattern}=size=160x120:rate=10:duration=${seconds}`,
+    "-c:v",
+    "libx264",
+    "-pix_fmt",
+    "yuv420p",
+    path,
+  ]);
 }
 
 /** Writes <dir>/<dataset>.json and <dir>/videos/<subset>/<id>.mp4; returns the annotation path. */
@@ -26,7 +39,8 @@ export function makeMiniBench(dir: string, dataset: string, videos: readonly Min
   mkdirSync(videoDir, { recursive: true });
   for (const v of videos) if (v.seconds > 0) makeVideo(join(videoDir, `${v.id}.mp4`), v.seconds, v.id.length % 2 ? "testsrc2" : "smptebars");
   const entries = videos.map(
-    (v) => `  ${JSON.stringify(v.id)}: {"duration": ${v.duration}, "spans": [${v.queries.map((q) => q[0]).join(", ")}], "queries": [${v.queries.map((q) => JSON.stringify(q[1])).join(", ")}]}`,
+    (v) =>
+      `  ${JSON.stringify(v.id)}: {"duration": ${v.duration}, "spans": [${v.queries.map((q) => q[0]).join(", ")}], "queries": [${v.queries.map((q) => JSON.stringify(q[1])).join(", ")}]}`,
   );
   const path = join(dir, `${dataset}.json`);
   writeFileSync(path, `{\n${entries.join(",\n")}\n}\n`);

@@ -2,7 +2,8 @@ import { TimelensError } from "../../src/errors";
 import { formatPredictionLine, parsePredictionFile, parsePredictionKey, predictionKey } from "../../src/eval/predictions";
 
 // Expected lines were printed by CPython's json.dumps with the same dicts.
-const LINE_1 = '{"3MSZA.mp4>>>person turn a light on>>>[24.3, 30.4]": {"timestamps": [[24.0, 30.0]], "answers": "The event happens in 24.3 - 30.4 seconds.", "duration": 30.96}}';
+const LINE_1 =
+  '{"3MSZA.mp4>>>person turn a light on>>>[24.3, 30.4]": {"timestamps": [[24.0, 30.0]], "answers": "The event happens in 24.3 - 30.4 seconds.", "duration": 30.96}}';
 const LINE_2 = '{"v.mp4>>>caf\\u00e9 \\"q\\">>>[0, 14]": {"timestamps": [[40.0, 50.0]], "answers": "x\\n", "duration": 150}}';
 
 describe("prediction lines", () => {
@@ -33,7 +34,16 @@ describe("prediction lines", () => {
     const f = parsePredictionFile(`${LINE_1}\r\n\n${LINE_2}\n${variant}\n`);
     expect(f.tornLastLine).toBe(false);
     expect(f.records).toEqual([
-      { key: "3MSZA.mp4>>>person turn a light on>>>[24.3, 30.4]", video: "3MSZA.mp4", query: "person turn a light on", gt: [24.3, 30.4], timestamps: [[24, 30]], answers: "The event happens in 24.3 - 30.4 seconds.", duration: 30.96, line: 1 },
+      {
+        key: "3MSZA.mp4>>>person turn a light on>>>[24.3, 30.4]",
+        video: "3MSZA.mp4",
+        query: "person turn a light on",
+        gt: [24.3, 30.4],
+        timestamps: [[24, 30]],
+        answers: "The event happens in 24.3 - 30.4 seconds.",
+        duration: 30.96,
+        line: 1,
+      },
       { key: 'v.mp4>>>café "q">>>[0, 14]', video: "v.mp4", query: 'café "q"', gt: [0, 14], timestamps: [[40, 50]], answers: "x\n", duration: 150, line: 3 },
       { key: "b.mp4>>>q2>>>[1.5, 2.0]", video: "b.mp4", query: "q2", gt: [1.5, 2], timestamps: [[2, 2]], answers: "2 - 2", duration: 9.5, line: 4 },
     ]);
@@ -57,7 +67,14 @@ describe("prediction lines", () => {
   });
 
   it("reads Python's NaN / Infinity and round-trips non-finite values", () => {
-    const line = formatPredictionLine({ video: "v.mp4", query: "NaN Infinity", gt: [1, 2], timestamps: [[Infinity, -Infinity]], answers: "Infinity", duration: NaN });
+    const line = formatPredictionLine({
+      video: "v.mp4",
+      query: "NaN Infinity",
+      gt: [1, 2],
+      timestamps: [[Infinity, -Infinity]],
+      answers: "Infinity",
+      duration: NaN,
+    });
     expect(line).toBe('{"v.mp4>>>NaN Infinity>>>[1.0, 2.0]": {"timestamps": [[Infinity, -Infinity]], "answers": "Infinity", "duration": NaN}}');
     const [r] = parsePredictionFile(line).records;
     expect(r.query).toBe("NaN Infinity");

@@ -29,7 +29,10 @@ interface Calls {
 }
 
 /** Answers "The event happens in 1.4 - 2.6 seconds." for every query; scripted failures by file name. */
-function fakeGrounder(calls: Calls, opts: { failOpen?: (path: string) => Error | null; failGround?: (query: string) => Error | null; onGround?: (q: string) => void } = {}): EvalGrounderLike {
+function fakeGrounder(
+  calls: Calls,
+  opts: { failOpen?: (path: string) => Error | null; failGround?: (query: string) => Error | null; onGround?: (q: string) => void } = {},
+): EvalGrounderLike {
   return {
     async openVideo(path: string, _o?: OpenVideoOptions): Promise<EvalSessionLike> {
       const err = opts.failOpen?.(path);
@@ -187,13 +190,22 @@ describe("runEval", () => {
       items,
       out,
     });
-    expect(report.failures.map((f) => `${f.videoId}:${f.code}`)).toEqual(["vidB:ERR_VIDEO_UNREADABLE", "vidB:ERR_VIDEO_UNREADABLE", "gone:ERR_FILE_NOT_FOUND", "gone:ERR_FILE_NOT_FOUND"]);
+    expect(report.failures.map((f) => `${f.videoId}:${f.code}`)).toEqual([
+      "vidB:ERR_VIDEO_UNREADABLE",
+      "vidB:ERR_VIDEO_UNREADABLE",
+      "gone:ERR_FILE_NOT_FOUND",
+      "gone:ERR_FILE_NOT_FOUND",
+    ]);
     expect(calls.grounded).toEqual(["the light turns on", "a door opens", "the end"]);
 
     // A decode error on the first query of a video fails its other queries without retrying.
     const out2 = join(dir, "out2.jsonl");
     const calls2 = newCalls();
-    const r2 = await runEval({ grounder: fakeGrounder(calls2, { failGround: (q) => (q === "the light turns on" ? new TimelensError("ERR_VIDEO_UNREADABLE", "decoder stopped") : null) }), items, out: out2 });
+    const r2 = await runEval({
+      grounder: fakeGrounder(calls2, { failGround: (q) => (q === "the light turns on" ? new TimelensError("ERR_VIDEO_UNREADABLE", "decoder stopped") : null) }),
+      items,
+      out: out2,
+    });
     expect(r2.failures.filter((f) => f.videoId === "vidA")).toHaveLength(2);
     expect(calls2.grounded).not.toContain("a door opens");
 
@@ -206,7 +218,19 @@ describe("runEval", () => {
   });
 
   it("runs a repeated key once, and splits datasets into their own files", async () => {
-    const dup = parseBenchAnnotation(JSON.stringify({ vidA: { duration: 4.0, spans: [[1, 2], [1, 2]], queries: ["same.", "same"] } }), { dataset: "qvhighlights-timelens", videoDir: join(dir, "videos") }).items;
+    const dup = parseBenchAnnotation(
+      JSON.stringify({
+        vidA: {
+          duration: 4.0,
+          spans: [
+            [1, 2],
+            [1, 2],
+          ],
+          queries: ["same.", "same"],
+        },
+      }),
+      { dataset: "qvhighlights-timelens", videoDir: join(dir, "videos") },
+    ).items;
     const calls = newCalls();
     const report = await runEval({ grounder: fakeGrounder(calls), items: [...items.slice(0, 1), ...dup], out: (d) => join(dir, `${d}.jsonl`) });
     expect(calls.grounded).toEqual(["the light turns on", "same"]);

@@ -3,7 +3,6 @@ import { parseBenchAnnotation } from "../../src/eval/bench";
 import { crossCheck, metricsFromIous, scorePredictionText } from "../../src/eval/score";
 import { HAND_BENCH, HAND_WRITTEN } from "./hand-written";
 
-
 describe("scorePredictionText", () => {
   it("follows the reference: last line of a key wins, first pair, answers parsed only without timestamps", () => {
     const s = scorePredictionText(`${HAND_WRITTEN}\n{"torn": {"timest`);
@@ -23,7 +22,11 @@ describe("scorePredictionText", () => {
 
   it("lists what the reference cannot score instead of stopping", () => {
     const s = scorePredictionText(
-      ['{"a.mp4>>>q>>>oops": {"timestamps": [[1.0, 2.0]], "answers": "", "duration": 3}}', '{"a.mp4>>>r>>>[5, 5]": {"timestamps": [[5.0, 5.0]], "answers": "5 - 5", "duration": 9}}', '{"a.mp4>>>s>>>[1, 3]": {"timestamps": [[1.0, 2.0]], "answers": "", "duration": 9}}'].join("\n"),
+      [
+        '{"a.mp4>>>q>>>oops": {"timestamps": [[1.0, 2.0]], "answers": "", "duration": 3}}',
+        '{"a.mp4>>>r>>>[5, 5]": {"timestamps": [[5.0, 5.0]], "answers": "5 - 5", "duration": 9}}',
+        '{"a.mp4>>>s>>>[1, 3]": {"timestamps": [[1.0, 2.0]], "answers": "", "duration": 9}}',
+      ].join("\n"),
     );
     expect(s.unscorable.map((u) => u.line)).toEqual([1, 2]);
     expect(s.metrics).toMatchObject({ count: 1, miou: 50 });

@@ -9,10 +9,22 @@ import { DEFAULT_FIXTURES_ROOT, ensureFixtures, generateFixture, sha256File, typ
 
 /** docs/reference.md "Prompt layout and special tokens": the released models' special token ids. */
 const SPEC_IDS: Record<string, number> = {
-  "<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645, "<|object_ref_start|>": 151646,
-  "<|object_ref_end|>": 151647, "<|box_start|>": 151648, "<|box_end|>": 151649, "<|quad_start|>": 151650,
-  "<|quad_end|>": 151651, "<|vision_start|>": 151652, "<|vision_end|>": 151653, "<|vision_pad|>": 151654,
-  "<|image_pad|>": 151655, "<|video_pad|>": 151656, "<tool_call>": 151657, "</tool_call>": 151658,
+  "<|endoftext|>": 151643,
+  "<|im_start|>": 151644,
+  "<|im_end|>": 151645,
+  "<|object_ref_start|>": 151646,
+  "<|object_ref_end|>": 151647,
+  "<|box_start|>": 151648,
+  "<|box_end|>": 151649,
+  "<|quad_start|>": 151650,
+  "<|quad_end|>": 151651,
+  "<|vision_start|>": 151652,
+  "<|vision_end|>": 151653,
+  "<|vision_pad|>": 151654,
+  "<|image_pad|>": 151655,
+  "<|video_pad|>": 151656,
+  "<tool_call>": 151657,
+  "</tool_call>": 151658,
 };
 const SPEC_QWEN3_IDS: Record<string, number> = { "<tool_response>": 151665, "</tool_response>": 151666, "<think>": 151667, "</think>": 151668 };
 
@@ -61,7 +73,7 @@ describe.each(tiny.map((f) => [f.name, f] as const))("fixture %s", (name, cfg) =
     const types = g.metadata["tokenizer.ggml.token_type"] as number[];
     const tokens = g.metadata["tokenizer.ggml.tokens"] as string[];
     for (const id of Object.values(info.text.specialTokens)) expect(types[id]).toBe(3);
-    expect(tokens.slice(0, 3)).toEqual(["!", "\"", "#"]); // the real byte-level vocabulary
+    expect(tokens.slice(0, 3)).toEqual(["!", '"', "#"]); // the real byte-level vocabulary
     expect((g.metadata["tokenizer.ggml.merges"] as string[]).length).toBe(151387);
   });
 
@@ -94,19 +106,29 @@ describe.each(tiny.map((f) => [f.name, f] as const))("fixture %s", (name, cfg) =
   });
 
   describe("chat template (rendered with @huggingface/jinja from the GGUF)", () => {
-    const render = (messages: unknown[], addGenerationPrompt = true) => new Template(info.text.chatTemplate!).render({ messages, add_generation_prompt: addGenerationPrompt });
+    const render = (messages: unknown[], addGenerationPrompt = true) =>
+      new Template(info.text.chatTemplate!).render({ messages, add_generation_prompt: addGenerationPrompt });
     const system = cfg.family === "qwen25vl" ? "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n" : "";
 
     it("renders video, text and image items in order, then the generation prompt", () => {
       const out = render([{ role: "user", content: [{ type: "video" }, { type: "text", text: "Find the dog." }, { type: "image" }] }]);
-      expect(out).toBe(`${system}<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>Find the dog.<|vision_start|><|image_pad|><|vision_end|><|im_end|>\n<|im_start|>assistant\n`);
+      expect(out).toBe(
+        `${system}<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>Find the dog.<|vision_start|><|image_pad|><|vision_end|><|im_end|>\n<|im_start|>assistant\n`,
+      );
       expect(out).not.toMatch(/<think>/);
     });
 
     it("renders plain string content and an explicit system message without the default", () => {
-      expect(render([{ role: "system", content: "Be brief." }, { role: "user", content: "hi" }, { role: "assistant", content: "hello" }], false)).toBe(
-        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n",
-      );
+      expect(
+        render(
+          [
+            { role: "system", content: "Be brief." },
+            { role: "user", content: "hi" },
+            { role: "assistant", content: "hello" },
+          ],
+          false,
+        ),
+      ).toBe("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n");
       expect(render([{ role: "user", content: "hi" }], false)).toBe(`${system}<|im_start|>user\nhi<|im_end|>\n`);
     });
   });

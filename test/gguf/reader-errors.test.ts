@@ -14,19 +14,41 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Hand-built GGUF bytes, so each test can say exactly which field is wrong. */
 class Bytes {
   private parts: Buffer[] = [];
-  raw(b: Buffer | string): this { this.parts.push(typeof b === "string" ? Buffer.from(b, "utf8") : b); return this; }
-  u32(v: number): this { const b = Buffer.alloc(4); b.writeUInt32LE(v); return this.raw(b); }
-  u64(v: number | bigint): this { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return this.raw(b); }
-  str(s: string): this { return this.u64(Buffer.byteLength(s)).raw(s); }
-  header(nTensors: number | bigint, nKv: number | bigint, version = 3): this { return this.raw("GGUF").u32(version).u64(nTensors).u64(nKv); }
-  kvU32(key: string, v: number): this { return this.str(key).u32(4).u32(v); }
+  raw(b: Buffer | string): this {
+    this.parts.push(typeof b === "string" ? Buffer.from(b, "utf8") : b);
+    return this;
+  }
+  u32(v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v);
+    return this.raw(b);
+  }
+  u64(v: number | bigint): this {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(v));
+    return this.raw(b);
+  }
+  str(s: string): this {
+    return this.u64(Buffer.byteLength(s)).raw(s);
+  }
+  header(nTensors: number | bigint, nKv: number | bigint, version = 3): this {
+    return this.raw("GGUF").u32(version).u64(nTensors).u64(nKv);
+  }
+  kvU32(key: string, v: number): this {
+    return this.str(key).u32(4).u32(v);
+  }
   tensor(name: string, dims: number[], type: number, offset: number | bigint): this {
     this.str(name).u32(dims.length);
     for (const d of dims) this.u64(d);
     return this.u32(type).u64(offset);
   }
-  pad(to: number): this { const len = this.length; return len % to ? this.raw(Buffer.alloc(to - (len % to))) : this; }
-  get length(): number { return this.parts.reduce((a, b) => a + b.length, 0); }
+  pad(to: number): this {
+    const len = this.length;
+    return len % to ? this.raw(Buffer.alloc(to - (len % to))) : this;
+  }
+  get length(): number {
+    return this.parts.reduce((a, b) => a + b.length, 0);
+  }
   write(name: string): string {
     const p = join(dir, name);
     writeFileSync(p, Buffer.concat(this.parts));
@@ -36,12 +58,19 @@ class Bytes {
 
 async function failure(path: string): Promise<TimelensError> {
   const t = Date.now();
-  const e = await readGguf(path).then(() => undefined, (x: TimelensError) => x);
+  const e = await readGguf(path).then(
+    () => undefined,
+    (x: TimelensError) => x,
+  );
   expect(Date.now() - t).toBeLessThan(2000); // never a hang
   expect(e).toBeDefined();
   // the sync reader fails the same way
   let se: TimelensError | undefined;
-  try { readGgufSync(path); } catch (x) { se = x as TimelensError; }
+  try {
+    readGgufSync(path);
+  } catch (x) {
+    se = x as TimelensError;
+  }
   expect(se?.code).toBe(e!.code);
   return e!;
 }
@@ -92,7 +121,14 @@ describe("truncated files", () => {
   beforeAll(async () => {
     const p = join(dir, "full.gguf");
     await writeGguf(p, {
-      metadata: { "general.architecture": "x", tokens: gguf.arr("string", Array.from({ length: 300 }, (_, i) => `t${i}`)), n: gguf.u32(3) },
+      metadata: {
+        "general.architecture": "x",
+        tokens: gguf.arr(
+          "string",
+          Array.from({ length: 300 }, (_, i) => `t${i}`),
+        ),
+        n: gguf.u32(3),
+      },
       tensors: [{ name: "w", dims: [32, 4], type: "F32", data: new Float32Array(128).fill(1) }],
     });
     full = readFileSync(p);
@@ -130,10 +166,46 @@ describe("corrupt headers are rejected without huge allocations", () => {
 
   it("absurd tensor count", () => corrupt("ntensors.gguf", new Bytes().header(2n ** 60n, 0)));
   it("absurd metadata count", () => corrupt("nkv.gguf", new Bytes().header(0, 2n ** 40n)));
-  it("absurd key length", () => corrupt("keylen.gguf", new Bytes().header(0, 1).u64(2n ** 62n).raw("abc").raw(Buffer.alloc(16))));
-  it("absurd string value length", () => corrupt("strlen.gguf", new Bytes().header(0, 1).str("k").u32(8).u64(2n ** 50n).raw("abc")));
-  it("string length beyond the limit", () => corrupt("strlen2.gguf", new Bytes().header(0, 1).str("k").u32(8).u64(2n ** 31n).raw("abc")));
-  it("absurd array length", () => corrupt("arrlen.gguf", new Bytes().header(0, 1).str("k").u32(9).u32(8).u64(2n ** 50n).raw("abcd")));
+  it("absurd key length", () =>
+    corrupt(
+      "keylen.gguf",
+      new Bytes()
+        .header(0, 1)
+        .u64(2n ** 62n)
+        .raw("abc")
+        .raw(Buffer.alloc(16)),
+    ));
+  it("absurd string value length", () =>
+    corrupt(
+      "strlen.gguf",
+      new Bytes()
+        .header(0, 1)
+        .str("k")
+        .u32(8)
+        .u64(2n ** 50n)
+        .raw("abc"),
+    ));
+  it("string length beyond the limit", () =>
+    corrupt(
+      "strlen2.gguf",
+      new Bytes()
+        .header(0, 1)
+        .str("k")
+        .u32(8)
+        .u64(2n ** 31n)
+        .raw("abc"),
+    ));
+  it("absurd array length", () =>
+    corrupt(
+      "arrlen.gguf",
+      new Bytes()
+        .header(0, 1)
+        .str("k")
+        .u32(9)
+        .u32(8)
+        .u64(2n ** 50n)
+        .raw("abcd"),
+    ));
   it("absurd numeric array length", () => corrupt("arrlen2.gguf", new Bytes().header(0, 1).str("k").u32(9).u32(4).u64(1e12).raw("abcd")));
   it("unknown value type", () => corrupt("vtype.gguf", new Bytes().header(0, 1).str("k").u32(13).u32(0), /unknown value type 13/));
   it("nested array", () => corrupt("nested.gguf", new Bytes().header(0, 1).str("k").u32(9).u32(9).u64(1).u32(4).u64(1).u32(1), /nested array/));
@@ -163,10 +235,19 @@ describe("corrupt headers are rejected without huge allocations", () => {
   });
 
   it("a well-formed hand-built file reads, with sizes computed per type", async () => {
-    const b = new Bytes().header(3, 1).kvU32("general.alignment", 32)
-      .tensor("f16", [4, 2], 1, 0).tensor("q4k", [512], 12, 32).tensor("iq4xs", [256], 23, 320).pad(32);
+    const b = new Bytes()
+      .header(3, 1)
+      .kvU32("general.alignment", 32)
+      .tensor("f16", [4, 2], 1, 0)
+      .tensor("q4k", [512], 12, 32)
+      .tensor("iq4xs", [256], 23, 320)
+      .pad(32);
     b.raw(Buffer.alloc(32 + 288 + 160));
     const g = await readGguf(b.write("good.gguf"));
-    expect(g.tensors.map((t) => [t.type.name, t.byteSize])).toEqual([["F16", 16], ["Q4_K", 288], ["IQ4_XS", 136]]);
+    expect(g.tensors.map((t) => [t.type.name, t.byteSize])).toEqual([
+      ["F16", 16],
+      ["Q4_K", 288],
+      ["IQ4_XS", 136],
+    ]);
   });
 });

@@ -109,7 +109,17 @@ describe("metadata round trip", () => {
   it("skips long arrays on request, keeping type and length, except the kept keys", async () => {
     const p = join(dir, "long.gguf");
     const long = Array.from({ length: 5000 }, (_, i) => `tok${i}`);
-    await writeGguf(p, { metadata: { "a.tokens": gguf.arr("string", long), "a.types": gguf.arr("i32", long.map((_, i) => i)), "a.short": gguf.arr("i32", [1, 2]) }, tensors: [] });
+    await writeGguf(p, {
+      metadata: {
+        "a.tokens": gguf.arr("string", long),
+        "a.types": gguf.arr(
+          "i32",
+          long.map((_, i) => i),
+        ),
+        "a.short": gguf.arr("i32", [1, 2]),
+      },
+      tensors: [],
+    });
     const g = await readGguf(p, { skipLargeArrays: true, keepArrays: ["a.tokens"] });
     expect(g.metadata["a.tokens"]).toEqual(long);
     expect(isSkippedArray(g.metadata["a.types"])).toBe(true);
@@ -189,7 +199,17 @@ describe("tensor round trip", () => {
 
   it("honours a custom alignment and records it as general.alignment", async () => {
     const p = join(dir, "align.gguf");
-    await writeGguf(p, { metadata: {}, tensors: [{ name: "x", dims: [3], type: "F32", data: Float32Array.of(1, 2, 3) }, { name: "y", dims: [1], type: "F32", data: Float32Array.of(4) }] }, { alignment: 64 });
+    await writeGguf(
+      p,
+      {
+        metadata: {},
+        tensors: [
+          { name: "x", dims: [3], type: "F32", data: Float32Array.of(1, 2, 3) },
+          { name: "y", dims: [1], type: "F32", data: Float32Array.of(4) },
+        ],
+      },
+      { alignment: 64 },
+    );
     const g = readGgufSync(p);
     expect(g.alignment).toBe(64);
     expect(g.metadata["general.alignment"]).toBe(64);
@@ -221,7 +241,8 @@ describe("number formats", () => {
     expect(f32ToF16Bits(1 + 2 ** -11)).toBe(0x3c00); // tie -> even
     expect(f32ToF16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02); // tie -> even (up)
     expect(f32ToF16Bits(2 ** -26)).toBe(0); // below half the smallest subnormal
-    for (const x of [0.1, 0.333, -7.25, 1e-5, 1234.5]) expect(Math.abs(f16BitsToF32(f32ToF16Bits(x)) - x)).toBeLessThanOrEqual(Math.abs(x) * 2 ** -11 + 2 ** -25);
+    for (const x of [0.1, 0.333, -7.25, 1e-5, 1234.5])
+      expect(Math.abs(f16BitsToF32(f32ToF16Bits(x)) - x)).toBeLessThanOrEqual(Math.abs(x) * 2 ** -11 + 2 ** -25);
   });
 
   it("quantizes Q8_0 blocks: f16 scale max/127 then 32 int8, zero blocks stay zero", () => {

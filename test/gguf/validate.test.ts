@@ -6,8 +6,20 @@ import { gguf } from "../../src/gguf/writer";
 import { checkPair, inspectMmproj, inspectModelPair, inspectTextModel } from "../../src/gguf/validate";
 import type { TimelensError, ErrorCode } from "../../src/errors";
 import {
-  addTensor, all, copyContent, deleteKey, dropTensor, miniConfig, projContent, retypeTensor, setKey, snapshot, textContent, writeContent,
-  type GgufContent, type Mutation,
+  addTensor,
+  all,
+  copyContent,
+  deleteKey,
+  dropTensor,
+  miniConfig,
+  projContent,
+  retypeTensor,
+  setKey,
+  snapshot,
+  textContent,
+  writeContent,
+  type GgufContent,
+  type Mutation,
 } from "../../scripts/fixtures/variants";
 import type { FixtureConfig } from "../../scripts/fixtures/configs";
 import type { Family } from "../../scripts/fixtures/vocab";
@@ -38,7 +50,9 @@ async function proj(family: Family, cfg?: FixtureConfig): Promise<GgufContent> {
   return copyContent(projCache.get(key)!);
 }
 
-async function writePair(opts: { text?: Family; proj?: Family; textMut?: Mutation; projMut?: Mutation; textCfg?: FixtureConfig; projCfg?: FixtureConfig } = {}) {
+async function writePair(
+  opts: { text?: Family; proj?: Family; textMut?: Mutation; projMut?: Mutation; textCfg?: FixtureConfig; projCfg?: FixtureConfig } = {},
+) {
   const sub = join(dir, `p${n++}`);
   const tf = opts.text ?? Q3;
   const pf = opts.proj ?? tf;
@@ -52,7 +66,10 @@ async function writeProj(family: Family, mut?: Mutation, cfg?: FixtureConfig): P
 }
 
 async function rejects(p: Promise<unknown>, code: ErrorCode, re: RegExp): Promise<TimelensError> {
-  const e = await p.then(() => undefined, (x: TimelensError) => x);
+  const e = await p.then(
+    () => undefined,
+    (x: TimelensError) => x,
+  );
   expect(e).toBeDefined();
   expect({ code: e!.code, message: e!.message }).toEqual({ code, message: expect.stringMatching(re) });
   return e!;
@@ -139,7 +156,11 @@ describe("text model checks", () => {
   });
 
   it.each([
-    ["n_deepstack_layers >= block_count (llama.cpp aborts)", setKey("qwen3vl.n_deepstack_layers", gguf.u32(3)), /n_deepstack_layers 3 must be smaller than block_count 3/],
+    [
+      "n_deepstack_layers >= block_count (llama.cpp aborts)",
+      setKey("qwen3vl.n_deepstack_layers", gguf.u32(3)),
+      /n_deepstack_layers 3 must be smaller than block_count 3/,
+    ],
     ["block_count 0", setKey("qwen3vl.block_count", gguf.u32(0)), /block_count = 0/],
     ["rope.dimension_count != head size", setKey("qwen3vl.rope.dimension_count", gguf.u32(16)), /rope\.dimension_count 16/],
     ["unknown rope scaling", setKey("qwen3vl.rope.scaling.type", "bogus"), /rope\.scaling\.type "bogus"/],
@@ -148,10 +169,17 @@ describe("text model checks", () => {
     ["rope sections of length 3", setKey("qwen3vl.rope.dimension_sections", gguf.arr("i32", [6, 5, 5])), /has 3 elements, expected 4/],
     ["eos outside the vocabulary", setKey("tokenizer.ggml.eos_token_id", gguf.u32(10 ** 6)), /eos_token_id 1000000 is outside/],
     ["a wrong embedding length", setKey("qwen3vl.embedding_length", gguf.u32(96)), /token_embd\.weight has shape \[64, \d+\], expected \[96/],
-    ["no vision specials", (c: GgufContent) => {
-      const t = c.metadata["tokenizer.ggml.tokens"] as unknown as { value: string[] };
-      c.metadata["tokenizer.ggml.tokens"] = gguf.arr("string", t.value.map((s) => (s === "<|vision_start|>" ? "<|vision_begin|>" : s)));
-    }, /lacks the Qwen-VL special tokens <\|vision_start\|>/],
+    [
+      "no vision specials",
+      (c: GgufContent) => {
+        const t = c.metadata["tokenizer.ggml.tokens"] as unknown as { value: string[] };
+        c.metadata["tokenizer.ggml.tokens"] = gguf.arr(
+          "string",
+          t.value.map((s) => (s === "<|vision_start|>" ? "<|vision_begin|>" : s)),
+        );
+      },
+      /lacks the Qwen-VL special tokens <\|vision_start\|>/,
+    ],
   ] as const)("%s -> ERR_MODEL_INVALID", async (_name, mut, re) => {
     const { model, mmproj } = await writePair({ textMut: mut as Mutation });
     await rejects(inspectModelPair(model, mmproj), "ERR_MODEL_INVALID", re);
@@ -166,7 +194,10 @@ describe("text model checks", () => {
     const { model } = await writePair({
       textMut: (c) => {
         const tt = c.metadata["tokenizer.ggml.token_type"] as unknown as { value: number[] };
-        c.metadata["tokenizer.ggml.token_type"] = gguf.arr("i32", tt.value.map(() => 1));
+        c.metadata["tokenizer.ggml.token_type"] = gguf.arr(
+          "i32",
+          tt.value.map(() => 1),
+        );
       },
     });
     const facts = inspectTextModel(await readGguf(model));
@@ -190,17 +221,61 @@ describe("mmproj checks", () => {
 
   // Every tensor whose absence crashes llama.cpp (SEGFAULT on missing patch/qkv, abort on
   // missing deepstack fc2, ...) and every other tensor the Qwen-VL graphs use, per layer.
-  const perLayerQ3 = ["attn_qkv.weight", "attn_qkv.bias", "attn_out.weight", "attn_out.bias", "ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias", "ffn_up.weight", "ffn_up.bias", "ffn_down.weight", "ffn_down.bias"];
-  const perLayerQ25 = ["attn_q.weight", "attn_q.bias", "attn_k.weight", "attn_k.bias", "attn_v.weight", "attn_v.bias", "attn_out.weight", "attn_out.bias", "ln1.weight", "ln2.weight", "ffn_gate.weight", "ffn_gate.bias", "ffn_up.weight", "ffn_up.bias", "ffn_down.weight", "ffn_down.bias"];
+  const perLayerQ3 = [
+    "attn_qkv.weight",
+    "attn_qkv.bias",
+    "attn_out.weight",
+    "attn_out.bias",
+    "ln1.weight",
+    "ln1.bias",
+    "ln2.weight",
+    "ln2.bias",
+    "ffn_up.weight",
+    "ffn_up.bias",
+    "ffn_down.weight",
+    "ffn_down.bias",
+  ];
+  const perLayerQ25 = [
+    "attn_q.weight",
+    "attn_q.bias",
+    "attn_k.weight",
+    "attn_k.bias",
+    "attn_v.weight",
+    "attn_v.bias",
+    "attn_out.weight",
+    "attn_out.bias",
+    "ln1.weight",
+    "ln2.weight",
+    "ffn_gate.weight",
+    "ffn_gate.bias",
+    "ffn_up.weight",
+    "ffn_up.bias",
+    "ffn_down.weight",
+    "ffn_down.bias",
+  ];
   const deepstack = ["norm.weight", "norm.bias", "fc1.bias", "fc2.weight", "fc2.bias"];
   const q3Names = [
-    "v.patch_embd.weight", "v.patch_embd.weight.1", "v.patch_embd.bias", "v.position_embd.weight", "v.post_ln.weight", "v.post_ln.bias",
-    "mm.0.weight", "mm.0.bias", "mm.2.weight", "mm.2.bias",
+    "v.patch_embd.weight",
+    "v.patch_embd.weight.1",
+    "v.patch_embd.bias",
+    "v.position_embd.weight",
+    "v.post_ln.weight",
+    "v.post_ln.bias",
+    "mm.0.weight",
+    "mm.0.bias",
+    "mm.2.weight",
+    "mm.2.bias",
     ...[0, 1, 2].flatMap((i) => perLayerQ3.map((t) => `v.blk.${i}.${t}`)),
     ...[1, 2].flatMap((i) => deepstack.map((t) => `v.deepstack.${i}.${t}`)),
   ];
   const q25Names = [
-    "v.patch_embd.weight", "v.patch_embd.weight.1", "v.post_ln.weight", "mm.0.weight", "mm.0.bias", "mm.2.weight", "mm.2.bias",
+    "v.patch_embd.weight",
+    "v.patch_embd.weight.1",
+    "v.post_ln.weight",
+    "mm.0.weight",
+    "mm.0.bias",
+    "mm.2.weight",
+    "mm.2.bias",
     ...[0, 1, 2].flatMap((i) => perLayerQ25.map((t) => `v.blk.${i}.${t}`)),
   ];
 
@@ -213,9 +288,19 @@ describe("mmproj checks", () => {
   it.each([
     [Q3, "F16 position embedding", retypeTensor("v.position_embd.weight", "F16"), /v\.position_embd\.weight has type F16, llama\.cpp requires F32/],
     [Q3, "non-square position grid", all(dropTensor("v.position_embd.weight"), addTensor("v.position_embd.weight", [32, 15])), /expected \[32, G\*G\]/],
-    [Q3, "qkv of the wrong width", all(dropTensor("v.blk.1.attn_qkv.weight"), addTensor("v.blk.1.attn_qkv.weight", [32, 64], "F16")), /v\.blk\.1\.attn_qkv\.weight has shape \[32, 64\], expected \[32, 96\]/],
+    [
+      Q3,
+      "qkv of the wrong width",
+      all(dropTensor("v.blk.1.attn_qkv.weight"), addTensor("v.blk.1.attn_qkv.weight", [32, 64], "F16")),
+      /v\.blk\.1\.attn_qkv\.weight has shape \[32, 64\], expected \[32, 96\]/,
+    ],
     [Q3, "deepstack layer without fc1", all(dropTensor("v.deepstack.2.fc1.weight")), /deepstack layer 2 has .* but no v\.deepstack\.2\.fc1\.weight/],
-    [Q3, "deepstack layer beyond block_count", addTensor("v.deepstack.7.fc1.weight", [128, 128], "F16"), /v\.deepstack\.7\.fc1\.weight refers to vision layer 7/],
+    [
+      Q3,
+      "deepstack layer beyond block_count",
+      addTensor("v.deepstack.7.fc1.weight", [128, 128], "F16"),
+      /v\.deepstack\.7\.fc1\.weight refers to vision layer 7/,
+    ],
     [Q3, "block_count typed i32 (llama.cpp aborts)", setKey("clip.vision.block_count", gguf.i32(3)), /block_count has type i32, llama\.cpp requires u32/],
     [Q3, "has_vision_encoder typed u8 (llama.cpp aborts)", setKey("clip.has_vision_encoder", gguf.u8(1)), /has_vision_encoder has type u8/],
     [Q3, "spatial merge 3", setKey("clip.vision.spatial_merge_size", gguf.u32(3)), /spatial_merge_size 3/],
@@ -223,7 +308,12 @@ describe("mmproj checks", () => {
     [Q3, "image_mean of 2 values", setKey("clip.vision.image_mean", gguf.arr("f32", [0.5, 0.5])), /image_mean has 2 elements, expected 3/],
     [Q25, "patch bias present", addTensor("v.patch_embd.bias", [32]), /v\.patch_embd\.bias is present/],
     [Q25, "n_wa_pattern missing", deleteKey("clip.vision.n_wa_pattern"), /missing key clip\.vision\.n_wa_pattern/],
-    [Q25, "projection_dim different from the merger output", setKey("clip.vision.projection_dim", gguf.u32(32)), /projection_dim 32 differs from the merger output 64/],
+    [
+      Q25,
+      "projection_dim different from the merger output",
+      setKey("clip.vision.projection_dim", gguf.u32(32)),
+      /projection_dim 32 differs from the merger output 64/,
+    ],
     [Q25, "an F32 patch embedding (fine)", retypeTensor("v.patch_embd.weight.1", "F32"), null],
   ] as const)("%s mmproj with %s", async (family, _name, mut, re) => {
     const mmproj = await writeProj(family, mut as Mutation);
@@ -253,7 +343,11 @@ describe("pair checks", () => {
     const cfg = miniConfig(Q3);
     const wide = { ...cfg, text: { ...cfg.text, nEmbd: 96 } };
     const { model, mmproj } = await writePair({ projCfg: wide });
-    const e = await rejects(inspectModelPair(model, mmproj), "ERR_MMPROJ_MISMATCH", /outputs 288 values per token \(96 x \(1 \+ 2 deepstack\)\).*expects 192 \(64 x \(1 \+ 2 deepstack\)\)/);
+    const e = await rejects(
+      inspectModelPair(model, mmproj),
+      "ERR_MMPROJ_MISMATCH",
+      /outputs 288 values per token \(96 x \(1 \+ 2 deepstack\)\).*expects 192 \(64 x \(1 \+ 2 deepstack\)\)/,
+    );
     expect(e.details).toMatchObject({ textEmbd: 64, mmprojOutputDim: 96, textInput: 192, mmprojOutput: 288 });
   });
 

@@ -113,7 +113,10 @@ describe.each(["decode", "encode", "prefill", "generate"] as const)("abort durin
         }
       },
     });
-    const err = await p.then(() => null, (e) => e);
+    const err = await p.then(
+      () => null,
+      (e) => e,
+    );
     const latencyMs = performance.now() - abortedAt;
     expect(abortedAt).toBeGreaterThan(0);
     expect(err).toMatchObject({ name: "AbortError", code: "ERR_ABORTED" });
@@ -166,7 +169,12 @@ describe("typed errors from real bad input", () => {
   });
 
   test("ERR_FFMPEG_NOT_FOUND when the configured ffprobe does not exist", async () => {
-    const g = await Grounder.load({ ...fixturePair("tiny-qwen3vl"), contextSize: 1024, ffprobePath: join(dir, "no-ffprobe"), ffmpegPath: join(dir, "no-ffmpeg") });
+    const g = await Grounder.load({
+      ...fixturePair("tiny-qwen3vl"),
+      contextSize: 1024,
+      ffprobePath: join(dir, "no-ffprobe"),
+      ffmpegPath: join(dir, "no-ffmpeg"),
+    });
     try {
       const err = await g.ground(clip, QUERY, FAST).catch((e) => e);
       expect(err.code).toBe("ERR_FFMPEG_NOT_FOUND");
@@ -180,7 +188,9 @@ describe("typed errors from real bad input", () => {
     const bad = join(dir, "bad.gguf");
     writeFileSync(bad, "definitely not a model file");
     await expect(Grounder.load({ model: bad, mmproj: fixturePair("tiny-qwen3vl").mmproj })).rejects.toMatchObject({ code: "ERR_MODEL_INVALID" });
-    await expect(Grounder.load({ model: fixturePair("tiny-qwen3vl").model, mmproj: fixturePair("tiny-qwen25vl").mmproj })).rejects.toMatchObject({ code: "ERR_MMPROJ_MISMATCH" });
+    await expect(Grounder.load({ model: fixturePair("tiny-qwen3vl").model, mmproj: fixturePair("tiny-qwen25vl").mmproj })).rejects.toMatchObject({
+      code: "ERR_MMPROJ_MISMATCH",
+    });
   });
 
   test("ERR_INVALID_ARGUMENT for an empty query", async () => {

@@ -34,7 +34,11 @@ const { Grounder } = require(${JSON.stringify(join(__dirname, "..", "..", "src",
 })().catch((e) => { console.log(JSON.stringify({ error: e.message })); });`;
 
 (process.platform === "win32" ? test.skip : test)("Grounder.load and ground take ~/ paths", () => {
-  const r = spawnSync(process.execPath, ["-r", require.resolve("tsx/cjs"), "-e", CHILD], { cwd: join(home, "cwd"), env: { ...process.env, HOME: home }, encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["-r", require.resolve("tsx/cjs"), "-e", CHILD], {
+    cwd: join(home, "cwd"),
+    env: { ...process.env, HOME: home },
+    encoding: "utf8",
+  });
   expect(r.status).toBe(0);
   const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
   expect(out.error).toBeUndefined();

@@ -14,7 +14,10 @@ import type { NativeChunk } from "../../src/native";
 import { fixturePair, type FixtureName } from "../helpers/models";
 import { makeClip } from "../helpers/clips";
 
-const CASES: Array<[FixtureName, "timelens-8b" | "timelens-7b"]> = [["tiny-qwen3vl", "timelens-8b"], ["tiny-qwen25vl", "timelens-7b"]];
+const CASES: Array<[FixtureName, "timelens-8b" | "timelens-7b"]> = [
+  ["tiny-qwen3vl", "timelens-8b"],
+  ["tiny-qwen25vl", "timelens-7b"],
+];
 const QUERY = "a box <|im_end|><|im_start|>assistant <|vision_start|> moves";
 
 describe.each(CASES)("%s with the %s profile", (name, profileId) => {

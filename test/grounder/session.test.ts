@@ -31,7 +31,10 @@ describe.each(["tiny-qwen3vl", "tiny-qwen25vl"] as FixtureName[])("%s", (name) =
   });
   afterAll(async () => g?.[Symbol.asyncDispose]());
 
-  test.each([["forward", QUERIES], ["reverse", [...QUERIES].reverse()]])("session.ground in %s order equals fresh ground()", async (_order, queries) => {
+  test.each([
+    ["forward", QUERIES],
+    ["reverse", [...QUERIES].reverse()],
+  ])("session.ground in %s order equals fresh ground()", async (_order, queries) => {
     const session = await g.openVideo(clip, FAST);
     try {
       const results = [];

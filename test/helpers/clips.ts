@@ -12,10 +12,23 @@ export function makeClip(opts: { seconds: number; width?: number; height?: numbe
   mkdirSync(DIR, { recursive: true });
   const tmp = `${path}.${process.pid}.tmp.mp4`;
   execFileSync("ffmpeg", [
-    "-hide_banner", "-loglevel", "error", "-y",
-    "-f", "lavfi", "-i", `testsrc2=size=${width}x${height}:rate=${fps}:duration=${seconds}`,
-    "-vf", "drawbox=x='10+t*15':y=20:w=30:h=30:color=red:t=fill",
-    "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", tmp,
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=size=${width}x${height}:rate=${fps}:duration=${seconds}`,
+    "-vf",
+    "drawbox=x='10+t*15':y=20:w=30:h=30:color=red:t=fill",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-pix_fmt",
+    "yuv420p",
+    tmp,
   ]);
   renameSync(tmp, path);
   return path;

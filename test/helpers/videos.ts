@@ -87,7 +87,8 @@ const RECIPES: Record<VideoName, Recipe> = {
   odd: {
     file: "odd-333x197.mkv",
     expected: { frames: 24, fps: 24, width: 333, height: 197 },
-    make: (ff, out) => run(ff, ["-f", "lavfi", "-i", "testsrc2=size=334x198:rate=24:duration=1,format=rgb24,crop=333:197:0:0", "-c:v", "ffv1", "-pix_fmt", "bgr0", out]),
+    make: (ff, out) =>
+      run(ff, ["-f", "lavfi", "-i", "testsrc2=size=334x198:rate=24:duration=1,format=rgb24,crop=333:197:0:0", "-c:v", "ffv1", "-pix_fmt", "bgr0", out]),
   },
   // Exactly 3 frames.
   three: {
@@ -107,7 +108,17 @@ const RECIPES: Record<VideoName, Recipe> = {
     file: "vfr-160x120.mp4",
     expected: { frames: 90, fps: 675 / 37, width: 160, height: 120, containerFrames: 90 },
     make: (ff, out) =>
-      run(ff, ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=3", "-vf", "setpts='if(lt(N,60),N/30,2+(N-60)/10)/TB'", ...vfrFlags(ff), ...X264, out]),
+      run(ff, [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=30:duration=3",
+        "-vf",
+        "setpts='if(lt(N,60),N/30,2+(N-60)/10)/TB'",
+        ...vfrFlags(ff),
+        ...X264,
+        out,
+      ]),
   },
   // A phone-style rotated video: stored 64x32 landscape, red square at the stored top-left,
   // display matrix set to a quarter turn (ffmpeg 5 writes rotate=90 as 270 clockwise; ffmpeg 6+
@@ -117,7 +128,19 @@ const RECIPES: Record<VideoName, Recipe> = {
     expected: { frames: 10, fps: 10, width: 32, height: 64, containerFrames: 10 },
     make: (ff, out) => {
       const plain = `${out}.plain.mp4`;
-      run(ff, ["-f", "lavfi", "-i", "color=black:size=64x32:rate=10:duration=1,format=rgb24,drawbox=x=0:y=0:w=16:h=16:color=red:t=fill,drawbox=x=48:y=24:w=16:h=8:color=blue:t=fill", "-c:v", "libx264rgb", "-qp", "0", "-preset", "ultrafast", plain]);
+      run(ff, [
+        "-f",
+        "lavfi",
+        "-i",
+        "color=black:size=64x32:rate=10:duration=1,format=rgb24,drawbox=x=0:y=0:w=16:h=16:color=red:t=fill,drawbox=x=48:y=24:w=16:h=8:color=blue:t=fill",
+        "-c:v",
+        "libx264rgb",
+        "-qp",
+        "0",
+        "-preset",
+        "ultrafast",
+        plain,
+      ]);
       try {
         if (ffmpegVersion(ff).major >= 6) run(ff, ["-display_rotation", "90", "-i", plain, "-c", "copy", out]);
         else run(ff, ["-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=90", out]);
@@ -210,7 +233,11 @@ export function video(name: VideoName): VideoFixture {
 /** Decodes a fixture with plain ffmpeg (autorotate on, every frame) into rgb24 frames: the oracle for decode tests. */
 export function decodeAllRgb(path: string, width: number, height: number, extraArgs: string[] = []): Uint8Array[] {
   const ffmpeg = resolveFfmpeg();
-  const raw = execFileSync(ffmpeg, ["-hide_banner", "-loglevel", "error", "-nostdin", "-i", path, ...extraArgs, "-map", "0:V:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], { maxBuffer: 1 << 30 });
+  const raw = execFileSync(
+    ffmpeg,
+    ["-hide_banner", "-loglevel", "error", "-nostdin", "-i", path, ...extraArgs, "-map", "0:V:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+    { maxBuffer: 1 << 30 },
+  );
   const size = width * height * 3;
   if (raw.length % size !== 0) throw new Error(`decoded ${raw.length} bytes, not a multiple of ${size}`);
   const frames: Uint8Array[] = [];

@@ -15,13 +15,26 @@ let cacheDir: string;
 
 beforeAll(async () => {
   hub = new FakeHub();
-  hub.add({ name: "acme/tiny", commit: COMMIT, files: [
-    { path: "config.json", data: config },
-    { path: "tokenizer.json", data: tokenizer },
-    { path: "README.md", data: Buffer.from("# tiny") },
-    { path: "model.safetensors", data: weights, lfs: true },
-  ] });
-  hub.add({ name: "acme/gated", commit: COMMIT, token: "hf_secret", files: [{ path: "config.json", data: config }, { path: "tokenizer.json", data: tokenizer }, { path: "model.safetensors", data: weights, lfs: true }] });
+  hub.add({
+    name: "acme/tiny",
+    commit: COMMIT,
+    files: [
+      { path: "config.json", data: config },
+      { path: "tokenizer.json", data: tokenizer },
+      { path: "README.md", data: Buffer.from("# tiny") },
+      { path: "model.safetensors", data: weights, lfs: true },
+    ],
+  });
+  hub.add({
+    name: "acme/gated",
+    commit: COMMIT,
+    token: "hf_secret",
+    files: [
+      { path: "config.json", data: config },
+      { path: "tokenizer.json", data: tokenizer },
+      { path: "model.safetensors", data: weights, lfs: true },
+    ],
+  });
   await hub.start();
 });
 afterAll(() => hub.stop());
@@ -144,7 +157,9 @@ test("404 and 401 become ERR_HUB_NOT_FOUND and ERR_HUB_UNAUTHORIZED (which names
   expect(readFileSync(r.paths["model.safetensors"]).equals(weights)).toBe(true);
   // The token goes to the hub, never to the blob host the LFS redirect points at.
   const withToken = hub.log.slice(from);
-  expect(withToken.filter((l) => l.server === "hub").map((l) => l.auth)).toEqual(Array(withToken.filter((l) => l.server === "hub").length).fill("Bearer hf_secret"));
+  expect(withToken.filter((l) => l.server === "hub").map((l) => l.auth)).toEqual(
+    Array(withToken.filter((l) => l.server === "hub").length).fill("Bearer hf_secret"),
+  );
   expect(withToken.filter((l) => l.server === "blob").map((l) => l.auth)).toEqual([undefined, undefined]);
 });
 
@@ -178,8 +193,16 @@ test("an AbortSignal stops the transfer and keeps the partial file for a resume"
   const c = cfg();
   const snapshot = await resolveRepo("acme/tiny", "main", c);
   const controller = new AbortController();
-  const run = downloadFiles({ snapshot, files: selectCheckpointFiles("acme/tiny", snapshot.files), cfg: c, signal: controller.signal, progressIntervalMs: 0,
-    onProgress: (p) => { if (p.file === "model.safetensors" && p.fileDone > 0) controller.abort(); } });
+  const run = downloadFiles({
+    snapshot,
+    files: selectCheckpointFiles("acme/tiny", snapshot.files),
+    cfg: c,
+    signal: controller.signal,
+    progressIntervalMs: 0,
+    onProgress: (p) => {
+      if (p.file === "model.safetensors" && p.fileDone > 0) controller.abort();
+    },
+  });
   await expect(run).rejects.toMatchObject({ code: "ERR_ABORTED" });
   expect(existsSync(join(repoDir(), "blobs", `${sha256(weights)}.incomplete`))).toBe(true);
   const r = await pull();
@@ -191,8 +214,10 @@ test("a download that does not fit on the disk fails before it starts, saying ho
   const c = cfg();
   const snapshot = await resolveRepo("acme/tiny", "main", c);
   const huge = { dir: cacheDir, bytes: 2 ** 60, purpose: "conversion" };
-  await expect(downloadFiles({ snapshot, files: selectCheckpointFiles("acme/tiny", snapshot.files), cfg: c, alsoNeeds: [huge] }))
-    .rejects.toMatchObject({ code: "ERR_DISK_FULL", details: { missing: expect.any(Number) } });
+  await expect(downloadFiles({ snapshot, files: selectCheckpointFiles("acme/tiny", snapshot.files), cfg: c, alsoNeeds: [huge] })).rejects.toMatchObject({
+    code: "ERR_DISK_FULL",
+    details: { missing: expect.any(Number) },
+  });
   expect(hub.blobRequests()).toEqual([]);
 });
 

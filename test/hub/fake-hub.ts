@@ -97,7 +97,12 @@ export class FakeHub {
       return null;
     }
     if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`) {
-      json(res, 401, { error: "Access to model is restricted. You must have access to it and be authenticated to access it." }, { "X-Error-Code": "GatedRepo" });
+      json(
+        res,
+        401,
+        { error: "Access to model is restricted. You must have access to it and be authenticated to access it." },
+        { "X-Error-Code": "GatedRepo" },
+      );
       return null;
     }
     return repo;
@@ -112,14 +117,33 @@ export class FakeHub {
       const repo = this.findRepo(m[1], req, res);
       if (!repo) return;
       if (m[2] !== "main" && m[2] !== repo.commit) return json(res, 404, { error: `Invalid rev id: ${m[2]}` }, { "X-Error-Code": "RevisionNotFound" });
-      return json(res, 200, { _id: "x", id: repo.name, sha: repo.commit, private: false, gated: repo.token ? "manual" : false, downloads: 0, likes: 0, lastModified: "2026-01-01T00:00:00.000Z" });
+      return json(res, 200, {
+        _id: "x",
+        id: repo.name,
+        sha: repo.commit,
+        private: false,
+        gated: repo.token ? "manual" : false,
+        downloads: 0,
+        likes: 0,
+        lastModified: "2026-01-01T00:00:00.000Z",
+      });
     }
     m = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(path);
     if (m) {
       const repo = this.findRepo(m[1], req, res);
       if (!repo) return;
       if (m[2] !== "main" && m[2] !== repo.commit) return json(res, 404, { error: "Invalid rev id" }, { "X-Error-Code": "RevisionNotFound" });
-      return json(res, 200, repo.files.map((f) => ({ type: "file", path: f.path, size: f.data.length, oid: gitOid(f.data), ...(f.lfs ? { lfs: { oid: sha256(f.data), size: f.data.length, pointerSize: 134 } } : {}) })));
+      return json(
+        res,
+        200,
+        repo.files.map((f) => ({
+          type: "file",
+          path: f.path,
+          size: f.data.length,
+          oid: gitOid(f.data),
+          ...(f.lfs ? { lfs: { oid: sha256(f.data), size: f.data.length, pointerSize: 134 } } : {}),
+        })),
+      );
     }
     m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
     if (m) {
@@ -131,7 +155,14 @@ export class FakeHub {
       const common = { "X-Repo-Commit": repo.commit };
       if (file.lfs) {
         const sha = sha256(file.data);
-        res.writeHead(302, { ...common, Location: `${this.blobUrl}/blobs/${repo.name}/${sha}`, "X-Linked-Etag": `"${sha}"`, "X-Linked-Size": String(file.data.length), ETag: `W/"${gitOid(Buffer.from(sha))}"`, "Content-Length": "0" });
+        res.writeHead(302, {
+          ...common,
+          Location: `${this.blobUrl}/blobs/${repo.name}/${sha}`,
+          "X-Linked-Etag": `"${sha}"`,
+          "X-Linked-Size": String(file.data.length),
+          ETag: `W/"${gitOid(Buffer.from(sha))}"`,
+          "Content-Length": "0",
+        });
         return void res.end();
       }
       return serveBytes(req, res, file.data, { ...common, ETag: `"${gitOid(file.data)}"` }, this.log[this.log.length - 1], this.faults, false);
@@ -148,7 +179,15 @@ export class FakeHub {
       this.faults.unavailable--;
       return json(res, 503, { error: "Slow down" });
     }
-    serveBytes(req, res, this.faults.corrupt ? corrupt(file.data) : file.data, { ETag: `"${sha256(file.data)}"`, "Accept-Ranges": "bytes" }, entry, this.faults, true);
+    serveBytes(
+      req,
+      res,
+      this.faults.corrupt ? corrupt(file.data) : file.data,
+      { ETag: `"${sha256(file.data)}"`, "Accept-Ranges": "bytes" },
+      entry,
+      this.faults,
+      true,
+    );
   }
 }
 
@@ -158,7 +197,15 @@ function corrupt(data: Buffer): Buffer {
   return copy;
 }
 
-function serveBytes(req: IncomingMessage, res: ServerResponse, data: Buffer, headers: Record<string, string>, entry: RequestLog, faults: Faults, isBlob: boolean): void {
+function serveBytes(
+  req: IncomingMessage,
+  res: ServerResponse,
+  data: Buffer,
+  headers: Record<string, string>,
+  entry: RequestLog,
+  faults: Faults,
+  isBlob: boolean,
+): void {
   const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
   let start = 0;
   let end = data.length - 1;
@@ -173,7 +220,12 @@ function serveBytes(req: IncomingMessage, res: ServerResponse, data: Buffer, hea
     status = 206;
   }
   const body = data.subarray(start, end + 1);
-  res.writeHead(status, { ...headers, "Content-Type": "application/octet-stream", "Content-Length": String(body.length), ...(status === 206 ? { "Content-Range": `bytes ${start}-${end}/${data.length}` } : {}) });
+  res.writeHead(status, {
+    ...headers,
+    "Content-Type": "application/octet-stream",
+    "Content-Length": String(body.length),
+    ...(status === 206 ? { "Content-Range": `bytes ${start}-${end}/${data.length}` } : {}),
+  });
   const drop = isBlob && req.headers.range !== "bytes=0-0" ? faults.dropAfter?.shift() : undefined;
   if (drop !== undefined && drop < body.length) {
     const part = body.subarray(0, drop);

@@ -24,7 +24,9 @@ afterAll(async () => {
 
 test("kill -9 mid-download, then a new run resumes with a Range request for the rest", async () => {
   hub.faults = { throttle: 64 * 1024 };
-  const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "child", "download-child.ts"), hub.url, cacheDir, "acme/slow"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "child", "download-child.ts"), hub.url, cacheDir, "acme/slow"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on("exit", (code, signal) => resolve(signal ?? code)));

@@ -14,10 +14,14 @@ const saved = { ...process.env };
 beforeAll(async () => {
   const pair = fixturePair("tiny-qwen25vl");
   hub = new FakeHub();
-  hub.add({ name: "acme/Tiny25-GGUF", commit: COMMIT, files: [
-    { path: "Tiny25-F16.gguf", data: readFileSync(pair.model), lfs: true },
-    { path: "mmproj-Tiny25-F16.gguf", data: readFileSync(pair.mmproj), lfs: true },
-  ] });
+  hub.add({
+    name: "acme/Tiny25-GGUF",
+    commit: COMMIT,
+    files: [
+      { path: "Tiny25-F16.gguf", data: readFileSync(pair.model), lfs: true },
+      { path: "mmproj-Tiny25-F16.gguf", data: readFileSync(pair.mmproj), lfs: true },
+    ],
+  });
   hub.add({ name: "acme/private", commit: COMMIT, token: "hf_ok", files: [{ path: "x.gguf", data: Buffer.from("GGUF") }] });
   await hub.start();
   dir = mkdtempSync(join(tmpdir(), "tl-cli-pull-"));

@@ -36,11 +36,15 @@ beforeAll(async () => {
   hub = new FakeHub();
   hub.add({ name: "acme/TinyLens-Qwen3VL", commit: CKPT_COMMIT, files: await filesOf(ckpt) });
   const pair = fixturePair("tiny-qwen3vl");
-  hub.add({ name: "acme/Tiny-GGUF", commit: GGUF_COMMIT, files: [
-    { path: "Tiny-Q8_0.gguf", data: readFileSync(pair.model), lfs: true },
-    { path: "mmproj-Tiny-F16.gguf", data: readFileSync(pair.mmproj), lfs: true },
-    { path: "README.md", data: Buffer.from("# gguf") },
-  ] });
+  hub.add({
+    name: "acme/Tiny-GGUF",
+    commit: GGUF_COMMIT,
+    files: [
+      { path: "Tiny-Q8_0.gguf", data: readFileSync(pair.model), lfs: true },
+      { path: "mmproj-Tiny-F16.gguf", data: readFileSync(pair.mmproj), lfs: true },
+      { path: "README.md", data: Buffer.from("# gguf") },
+    ],
+  });
   await hub.start();
 });
 afterAll(async () => {
@@ -59,7 +63,13 @@ test("checkpoint repo: download -> convert into the models cache; a second pull 
   const stages = new Set<string>();
   const r = await pullModel({ repo: "acme/TinyLens-Qwen3VL", hub: hubOpts(), modelsDir, onProgress: (p: PullProgress) => stages.add(p.stage) });
   const dir = join(modelsDir, "acme", "TinyLens-Qwen3VL", CKPT_COMMIT);
-  expect(r).toMatchObject({ commit: CKPT_COMMIT, source: "checkpoint", converted: true, model: join(dir, "TinyLens-Qwen3VL-F16.gguf"), mmproj: join(dir, "mmproj-TinyLens-Qwen3VL-F16.gguf") });
+  expect(r).toMatchObject({
+    commit: CKPT_COMMIT,
+    source: "checkpoint",
+    converted: true,
+    model: join(dir, "TinyLens-Qwen3VL-F16.gguf"),
+    mmproj: join(dir, "mmproj-TinyLens-Qwen3VL-F16.gguf"),
+  });
   expect(r.downloadedBytes).toBeGreaterThan(0);
   expect([...stages]).toEqual(expect.arrayContaining(["download", "convert-text", "convert-mmproj"]));
   expect(readdirSync(dir).sort()).toEqual(["TinyLens-Qwen3VL-F16.gguf", "manifest.json", "mmproj-TinyLens-Qwen3VL-F16.gguf"]);
@@ -83,7 +93,15 @@ test("checkpoint repo: download -> convert into the models cache; a second pull 
 
 test("an abort during conversion leaves no GGUF, temp or manifest in the models cache; the next pull completes", async () => {
   const controller = new AbortController();
-  const run = pullModel({ repo: "acme/TinyLens-Qwen3VL", hub: hubOpts(), modelsDir, signal: controller.signal, onProgress: (p) => { if (p.stage === "convert-text" && p.done > 0) controller.abort(); } });
+  const run = pullModel({
+    repo: "acme/TinyLens-Qwen3VL",
+    hub: hubOpts(),
+    modelsDir,
+    signal: controller.signal,
+    onProgress: (p) => {
+      if (p.stage === "convert-text" && p.done > 0) controller.abort();
+    },
+  });
   await expect(run).rejects.toMatchObject({ code: "ERR_ABORTED" });
   const dir = join(modelsDir, "acme", "TinyLens-Qwen3VL", CKPT_COMMIT);
   expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
@@ -110,19 +128,30 @@ test("--quant: the quantizer writes through a temp name, the manifest records it
   const again = await pullModel({ repo: "acme/TinyLens-Qwen3VL", quant: "Q4_K_M", quantize, hub: hubOpts(), modelsDir });
   expect(again).toMatchObject({ model: r.model, converted: false, quantized: false, downloadedBytes: 0 });
   expect(calls).toHaveLength(1);
-  await expect(pullModel({ repo: "acme/TinyLens-Qwen3VL", quant: "Q4_K_M", hub: hubOpts(), modelsDir })).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+  await expect(pullModel({ repo: "acme/TinyLens-Qwen3VL", quant: "Q4_K_M", hub: hubOpts(), modelsDir })).rejects.toMatchObject({
+    code: "ERR_INVALID_ARGUMENT",
+  });
 });
 
 test("GGUF repo: hf:owner/repo:Q8_0 picks that text GGUF and the repo's mmproj, download only", async () => {
   const r = await pullModel({ repo: "acme/Tiny-GGUF", quant: "q8_0", hub: hubOpts(), modelsDir });
   const snap = join(hubCache, "models--acme--Tiny-GGUF", "snapshots", GGUF_COMMIT);
   expect(r).toMatchObject({ source: "gguf", converted: false, model: join(snap, "Tiny-Q8_0.gguf"), mmproj: join(snap, "mmproj-Tiny-F16.gguf") });
-  await expect(pullModel({ repo: "acme/Tiny-GGUF", quant: "Q4_K_M", hub: hubOpts(), modelsDir })).rejects.toMatchObject({ code: "ERR_HUB_NOT_FOUND", details: { available: ["Q8_0"] } });
+  await expect(pullModel({ repo: "acme/Tiny-GGUF", quant: "Q4_K_M", hub: hubOpts(), modelsDir })).rejects.toMatchObject({
+    code: "ERR_HUB_NOT_FOUND",
+    details: { available: ["Q8_0"] },
+  });
 });
 
 test("Grounder.load({ model: 'hf:...' }) pulls, converts and grounds without an mmproj path", async () => {
   const loads: string[] = [];
-  const g = await Grounder.load({ model: "hf:acme/TinyLens-Qwen3VL", pull: { hub: hubOpts(), modelsDir }, onPullProgress: (p) => loads.push(p.stage), contextSize: 2048, threads: 2 });
+  const g = await Grounder.load({
+    model: "hf:acme/TinyLens-Qwen3VL",
+    pull: { hub: hubOpts(), modelsDir },
+    onPullProgress: (p) => loads.push(p.stage),
+    contextSize: 2048,
+    threads: 2,
+  });
   try {
     expect(g.info.architecture).toBe("qwen3vl");
     expect(loads).toContain("convert-text");

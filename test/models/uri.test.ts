@@ -10,6 +10,9 @@ test.each([
   expect(parseModelUri(uri)).toEqual(expected);
 });
 
-test.each(["TencentARC/TimeLens-8B", "hf:", "hf:onlyname", "hf:a/b/c", "hf:../x", "hf:a/..", "hf:a/b@", "hf:a/b:", "hf:a/b:Q4-K", "hf:a/b@x@y"])("rejects %s", (uri) => {
-  expect(() => parseModelUri(uri)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
-});
+test.each(["TencentARC/TimeLens-8B", "hf:", "hf:onlyname", "hf:a/b/c", "hf:../x", "hf:a/..", "hf:a/b@", "hf:a/b:", "hf:a/b:Q4-K", "hf:a/b@x@y"])(
+  "rejects %s",
+  (uri) => {
+    expect(() => parseModelUri(uri)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+  },
+);

@@ -6,16 +6,19 @@ import { addonCandidates, gpuRuntimePresent, loadAddon, mapAsarPath, type Native
 
 describe("mapAsarPath", () => {
   test("posix: app.asar -> app.asar.unpacked", () => {
-    expect(mapAsarPath("/opt/App/resources/app.asar/node_modules/timelens-native/prebuilds/linux-x64/timelens.node"))
-      .toBe("/opt/App/resources/app.asar.unpacked/node_modules/timelens-native/prebuilds/linux-x64/timelens.node");
+    expect(mapAsarPath("/opt/App/resources/app.asar/node_modules/timelens-native/prebuilds/linux-x64/timelens.node")).toBe(
+      "/opt/App/resources/app.asar.unpacked/node_modules/timelens-native/prebuilds/linux-x64/timelens.node",
+    );
   });
   test("win32: app.asar -> app.asar.unpacked", () => {
-    expect(mapAsarPath("C:\\Program Files\\App\\resources\\app.asar\\node_modules\\timelens-native\\build\\Release\\timelens.node"))
-      .toBe("C:\\Program Files\\App\\resources\\app.asar.unpacked\\node_modules\\timelens-native\\build\\Release\\timelens.node");
+    expect(mapAsarPath("C:\\Program Files\\App\\resources\\app.asar\\node_modules\\timelens-native\\build\\Release\\timelens.node")).toBe(
+      "C:\\Program Files\\App\\resources\\app.asar.unpacked\\node_modules\\timelens-native\\build\\Release\\timelens.node",
+    );
   });
   test("macOS bundle path", () => {
-    expect(mapAsarPath("/Applications/My App.app/Contents/Resources/app.asar/node_modules/timelens-native/prebuilds/darwin-arm64-metal/timelens.node"))
-      .toBe("/Applications/My App.app/Contents/Resources/app.asar.unpacked/node_modules/timelens-native/prebuilds/darwin-arm64-metal/timelens.node");
+    expect(mapAsarPath("/Applications/My App.app/Contents/Resources/app.asar/node_modules/timelens-native/prebuilds/darwin-arm64-metal/timelens.node")).toBe(
+      "/Applications/My App.app/Contents/Resources/app.asar.unpacked/node_modules/timelens-native/prebuilds/darwin-arm64-metal/timelens.node",
+    );
   });
   test("already unpacked, or no asar: unchanged", () => {
     for (const p of [
@@ -24,7 +27,8 @@ describe("mapAsarPath", () => {
       "/home/me/project/node_modules/timelens-native/build/Release/timelens.node",
       "/home/me/my-app.asar.d/timelens.node",
       "/home/me/app.asarx/timelens.node",
-    ]) expect(mapAsarPath(p)).toBe(p);
+    ])
+      expect(mapAsarPath(p)).toBe(p);
   });
   test("only the first app.asar segment is mapped", () => {
     expect(mapAsarPath("/r/app.asar/x/app.asar/y.node")).toBe("/r/app.asar.unpacked/x/app.asar/y.node");
@@ -37,7 +41,12 @@ describe("addonCandidates", () => {
   test("linux auto: cuda, vulkan prebuilds, cpu prebuild, then local builds", () => {
     const root = "/pkg";
     const c = addonCandidates({ gpu: "auto", platform: "linux", arch: "x64", root });
-    expect(rel(root, c.map((l) => l.path))).toEqual([
+    expect(
+      rel(
+        root,
+        c.map((l) => l.path),
+      ),
+    ).toEqual([
       "prebuilds/linux-x64-cuda/timelens.node",
       "prebuilds/linux-x64-vulkan/timelens.node",
       "prebuilds/linux-x64/timelens.node",
@@ -153,7 +162,11 @@ describe("loadAddon (fake addons)", () => {
     const r = loadAddon({
       gpu: "auto",
       exists: (p) => files.has(p),
-      requireAddon: (p) => { const v = files.get(p)!; if (v instanceof Error) throw v; return v; },
+      requireAddon: (p) => {
+        const v = files.get(p)!;
+        if (v instanceof Error) throw v;
+        return v;
+      },
       runtimePresent: () => ({ ok: true, reason: "ok" }),
     });
     expect(r.location).toMatchObject({ variant: "cpu", source: "build" });
@@ -163,7 +176,10 @@ describe("loadAddon (fake addons)", () => {
 
   test("auto: a prebuilt (dynamic) GPU build without a device is kept and runs on the CPU", () => {
     const files = new Map<string, NativeAddon>([
-      [at(`prebuilds/${process.platform}-${process.arch}-vulkan/timelens.node`), fake([cpuDev], { dynamic: true, gpuModules: [{ file: "libggml-vulkan.so", loaded: false, error: "libvulkan.so.1: cannot open shared object file" }] })],
+      [
+        at(`prebuilds/${process.platform}-${process.arch}-vulkan/timelens.node`),
+        fake([cpuDev], { dynamic: true, gpuModules: [{ file: "libggml-vulkan.so", loaded: false, error: "libvulkan.so.1: cannot open shared object file" }] }),
+      ],
       [at(`prebuilds/${process.platform}-${process.arch}/timelens.node`), fake([cpuDev])],
     ]);
     const r = loadAddon({ gpu: "auto", exists: (p) => files.has(p), requireAddon: (p) => files.get(p)!, runtimePresent: () => ({ ok: true, reason: "ok" }) });

@@ -16,8 +16,13 @@ const FAMILIES = [
 
 // docs/reference.md "Prompt layout and special tokens": both families share these ids.
 const SPEC_IDS: Record<string, number> = {
-  "<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645,
-  "<|vision_start|>": 151652, "<|vision_end|>": 151653, "<|image_pad|>": 151655, "<|video_pad|>": 151656,
+  "<|endoftext|>": 151643,
+  "<|im_start|>": 151644,
+  "<|im_end|>": 151645,
+  "<|vision_start|>": 151652,
+  "<|vision_end|>": 151653,
+  "<|image_pad|>": 151655,
+  "<|video_pad|>": 151656,
 };
 
 function promptChunks(factor: number): NativeChunk[] {
@@ -161,12 +166,16 @@ describe.each(FAMILIES)("$name", ({ name, arch, projector, patch }) => {
     const baseline = await greedy(64);
     const controller = new AbortController();
     let abortedAt = 0;
-    const p = greedy(100000, (_t, _id) => {
-      if (!abortedAt) {
-        abortedAt = performance.now();
-        controller.abort();
-      }
-    }, controller.signal);
+    const p = greedy(
+      100000,
+      (_t, _id) => {
+        if (!abortedAt) {
+          abortedAt = performance.now();
+          controller.abort();
+        }
+      },
+      controller.signal,
+    );
     await expect(p).rejects.toMatchObject({ name: "AbortError", code: "ERR_ABORTED" });
     const latency = performance.now() - abortedAt;
     expect(latency).toBeLessThan(5000); // generous: one decode step on a shared machine
@@ -179,7 +188,10 @@ describe.each(FAMILIES)("$name", ({ name, arch, projector, patch }) => {
     const err = await model
       .exclusive(async (ops) => {
         ops.reset();
-        return ops.evaluate([{ frames: [big], mergeable: false }, { frames: [big], mergeable: false }]);
+        return ops.evaluate([
+          { frames: [big], mergeable: false },
+          { frames: [big], mergeable: false },
+        ]);
       })
       .catch((e) => e);
     expect(isTimelensError(err, "ERR_CONTEXT_OVERFLOW")).toBe(true);
@@ -202,9 +214,7 @@ describe.each(FAMILIES)("$name", ({ name, arch, projector, patch }) => {
     const bad = { width: 64, height: 64, data: new Uint8Array(10) };
     const err = await model.evaluate([{ frames: [bad], mergeable: false }]).catch((e) => e);
     expect(isTimelensError(err, "ERR_INVALID_ARGUMENT")).toBe(true);
-    const mismatched = await model
-      .evaluate([{ frames: [syntheticFrame(64, 64, 1), syntheticFrame(96, 64, 2)], mergeable: true }])
-      .catch((e) => e);
+    const mismatched = await model.evaluate([{ frames: [syntheticFrame(64, 64, 1), syntheticFrame(96, 64, 2)], mergeable: true }]).catch((e) => e);
     expect(isTimelensError(mismatched, "ERR_INVALID_ARGUMENT")).toBe(true);
   });
 });

@@ -12,25 +12,53 @@ import { VisionModel } from "../../src/runtime/model";
 import type { NativeChunk } from "../../src/native";
 import { fixturePair, syntheticFrame, writePpm, type FixtureName } from "../helpers/models";
 
-
 const MARKER = "<__media__>";
 const N_PREDICT = 16;
 const PROMPT = "Describe the images.";
 let cli: string;
 let dir: string;
 
-beforeAll(() => {
-  // Builds llama-mtmd-cli on the first run on a machine (a few minutes), then reuses it.
-  const script = join(__dirname, "..", "..", "scripts", "build-mtmd-cli.mjs");
-  cli = execFileSync(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim().split("\n").pop()!;
-  if (!existsSync(cli)) throw new Error(`llama-mtmd-cli not found at ${cli}`);
-  dir = mkdtempSync(join(tmpdir(), "timelens-parity-"));
-}, 30 * 60 * 1000);
+beforeAll(
+  () => {
+    // Builds llama-mtmd-cli on the first run on a machine (a few minutes), then reuses it.
+    const script = join(__dirname, "..", "..", "scripts", "build-mtmd-cli.mjs");
+    cli = execFileSync(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] })
+      .toString()
+      .trim()
+      .split("\n")
+      .pop()!;
+    if (!existsSync(cli)) throw new Error(`llama-mtmd-cli not found at ${cli}`);
+    dir = mkdtempSync(join(tmpdir(), "timelens-parity-"));
+  },
+  30 * 60 * 1000,
+);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function runCli(name: FixtureName, images: string[]): { stdout: Buffer; prompt: string; runs: number } {
   const pair = fixturePair(name);
-  const args = ["-m", pair.model, "--mmproj", pair.mmproj, ...images.flatMap((i) => ["--image", i]), "-p", PROMPT, "-n", String(N_PREDICT), "--temp", "0", "--jinja", "-c", "4096", "-b", "512", "-ub", "512", "-t", "2", "-v"];
+  const args = [
+    "-m",
+    pair.model,
+    "--mmproj",
+    pair.mmproj,
+    ...images.flatMap((i) => ["--image", i]),
+    "-p",
+    PROMPT,
+    "-n",
+    String(N_PREDICT),
+    "--temp",
+    "0",
+    "--jinja",
+    "-c",
+    "4096",
+    "-b",
+    "512",
+    "-ub",
+    "512",
+    "-t",
+    "2",
+    "-v",
+  ];
   const r = spawnSync(cli, args, { maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`llama-mtmd-cli failed (${r.status}): ${r.stderr.toString().slice(-2000)}`);
   // -v logs the chat-formatted prompt; we feed exactly that text to our side.

@@ -9,16 +9,37 @@ describe("extractTime: hand-computed cases", () => {
   it.each<[string, string, Array<[number, number]>]>([
     // The trained answer format, one span and several comma-joined.
     ["trained format", "The event happens in 12.0 - 17.5 seconds.", [[12, 17.5]]],
-    ["comma-joined spans", "The event happens in 12.0 - 17.5 seconds, 20.0 - 25.5 seconds.", [[12, 17.5], [20, 25.5]]],
+    [
+      "comma-joined spans",
+      "The event happens in 12.0 - 17.5 seconds, 20.0 - 25.5 seconds.",
+      [
+        [12, 17.5],
+        [20, 25.5],
+      ],
+    ],
     // Clock times: H:MM:SS(.f) -> h*3600 + m*60 + s, M:SS(.f) -> m*60 + s.
     ["clock times with hours", "from 1:02:03 to 1:02:10.5", [[3723, 3730.5]]],
     ["M:SS.f", "4:05.25 then 10:00", [[245.25, 600]]],
-    ["single-digit seconds field", "1:2 and 3:4", [[1, 2], [3, 4]]],
+    [
+      "single-digit seconds field",
+      "1:2 and 3:4",
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    ],
     ["odd clock count: last dropped", "1:30, 2:00, 3:00", [[90, 120]]],
     ["one clock is no clock: falls through to a - b", "at 1:30 only, then 5 - 7", [[5, 7]]],
     ["clock fields are not range-checked", "99:99 - 1:00:00", [[6039, 3600]]],
     ["a fraction followed by a letter is dropped, the clock kept", "1:23:45.6x 0:10", [[5025, 10]]],
-    ["three-digit lead is no clock", "123:45 and 1:234", [[123, 45], [1, 234]]],
+    [
+      "three-digit lead is no clock",
+      "123:45 and 1:234",
+      [
+        [123, 45],
+        [1, 234],
+      ],
+    ],
     // a - b: any spacing, no word boundaries, '.' with no digits after it.
     ["a - b", "between 3 - 9 s", [[3, 9]]],
     ["a-b", "12.5-20", [[12.5, 20]]],
@@ -95,7 +116,34 @@ describe("extractTime: never throws, never hangs", () => {
       return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
   }
-  const ALPHABET = ["0", "1", "9", ".", ":", "-", " ", "\t", "\n", "t", "o", "to", "a", "_", "\u0663", "\u00b2", "\ud83d", "\ude00", "\u{1d7d8}", "\x00", "\u0130", "\ufeff", "\x85", "seconds", " - ", " to "];
+  const ALPHABET = [
+    "0",
+    "1",
+    "9",
+    ".",
+    ":",
+    "-",
+    " ",
+    "\t",
+    "\n",
+    "t",
+    "o",
+    "to",
+    "a",
+    "_",
+    "\u0663",
+    "\u00b2",
+    "\ud83d",
+    "\ude00",
+    "\u{1d7d8}",
+    "\x00",
+    "\u0130",
+    "\ufeff",
+    "\x85",
+    "seconds",
+    " - ",
+    " to ",
+  ];
 
   /** Runs extractTime and returns its time in ms; checks the result's shape (one expect: jest's are slow). */
   function check(input: string): number {
@@ -149,7 +197,10 @@ describe("extractTime: never throws, never hangs", () => {
 describe("parseGroundingAnswer", () => {
   it("returns the first pair as start/end and keeps the raw spans", () => {
     expect(parseGroundingAnswer("The event happens in 12.0 - 17.5 seconds, 20.0 - 25.5 seconds.", 30)).toEqual({
-      spans: [[12, 17.5], [20, 25.5]],
+      spans: [
+        [12, 17.5],
+        [20, 25.5],
+      ],
       start: 12,
       end: 17.5,
       parsed: true,

@@ -71,15 +71,33 @@ describe("renderPrompt", () => {
 
   it("re-labels from pair.time with a timestamp format, using Python's .1f rounding", () => {
     const stale = PAIRS_8B.map((p) => ({ ...p, label: "stale" }));
-    const r = renderPrompt({ chatTemplate: QWEN3_STYLE_TEMPLATE, profile: PROFILES["timelens-8b"], pairs: stale, query: QUERY, timestampFormat: "<{t} seconds>" });
+    const r = renderPrompt({
+      chatTemplate: QWEN3_STYLE_TEMPLATE,
+      profile: PROFILES["timelens-8b"],
+      pairs: stale,
+      query: QUERY,
+      timestampFormat: "<{t} seconds>",
+    });
     const labels = r.segments.filter((s): s is Extract<PromptSegment, { kind: "text" }> => s.kind === "text" && !s.special).map((s) => s.text);
     expect(labels).toEqual(["<0.2 seconds>", "<1.2 seconds>", "<2.2 seconds>", GROUNDER]);
-    const fn = renderPrompt({ chatTemplate: QWEN3_STYLE_TEMPLATE, profile: PROFILES["timelens-8b"], pairs: stale, query: QUERY, timestampFormat: (t) => `[${t}s]` });
+    const fn = renderPrompt({
+      chatTemplate: QWEN3_STYLE_TEMPLATE,
+      profile: PROFILES["timelens-8b"],
+      pairs: stale,
+      query: QUERY,
+      timestampFormat: (t) => `[${t}s]`,
+    });
     expect(fn.segments[1]).toEqual(text("[0.25s]", false));
   });
 
   it("shows one marker per pair in `text`", () => {
-    const r = renderPrompt({ chatTemplate: QWEN3_STYLE_TEMPLATE, profile: PROFILES["timelens-8b"], pairs: PAIRS_8B.slice(0, 2), query: QUERY, tokensPerPair: 100 });
+    const r = renderPrompt({
+      chatTemplate: QWEN3_STYLE_TEMPLATE,
+      profile: PROFILES["timelens-8b"],
+      pairs: PAIRS_8B.slice(0, 2),
+      query: QUERY,
+      tokensPerPair: 100,
+    });
     expect(r.text).toBe(
       "<|im_start|>user\n<0.2 seconds><|vision_start|>[pair 0: frames 0,1 · 100 tokens]<|vision_end|>" +
         `<1.2 seconds><|vision_start|>[pair 1: frames 2,3 · 100 tokens]<|vision_end|>${GROUNDER}<|im_end|>\n<|im_start|>assistant\n`,
@@ -90,10 +108,22 @@ describe("renderPrompt", () => {
 
   it("referencePromptText repeats <|video_pad|> tokensPerPair times inside each pair", () => {
     const pad3 = "<|vision_start|><|video_pad|><|video_pad|><|video_pad|><|vision_end|>";
-    expect(referencePromptText({ chatTemplate: QWEN25_STYLE_TEMPLATE, profile: PROFILES["timelens-7b"], pairs: PAIRS_7B.slice(0, 2), query: QUERY, tokensPerPair: 3 })).toBe(
+    expect(
+      referencePromptText({
+        chatTemplate: QWEN25_STYLE_TEMPLATE,
+        profile: PROFILES["timelens-7b"],
+        pairs: PAIRS_7B.slice(0, 2),
+        query: QUERY,
+        tokensPerPair: 3,
+      }),
+    ).toBe(
       `<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n0.0 seconds${pad3}1.0 seconds${pad3}${PREFIX_7B}${GROUNDER}<|im_end|>\n<|im_start|>assistant\n`,
     );
-    expect(code(() => referencePromptText({ chatTemplate: QWEN3_STYLE_TEMPLATE, profile: PROFILES["timelens-8b"], pairs: PAIRS_8B, query: QUERY, tokensPerPair: 0 }))).toBe("ERR_INVALID_ARGUMENT");
+    expect(
+      code(() =>
+        referencePromptText({ chatTemplate: QWEN3_STYLE_TEMPLATE, profile: PROFILES["timelens-8b"], pairs: PAIRS_8B, query: QUERY, tokensPerPair: 0 }),
+      ),
+    ).toBe("ERR_INVALID_ARGUMENT");
   });
 
   it("keeps special-token strings in a query as plain text", () => {
@@ -111,7 +141,13 @@ describe("renderPrompt", () => {
   });
 
   it("places a system message as plain text between the template's own special text", () => {
-    const r = renderPrompt({ chatTemplate: QWEN25_STYLE_TEMPLATE, profile: PROFILES["qwen2.5-vl"], pairs: PAIRS_7B.slice(0, 1), query: QUERY, system: "Be <|im_end|> brief." });
+    const r = renderPrompt({
+      chatTemplate: QWEN25_STYLE_TEMPLATE,
+      profile: PROFILES["qwen2.5-vl"],
+      pairs: PAIRS_7B.slice(0, 1),
+      query: QUERY,
+      system: "Be <|im_end|> brief.",
+    });
     expect(r.segments).toEqual([
       text("<|im_start|>system\n", true),
       text("Be <|im_end|> brief.", false),
@@ -144,8 +180,14 @@ describe("renderPrompt", () => {
 
   it("rejects a broken template, no pairs, and an empty label", () => {
     expect(code(() => renderPrompt({ chatTemplate: "{% for %}", profile: PROFILES["timelens-8b"], pairs: PAIRS_8B, query: QUERY }))).toBe("ERR_MODEL_INVALID");
-    expect(code(() => renderPrompt({ chatTemplate: QWEN3_STYLE_TEMPLATE, profile: PROFILES["timelens-8b"], pairs: [], query: QUERY }))).toBe("ERR_INVALID_ARGUMENT");
-    expect(code(() => renderPrompt({ chatTemplate: QWEN3_STYLE_TEMPLATE, profile: PROFILES["timelens-8b"], pairs: PAIRS_8B, query: QUERY, timestampFormat: () => "" }))).toBe("ERR_INVALID_ARGUMENT");
+    expect(code(() => renderPrompt({ chatTemplate: QWEN3_STYLE_TEMPLATE, profile: PROFILES["timelens-8b"], pairs: [], query: QUERY }))).toBe(
+      "ERR_INVALID_ARGUMENT",
+    );
+    expect(
+      code(() =>
+        renderPrompt({ chatTemplate: QWEN3_STYLE_TEMPLATE, profile: PROFILES["timelens-8b"], pairs: PAIRS_8B, query: QUERY, timestampFormat: () => "" }),
+      ),
+    ).toBe("ERR_INVALID_ARGUMENT");
   });
 
   it("warns about a cut that the reference tokenizer would not make", () => {
@@ -155,7 +197,13 @@ describe("renderPrompt", () => {
     expect(r.segments[3]).toEqual(text(" ", true));
     expect(r.warnings).toHaveLength(1);
     // A label starting with a newline right after "user\n": "\n\n" is one pre-token in the reference.
-    const nl = renderPrompt({ chatTemplate: QWEN3_STYLE_TEMPLATE, profile: PROFILES["timelens-8b"], pairs: PAIRS_8B.slice(0, 1), query: QUERY, timestampFormat: "\n{t}" });
+    const nl = renderPrompt({
+      chatTemplate: QWEN3_STYLE_TEMPLATE,
+      profile: PROFILES["timelens-8b"],
+      pairs: PAIRS_8B.slice(0, 1),
+      query: QUERY,
+      timestampFormat: "\n{t}",
+    });
     expect(nl.warnings).toHaveLength(1);
   });
 });

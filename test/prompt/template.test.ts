@@ -6,8 +6,12 @@ const userVideo = [{ role: "user", content: [{ type: "video" as const }, { type:
 
 describe("renderChatTemplate", () => {
   it("renders list content (video, image, text) and the generation prompt", () => {
-    const out = renderChatTemplate(QWEN3_STYLE_TEMPLATE, [{ role: "user", content: [{ type: "image" }, { type: "video" }, { type: "text", text: "hi" }] }], { addGenerationPrompt: true });
-    expect(out).toBe("<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|><|vision_start|><|video_pad|><|vision_end|>hi<|im_end|>\n<|im_start|>assistant\n");
+    const out = renderChatTemplate(QWEN3_STYLE_TEMPLATE, [{ role: "user", content: [{ type: "image" }, { type: "video" }, { type: "text", text: "hi" }] }], {
+      addGenerationPrompt: true,
+    });
+    expect(out).toBe(
+      "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|><|vision_start|><|video_pad|><|vision_end|>hi<|im_end|>\n<|im_start|>assistant\n",
+    );
   });
 
   it("adds the Qwen2.5 default system message only when there is none", () => {

@@ -18,14 +18,21 @@ import { FIXTURE_ROOT, type FixtureName } from "../helpers/models";
 let tool: string;
 let dir: string;
 
-beforeAll(async () => {
-  const script = join(__dirname, "..", "..", "scripts", "build-mtmd-cli.mjs");
-  // Builds the parity tools on the first run on a machine (minutes), then reuses them.
-  tool = execFileSync(process.execPath, [script, "--tool", "llama-quantize"], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim().split("\n").pop()!;
-  if (!existsSync(tool)) throw new Error(`llama-quantize not found at ${tool}`);
-  await ensureFixtures({ sizes: ["medium"], names: ["medium-qwen3vl"], log: () => {} });
-  dir = mkdtempSync(join(tmpdir(), "timelens-quant-parity-"));
-}, 30 * 60 * 1000);
+beforeAll(
+  async () => {
+    const script = join(__dirname, "..", "..", "scripts", "build-mtmd-cli.mjs");
+    // Builds the parity tools on the first run on a machine (minutes), then reuses them.
+    tool = execFileSync(process.execPath, [script, "--tool", "llama-quantize"], { stdio: ["ignore", "pipe", "inherit"] })
+      .toString()
+      .trim()
+      .split("\n")
+      .pop()!;
+    if (!existsSync(tool)) throw new Error(`llama-quantize not found at ${tool}`);
+    await ensureFixtures({ sizes: ["medium"], names: ["medium-qwen3vl"], log: () => {} });
+    dir = mkdtempSync(join(tmpdir(), "timelens-quant-parity-"));
+  },
+  30 * 60 * 1000,
+);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function llamaQuantize(input: string, output: string, type: string, threads: number): void {

@@ -76,7 +76,14 @@ describe("types", () => {
   test("the addon requires every option and knows no type we do not offer", () => {
     const addon = loadAddon().addon;
     const full: Record<string, unknown> = {
-      input: tiny.model, output: join(dir, "never.gguf"), type: "Q8_0", threads: 1, allowRequantize: false, quantizeOutputTensor: true, pure: false, maxBufferBytes: 0,
+      input: tiny.model,
+      output: join(dir, "never.gguf"),
+      type: "Q8_0",
+      threads: 1,
+      allowRequantize: false,
+      quantizeOutputTensor: true,
+      pure: false,
+      maxBufferBytes: 0,
     };
     for (const key of Object.keys(full)) {
       const { [key]: _dropped, ...rest } = full;
@@ -149,23 +156,43 @@ describe("quantizing", () => {
 describe("bad input never reaches llama.cpp", () => {
   const cases: Array<[string, () => Promise<string>, string, RegExp]> = [
     ["a missing file", async () => join(dir, "missing.gguf"), "ERR_FILE_NOT_FOUND", /not found/],
-    ["a file that is not GGUF", async () => {
-      const p = join(dir, "bad-not-gguf.gguf");
-      writeFileSync(p, "this is not a GGUF file at all, just some text that is long enough to read a header from");
-      return p;
-    }, "ERR_MODEL_INVALID", /GGUF/],
-    ["a truncated model", async () => {
-      const p = join(dir, "bad-truncated.gguf");
-      copyFileSync(tiny.model, p);
-      const fd = openSync(p, "r+");
-      ftruncateSync(fd, Math.floor(statSync(tiny.model).size / 2));
-      closeSync(fd);
-      return p;
-    }, "ERR_MODEL_INVALID", /truncated/],
+    [
+      "a file that is not GGUF",
+      async () => {
+        const p = join(dir, "bad-not-gguf.gguf");
+        writeFileSync(p, "this is not a GGUF file at all, just some text that is long enough to read a header from");
+        return p;
+      },
+      "ERR_MODEL_INVALID",
+      /GGUF/,
+    ],
+    [
+      "a truncated model",
+      async () => {
+        const p = join(dir, "bad-truncated.gguf");
+        copyFileSync(tiny.model, p);
+        const fd = openSync(p, "r+");
+        ftruncateSync(fd, Math.floor(statSync(tiny.model).size / 2));
+        closeSync(fd);
+        return p;
+      },
+      "ERR_MODEL_INVALID",
+      /truncated/,
+    ],
     ["an mmproj", async () => tiny.mmproj, "ERR_MODEL_UNSUPPORTED", /mmproj/],
-    ["a text model missing a tensor", async () => {
-      return writeContent(join(dir, "bad-missing-tensor"), "model.gguf", await textContent("qwen3vl", { cfg: miniConfig("qwen3vl") }), dropTensor("blk.0.ffn_down.weight"));
-    }, "ERR_MODEL_INVALID", /blk\.0\.ffn_down\.weight/],
+    [
+      "a text model missing a tensor",
+      async () => {
+        return writeContent(
+          join(dir, "bad-missing-tensor"),
+          "model.gguf",
+          await textContent("qwen3vl", { cfg: miniConfig("qwen3vl") }),
+          dropTensor("blk.0.ffn_down.weight"),
+        );
+      },
+      "ERR_MODEL_INVALID",
+      /blk\.0\.ffn_down\.weight/,
+    ],
   ];
   test.each(cases)("%s", async (_name, make, code, message) => {
     const input = await make();
@@ -183,13 +210,19 @@ describe("abort", () => {
     const output = join(dir, "aborted.gguf");
     const controller = new AbortController();
     const seen: QuantizeProgress[] = [];
-    const e = await rejection(quantizeModel({
-      input: medium, output, type: "Q4_K_M", threads: 1, signal: controller.signal,
-      onProgress: (p) => {
-        seen.push(p);
-        if (p.done >= 2) controller.abort(); // the native thread is between tensors 2 and 3 by now
-      },
-    }));
+    const e = await rejection(
+      quantizeModel({
+        input: medium,
+        output,
+        type: "Q4_K_M",
+        threads: 1,
+        signal: controller.signal,
+        onProgress: (p) => {
+          seen.push(p);
+          if (p.done >= 2) controller.abort(); // the native thread is between tensors 2 and 3 by now
+        },
+      }),
+    );
     expect(e.code).toBe("ERR_ABORTED");
     expect(e.name).toBe("AbortError");
     // It ran (progress came from the native side) and stopped long before the end.

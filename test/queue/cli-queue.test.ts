@@ -27,7 +27,30 @@ interface WorkerProc {
 
 /** Starts `timelens worker` and resolves once it says it is ready. */
 function startWorker(redis: string, queue: string, name: string): Promise<WorkerProc> {
-  const args = ["--import", "tsx", "src/cli.ts", "worker", "--redis", redis, "--queue", queue, "--name", name, "--model", model, "--mmproj", mmproj, "--context-size", "2048", "--threads", "2", "--lock-duration", "3000", "--stalled-interval", "1000"];
+  const args = [
+    "--import",
+    "tsx",
+    "src/cli.ts",
+    "worker",
+    "--redis",
+    redis,
+    "--queue",
+    queue,
+    "--name",
+    name,
+    "--model",
+    model,
+    "--mmproj",
+    mmproj,
+    "--context-size",
+    "2048",
+    "--threads",
+    "2",
+    "--lock-duration",
+    "3000",
+    "--stalled-interval",
+    "1000",
+  ];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once("exit", (code, signal) => r({ code, signal })));
@@ -55,10 +78,35 @@ describe("eval across processes: Redis queue, shards", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "timelens-qcli-"));
     makeMiniBench(dir, "charades-timelens", [
-      { id: "AAA01", seconds: 3, duration: "3.0", queries: [["[0.5, 2.0]", "A square moves."], ["[0, 3]", "colours  change"]] },
+      {
+        id: "AAA01",
+        seconds: 3,
+        duration: "3.0",
+        queries: [
+          ["[0.5, 2.0]", "A square moves."],
+          ["[0, 3]", "colours  change"],
+        ],
+      },
       { id: "missing1", seconds: 0, duration: "5.5", queries: [["[1, 2]", "nothing here."]] },
-      { id: "BB2", seconds: 3, duration: "3", queries: [["[1.0, 2.5]", "bars are shown"], ["[0, 1]", "the clip starts"]] },
-      { id: "CCC3", seconds: 2, duration: "2.0", queries: [["[0, 1]", "one"], ["[1, 2]", "two"], ["[0.5, 1.5]", "three"]] },
+      {
+        id: "BB2",
+        seconds: 3,
+        duration: "3",
+        queries: [
+          ["[1.0, 2.5]", "bars are shown"],
+          ["[0, 1]", "the clip starts"],
+        ],
+      },
+      {
+        id: "CCC3",
+        seconds: 2,
+        duration: "2.0",
+        queries: [
+          ["[0, 1]", "one"],
+          ["[1, 2]", "two"],
+          ["[0.5, 1.5]", "three"],
+        ],
+      },
       { id: "broken", seconds: 0, duration: "4.0", queries: [["[0, 2]", "cannot be read"]] },
       { id: "DD4", seconds: 2, duration: "2", queries: [["[0, 2]", "the end"]] },
     ]);
@@ -82,14 +130,46 @@ describe("eval across processes: Redis queue, shards", () => {
     const b = await startWorker(redis.url, "two", "wb");
     workers.push(a, b);
     const out = join(dir, "queued.jsonl");
-    const r = await runCli(["eval", "--bench", dir, "--redis", redis.url, "--queue", "two", "--model", model, "--mmproj", mmproj, "--out", out, "--json", ...LOW]);
+    const r = await runCli([
+      "eval",
+      "--bench",
+      dir,
+      "--redis",
+      redis.url,
+      "--queue",
+      "two",
+      "--model",
+      model,
+      "--mmproj",
+      mmproj,
+      "--out",
+      out,
+      "--json",
+      ...LOW,
+    ]);
     expect(r.stderr).not.toContain("ERR_INTERNAL");
     expect(r.code).toBe(0);
     expect(readFileSync(out, "utf8")).toBe(reference);
     const j = JSON.parse(r.stdout);
     expect(j.failures.find((f: { code: string }) => f.code === "ERR_VIDEO_UNREADABLE")).toBeTruthy();
     // Run again: every job is found finished, nothing is asked twice, the file stays as it is.
-    const again = await runCli(["eval", "--bench", dir, "--redis", redis.url, "--queue", "two", "--model", model, "--mmproj", mmproj, "--out", out, "--json", ...LOW]);
+    const again = await runCli([
+      "eval",
+      "--bench",
+      dir,
+      "--redis",
+      redis.url,
+      "--queue",
+      "two",
+      "--model",
+      model,
+      "--mmproj",
+      mmproj,
+      "--out",
+      out,
+      "--json",
+      ...LOW,
+    ]);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout).datasets[0].predicted).toBe(0);
     expect(readFileSync(out, "utf8")).toBe(reference);

@@ -85,7 +85,18 @@ describe("failure reasons", () => {
 
 function item(dataset: string, video: string, query: string, gt: [number, number] = [0, 1]): BenchItem {
   const videoName = `${video}.mp4`;
-  return { dataset, videoId: video, videoPath: `/b/${dataset}/${videoName}`, videoName, query, rawQuery: query, gt, duration: 5, key: `${videoName}>>>${query}>>>[${gt[0]}, ${gt[1]}]`, queryIndex: 0 };
+  return {
+    dataset,
+    videoId: video,
+    videoPath: `/b/${dataset}/${videoName}`,
+    videoName,
+    query,
+    rawQuery: query,
+    gt,
+    duration: 5,
+    key: `${videoName}>>>${query}>>>[${gt[0]}, ${gt[1]}]`,
+    queryIndex: 0,
+  };
 }
 
 describe("shards", () => {
@@ -97,9 +108,22 @@ describe("shards", () => {
 
   it("split by video, balanced by queries, deterministic; every item in exactly one shard", () => {
     // Video A has 3 queries, B 1, C 1, D 2: greedy by load gives A->1, B->2, C->2, D->2.
-    const items = [item("d", "A", "a1"), item("d", "B", "b1"), item("d", "A", "a2"), item("d", "C", "c1"), item("d", "D", "d1"), item("d", "A", "a3"), item("d", "D", "d2")];
+    const items = [
+      item("d", "A", "a1"),
+      item("d", "B", "b1"),
+      item("d", "A", "a2"),
+      item("d", "C", "c1"),
+      item("d", "D", "d1"),
+      item("d", "A", "a3"),
+      item("d", "D", "d2"),
+    ];
     const shards = assignShards(items, 2);
-    expect([...shards.entries()].map(([k, v]) => [k.split("\u0000")[1].split("/").pop(), v])).toEqual([["A.mp4", 1], ["B.mp4", 2], ["C.mp4", 2], ["D.mp4", 2]]);
+    expect([...shards.entries()].map(([k, v]) => [k.split("\u0000")[1].split("/").pop(), v])).toEqual([
+      ["A.mp4", 1],
+      ["B.mp4", 2],
+      ["C.mp4", 2],
+      ["D.mp4", 2],
+    ]);
     const one = shardItems(items, { index: 1, count: 2 });
     const two = shardItems(items, { index: 2, count: 2 });
     expect(one.map((i) => i.query)).toEqual(["a1", "a2", "a3"]);
@@ -120,16 +144,22 @@ describe("shards", () => {
   });
 
   it("merge copies each shard's line as written, in run order; reports missing and extra keys; refuses conflicts", () => {
-    const line = (video: string, q: string, answers: string) => formatPredictionLine({ video: `${video}.mp4`, query: q, gt: [0n, 1n], timestamps: [[0, 1]], answers, duration: 5 });
+    const line = (video: string, q: string, answers: string) =>
+      formatPredictionLine({ video: `${video}.mp4`, query: q, gt: [0n, 1n], timestamps: [[0, 1]], answers, duration: 5 });
     const s1 = `${line("A", "a1", "x")}\n${line("A", "a2", "y")}\n`;
     const s2 = `${line("B", "b1", "z")}\n${line("Z", "zz", "extra")}\n`;
-    const shards = [{ name: "s1", text: s1, records: parsePredictionFile(s1).records }, { name: "s2", text: s2, records: parsePredictionFile(s2).records }];
+    const shards = [
+      { name: "s1", text: s1, records: parsePredictionFile(s1).records },
+      { name: "s2", text: s2, records: parsePredictionFile(s2).records },
+    ];
     const order = ["A.mp4>>>a1>>>[0, 1]", "B.mp4>>>b1>>>[0, 1]", "A.mp4>>>a2>>>[0, 1]", "C.mp4>>>c>>>[0, 1]"];
     const merged = mergeShardLines(order, shards);
     expect(merged.text).toBe(`${line("A", "a1", "x")}\n${line("B", "b1", "z")}\n${line("A", "a2", "y")}\n`);
     expect(merged.missing).toEqual(["C.mp4>>>c>>>[0, 1]"]);
     expect(merged.extra).toBe(1);
     const s3 = `${line("A", "a1", "different")}\n`;
-    expect(() => mergeShardLines(order, [...shards, { name: "s3", text: s3, records: parsePredictionFile(s3).records }])).toThrow(/different lines in s1 and s3/);
+    expect(() => mergeShardLines(order, [...shards, { name: "s3", text: s3, records: parsePredictionFile(s3).records }])).toThrow(
+      /different lines in s1 and s3/,
+    );
   });
 });

@@ -30,7 +30,15 @@ describe("grounding queue and worker (real Redis, tiny model)", () => {
     redis = await startRedis();
     grounder = await Grounder.load({ ...fixturePair("tiny-qwen3vl"), contextSize: 2048, threads: 2 });
     queue = createGroundingQueue({ redis: redis.url, name: "t", attempts: 2, backoffMs: 300, pollMs: 200 });
-    worker = createGroundingWorker({ grounder, redis: redis.url, name: "t", allowRoots: [dir], onLog: (m) => log.push(m), lockDurationMs: 5000, stalledIntervalMs: 2000 });
+    worker = createGroundingWorker({
+      grounder,
+      redis: redis.url,
+      name: "t",
+      allowRoots: [dir],
+      onLog: (m) => log.push(m),
+      lockDurationMs: 5000,
+      stalledIntervalMs: 2000,
+    });
     await worker.ready();
   });
 

@@ -13,7 +13,12 @@ import { GT_COLOR, LANE_COLOR, spanColor } from "../../src/report/palette";
 import { resultFor } from "./fixtures";
 import { requireChromium, visit } from "./browser";
 
-interface Box { left: number; top: number; width: number; height: number }
+interface Box {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
 
 async function pixels(png: Buffer) {
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -81,9 +86,45 @@ test("grounding report: thumbnails, span rows at the right x, no errors, no netw
 test("eval report: predicted and ground-truth bars at the right x, charts drawn, no errors, no network", async () => {
   const clip = makeClip({ seconds: 6 });
   const items: EvalReportItem[] = [
-    { key: "v>>>worst>>>[1, 2]", video: "v.mp4", query: "the worst <b>query</b>", gt: [1, 2], prediction: [4, 5], iou: 0, emptyAnswer: false, line: 1, duration: 6, answer: "4 - 5", videoPath: clip },
-    { key: "v>>>best>>>[2, 4]", video: "v.mp4", query: "the best query", gt: [2, 4], prediction: [2, 4], iou: 1, emptyAnswer: false, line: 2, duration: 6, answer: "2 - 4", videoPath: clip },
-    { key: "w>>>mid>>>[0, 3]", video: "missing.mp4", query: "no video", gt: [0, 3], prediction: [1, 3], iou: 2 / 3, emptyAnswer: false, line: 3, duration: 6, answer: "1 - 3", videoPath: "/no/such.mp4" },
+    {
+      key: "v>>>worst>>>[1, 2]",
+      video: "v.mp4",
+      query: "the worst <b>query</b>",
+      gt: [1, 2],
+      prediction: [4, 5],
+      iou: 0,
+      emptyAnswer: false,
+      line: 1,
+      duration: 6,
+      answer: "4 - 5",
+      videoPath: clip,
+    },
+    {
+      key: "v>>>best>>>[2, 4]",
+      video: "v.mp4",
+      query: "the best query",
+      gt: [2, 4],
+      prediction: [2, 4],
+      iou: 1,
+      emptyAnswer: false,
+      line: 2,
+      duration: 6,
+      answer: "2 - 4",
+      videoPath: clip,
+    },
+    {
+      key: "w>>>mid>>>[0, 3]",
+      video: "missing.mp4",
+      query: "no video",
+      gt: [0, 3],
+      prediction: [1, 3],
+      iou: 2 / 3,
+      emptyAnswer: false,
+      line: 3,
+      duration: 6,
+      answer: "1 - 3",
+      videoPath: "/no/such.mp4",
+    },
   ];
   const html = await renderEvalReport({ dataset: "charades-timelens", items, paper: PUBLISHED, paperModel: "TimeLens-8B" }, { examples: 1 });
   const v = await visit(html, (page) =>
@@ -93,7 +134,12 @@ test("eval report: predicted and ground-truth bars at the right x, charts drawn,
         return { left: r.left + window.scrollX, top: r.top + window.scrollY, width: r.width, height: r.height };
       };
       const card = (kind: string) => Array.from(document.querySelectorAll(`.card[data-kind="${kind}"] .lane`)).map(box);
-      return { worst: card("worst"), best: card("best"), svgs: Array.from(document.querySelectorAll("svg")).map((s) => box(s).width), images: document.images.length };
+      return {
+        worst: card("worst"),
+        best: card("best"),
+        svgs: Array.from(document.querySelectorAll("svg")).map((s) => box(s).width),
+        images: document.images.length,
+      };
     }),
   );
   const probe = v.probe as { worst: Box[]; best: Box[]; svgs: number[]; images: number };

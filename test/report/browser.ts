@@ -12,7 +12,16 @@ import { chromium, type Page } from "playwright-core";
 
 export const CHROMIUM = process.env.TIMELENS_CHROMIUM ?? "/usr/bin/chromium";
 
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 export interface PageVisit {
   screenshot: Buffer;
@@ -26,7 +35,9 @@ export interface PageVisit {
 /** Fails (never skips) when the browser is missing: .ci/run installs it. */
 export function requireChromium(): void {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`The browser test needs Debian's chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it). Set TIMELENS_CHROMIUM to use another.`);
+    throw new Error(
+      `The browser test needs Debian's chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it). Set TIMELENS_CHROMIUM to use another.`,
+    );
   }
 }
 
@@ -37,7 +48,13 @@ export async function visit(html: string, inspect: (page: Page) => Promise<unkno
   const file = join(dir, "report.html");
   writeFileSync(file, html);
   const url = pathToFileURL(file).href;
-  const context = await chromium.launchPersistentContext(join(dir, "profile"), { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport, offline: true });
+  const context = await chromium.launchPersistentContext(join(dir, "profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    viewport,
+    offline: true,
+  });
   const consoleErrors: string[] = [];
   const requests = new Set<string>();
   try {
@@ -57,7 +74,9 @@ export async function visit(html: string, inspect: (page: Page) => Promise<unkno
     });
     page.on("pageerror", (e) => consoleErrors.push(String(e)));
     await page.goto(url, { waitUntil: "load" });
-    await page.evaluate(() => Promise.all(Array.from(document.images).map((img) => (img.complete ? null : new Promise((r) => (img.onload = img.onerror = r))))));
+    await page.evaluate(() =>
+      Promise.all(Array.from(document.images).map((img) => (img.complete ? null : new Promise((r) => (img.onload = img.onerror = r))))),
+    );
     const probe = await inspect(page);
     const screenshot = await page.screenshot({ fullPage: true });
     return { screenshot, consoleErrors, requests: [...requests], probe };

@@ -31,7 +31,24 @@ test("report with the tiny model: one HTML with a row per query, and a PNG", asy
   const { model, mmproj } = fixturePair("tiny-qwen3vl");
   const out = join(dir, "r.html");
   const png = join(dir, "r.png");
-  const r = await runCli(["report", clip, "a red box moves", "the <b>picture</b> changes", "--model", model, "--mmproj", mmproj, ...FAST, "--out", out, "--png", png, "--note", "random weights", "--json"]);
+  const r = await runCli([
+    "report",
+    clip,
+    "a red box moves",
+    "the <b>picture</b> changes",
+    "--model",
+    model,
+    "--mmproj",
+    mmproj,
+    ...FAST,
+    "--out",
+    out,
+    "--png",
+    png,
+    "--note",
+    "random weights",
+    "--json",
+  ]);
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
   expect(JSON.parse(r.stdout)).toEqual({ written: [out, png], thumbnails: 6, results: 2 });
@@ -65,12 +82,28 @@ test("report --from renders saved results without a model", async () => {
 test("report --eval writes one page per dataset with the published row", async () => {
   const bench = join(dir, "bench");
   makeMiniBench(bench, "charades-timelens", [
-    { id: "vid1", seconds: 4, duration: "4.0", queries: [["[0.0, 2.0]", "first thing."], ["[2.0, 4.0]", "second thing."]] },
+    {
+      id: "vid1",
+      seconds: 4,
+      duration: "4.0",
+      queries: [
+        ["[0.0, 2.0]", "first thing."],
+        ["[2.0, 4.0]", "second thing."],
+      ],
+    },
     { id: "vid2", seconds: 3, duration: "3.0", queries: [["[1.0, 3.0]", "third thing."]] },
   ]);
   const preds = join(dir, "preds");
   const [items] = (await loadBench(bench)).map((d) => d.items);
-  const answer = (i: number, ts: [number, number]) => formatPredictionLine({ video: items[i].videoName, query: items[i].query, gt: items[i].gt, timestamps: [ts], answers: `${ts[0]} - ${ts[1]}`, duration: items[i].duration });
+  const answer = (i: number, ts: [number, number]) =>
+    formatPredictionLine({
+      video: items[i].videoName,
+      query: items[i].query,
+      gt: items[i].gt,
+      timestamps: [ts],
+      answers: `${ts[0]} - ${ts[1]}`,
+      duration: items[i].duration,
+    });
   const lines = [answer(0, [0, 2]), answer(1, [0, 1])];
   require("node:fs").mkdirSync(preds, { recursive: true });
   writeFileSync(join(preds, "charades-timelens.jsonl"), `${lines.join("\n")}\n`);

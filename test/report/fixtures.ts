@@ -7,7 +7,12 @@ import { planFrames } from "../../src/video/plan";
 import { probeVideo } from "../../src/video/probe";
 import type { GroundingResult } from "../../src/types";
 
-export async function resultFor(video: string, query: string, spans: Array<[number, number]>, opts: { profile?: ProfileId; totalTokens?: number; text?: string } = {}): Promise<GroundingResult> {
+export async function resultFor(
+  video: string,
+  query: string,
+  spans: Array<[number, number]>,
+  opts: { profile?: ProfileId; totalTokens?: number; text?: string } = {},
+): Promise<GroundingResult> {
   const profileId = opts.profile ?? "timelens-8b";
   const probed = await probeVideo(video);
   const plan = planFrames(probed, { profile: getProfile(profileId), totalTokens: opts.totalTokens ?? 2048, minTokens: 16 });
@@ -32,7 +37,18 @@ export async function resultFor(video: string, query: string, spans: Array<[numb
       times: plan.frameTimes,
       labels: plan.pairs.map((p) => p.label),
     },
-    timings: { probeMs: 1, decodeMs: 2, encodeMs: 3, prefillMs: 4, generateMs: 5, totalMs: 15, tokensPerSecond: 10, reusedPrefix: false, prefixSource: "built", devices: { encode: "CPU", llm: "CPU" } },
+    timings: {
+      probeMs: 1,
+      decodeMs: 2,
+      encodeMs: 3,
+      prefillMs: 4,
+      generateMs: 5,
+      totalMs: 15,
+      tokensPerSecond: 10,
+      reusedPrefix: false,
+      prefixSource: "built",
+      devices: { encode: "CPU", llm: "CPU" },
+    },
     usage: { promptTokens: 100, imageTokens: 80, generatedTokens: 6, contextSize: 4096 },
   };
 }

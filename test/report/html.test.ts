@@ -30,7 +30,10 @@ test("a query and an answer with markup cannot inject anything", async () => {
 
 test("the report has the labels exactly as prompted, the spans, timings and plan", async () => {
   const a = await resultFor(clip, "first", [[1.5, 3.5]]);
-  const b = await resultFor(clip, "second", [[4, 5.5], [0.5, 1]]);
+  const b = await resultFor(clip, "second", [
+    [4, 5.5],
+    [0.5, 1],
+  ]);
   const html = await renderReport([a, b], { video: clip, model: "m.gguf", generatedAt: "T" });
   const check = checkWellFormed(html);
   expect(check.tags).toBeGreaterThan(50);
@@ -56,7 +59,19 @@ test("results of different frame plans are refused; empty input too", async () =
 });
 
 function item(key: string, iou: number, duration: number, extra: Partial<EvalReportItem> = {}): EvalReportItem {
-  return { key, video: `${key}.mp4`, query: `query ${key}`, gt: [1, 3], prediction: [1, 3], iou, emptyAnswer: false, line: 1, duration, answer: "1 - 3 seconds", ...extra };
+  return {
+    key,
+    video: `${key}.mp4`,
+    query: `query ${key}`,
+    gt: [1, 3],
+    prediction: [1, 3],
+    iou,
+    emptyAnswer: false,
+    line: 1,
+    duration,
+    answer: "1 - 3 seconds",
+    ...extra,
+  };
 }
 
 test("worst and best: ordered, disjoint when there are enough items", () => {

@@ -3,7 +3,19 @@ import { getProfile } from "../../src/prompt/profiles";
 import { planFrames } from "../../src/video/plan";
 import { pairTimesOf } from "../../src/report/thumbnails";
 import {
-  axisTicks, bucketIndex, bucketLabel, DURATION_EDGES, evenlySpaced, formatClock, iouHistogram, nearestIndex, r1Curve, selectPairs, spanBox, thumbnailCells, timeToX,
+  axisTicks,
+  bucketIndex,
+  bucketLabel,
+  DURATION_EDGES,
+  evenlySpaced,
+  formatClock,
+  iouHistogram,
+  nearestIndex,
+  r1Curve,
+  selectPairs,
+  spanBox,
+  thumbnailCells,
+  timeToX,
 } from "../../src/report/layout";
 
 test("evenlySpaced keeps both ends, is ascending and spreads evenly", () => {
@@ -45,7 +57,10 @@ test("a 1-hour video: at most 100 thumbnails, evenly spread, the span's pairs ke
   // The pairs nearest the span's edges, and every pair inside the span (few here), are kept.
   expect(chosen).toContain(nearestIndex(times, span[0]));
   expect(chosen).toContain(nearestIndex(times, span[1]));
-  const inside = times.map((t, i) => [t, i] as const).filter(([t]) => t >= span[0] && t <= span[1]).map(([, i]) => i);
+  const inside = times
+    .map((t, i) => [t, i] as const)
+    .filter(([t]) => t >= span[0] && t <= span[1])
+    .map(([, i]) => i);
   expect(inside.length).toBeGreaterThan(3);
   for (const i of inside) expect(chosen).toContain(i);
   // Evenly over the rest of the video: no gap much larger than an even share.
@@ -65,7 +80,12 @@ test("a span covering most of a long video is thinned, not kept whole", () => {
 
 test("several spans keep all their edges; non-finite spans are ignored", () => {
   const times = Array.from({ length: 500 }, (_, i) => i);
-  const spans: Array<[number, number]> = [[3, 7], [250, 251], [480, 470], [NaN, 5]];
+  const spans: Array<[number, number]> = [
+    [3, 7],
+    [250, 251],
+    [480, 470],
+    [NaN, 5],
+  ];
   const chosen = selectPairs(times, spans, 20);
   expect(chosen.length).toBeLessThanOrEqual(20);
   for (const t of [3, 7, 250, 251, 470, 480]) expect(chosen).toContain(t);

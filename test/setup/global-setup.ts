@@ -2,5 +2,10 @@
 import { ensureFixtures } from "../../scripts/fixtures/generate";
 
 export default async function globalSetup(): Promise<void> {
-  await ensureFixtures({ sizes: ["tiny"], log: (line) => { if (!line.endsWith("is current")) process.stderr.write(`${line}\n`); } });
+  await ensureFixtures({
+    sizes: ["tiny"],
+    log: (line) => {
+      if (!line.endsWith("is current")) process.stderr.write(`${line}\n`);
+    },
+  });
 }

@@ -170,7 +170,11 @@ describe("lifecycle", () => {
   test("breaking out of the loop kills ffmpeg (and it is reaped: no zombie)", async () => {
     let child: ChildProcess | undefined;
     const f = video("numbered");
-    const plan = rawPlan(Array.from({ length: 300 }, (_, i) => i), 64, 48);
+    const plan = rawPlan(
+      Array.from({ length: 300 }, (_, i) => i),
+      64,
+      48,
+    );
     let n = 0;
     for await (const fr of readFrames(f.path, plan, { onSpawn: (c) => (child = c) })) {
       void fr;
@@ -218,7 +222,11 @@ describe("lifecycle", () => {
   test("onFrame sees every frame with its position", async () => {
     const seen: Array<[number, number, number]> = [];
     await collect(readFrames(video("numbered").path, rawPlan([3, 4, 4], 64, 48), { onFrame: (fr, pos, total) => seen.push([fr.index, pos, total]) }));
-    expect(seen).toEqual([[3, 0, 3], [4, 1, 3], [4, 2, 3]]);
+    expect(seen).toEqual([
+      [3, 0, 3],
+      [4, 1, 3],
+      [4, 2, 3],
+    ]);
   });
 });
 

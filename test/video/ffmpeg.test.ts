@@ -177,10 +177,25 @@ describe("optional packages", () => {
     const ffprobePkg = fakePackage(root, "ffprobe", 0o755);
     expect(locateFfprobe({}, ffprobePkg).source).toBe("package");
     const probeOnPath = fakeBin(join(root, "path"), "ffprobe");
-    expect(locateFfprobe({}, { resolve: () => { throw new Error("not installed"); } })).toMatchObject({ path: probeOnPath, source: "PATH" });
+    expect(
+      locateFfprobe(
+        {},
+        {
+          resolve: () => {
+            throw new Error("not installed");
+          },
+        },
+      ),
+    ).toMatchObject({ path: probeOnPath, source: "PATH" });
   });
   test("a package that is not installed is skipped", () => {
-    expect(packageBinary("ffmpeg", { resolve: () => { throw new Error("Cannot find module"); } })).toBeUndefined();
+    expect(
+      packageBinary("ffmpeg", {
+        resolve: () => {
+          throw new Error("Cannot find module");
+        },
+      }),
+    ).toBeUndefined();
   });
   test("an installed package without its binary is skipped, and the not-found message says so", () => {
     const pkg = fakePackage(root, "ffprobe", 0o755);
@@ -249,7 +264,9 @@ describe("version parsing", () => {
     expect(debian).toMatchObject({ major: 5, minor: 1, libavutil: { major: 57, minor: 28 } });
     expect(parseToolVersion("ffmpeg version n6.1.1 Copyright").major).toBe(6);
     // @ffmpeg-installer/linux-x64 4.1.0: a 2018 git build between 4.1 and 4.2.
-    const git2018 = parseToolVersion("ffmpeg version N-47683-g0e8eb07980-static https://johnvansickle.com/ffmpeg/\nbuilt with gcc 6.3.0\nlibavutil      56. 24.101 / 56. 24.101\n");
+    const git2018 = parseToolVersion(
+      "ffmpeg version N-47683-g0e8eb07980-static https://johnvansickle.com/ffmpeg/\nbuilt with gcc 6.3.0\nlibavutil      56. 24.101 / 56. 24.101\n",
+    );
     expect(git2018).toMatchObject({ major: 4, minor: 1 });
     expect(parseToolVersion("ffprobe version N-66595-gc2b38619c0-static\nlibavutil      58. 14.100 / 58. 14.100\n")).toMatchObject({ major: 6, minor: 0 });
     expect(parseToolVersion("something else entirely").major).toBe(99);

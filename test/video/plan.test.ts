@@ -41,7 +41,7 @@ describe("factor helpers (Python round semantics)", () => {
   });
 });
 
-describe("reference worked example (docs/reference.md \"Frame sampling\"): 110 s at 30 fps, 1920x1080, TimeLens-8B", () => {
+describe('reference worked example (docs/reference.md "Frame sampling"): 110 s at 30 fps, 1920x1080, TimeLens-8B', () => {
   const plan = planFrames(video(3300, 30));
   test("frame count: 3300 / 30 * 2 = 220, inside [4, 768], floor_by_factor(220, 2) = 220", () => {
     expect(plan.indices).toHaveLength(220);
@@ -310,7 +310,10 @@ describe("timestamps and pairs", () => {
   });
   test("an odd frame count repeats the last frame in the last pair", () => {
     const pairs = pairFrames([0, 1, 2], "pair-mean", "<{t} seconds>");
-    expect(pairs.map((x) => x.frames)).toEqual([[0, 1], [2, 2]]);
+    expect(pairs.map((x) => x.frames)).toEqual([
+      [0, 1],
+      [2, 2],
+    ]);
     expect(pairs[1].time).toBe(2);
   });
 });

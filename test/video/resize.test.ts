@@ -9,7 +9,17 @@ import { join } from "node:path";
 import { createResizer, resizeRgb, type ResizeOptions } from "../../src/video/resize";
 import { wasmSimdAvailable } from "../../src/video/resize-wasm";
 
-interface ResizeCase { name: string; w: number; h: number; ow: number; oh: number; input: string; torchDefault: string; torchAvx2: string; pil: string }
+interface ResizeCase {
+  name: string;
+  w: number;
+  h: number;
+  ow: number;
+  oh: number;
+  input: string;
+  torchDefault: string;
+  torchAvx2: string;
+  pil: string;
+}
 const fixture = JSON.parse(readFileSync(join(__dirname, "fixtures", "torch-reference.json"), "utf8")) as { resize: ResizeCase[] };
 const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, "base64"));
 
@@ -59,7 +69,15 @@ test("the fixture discriminates: torch and Pillow outputs differ on the downscal
 });
 
 describe("engines and invariants", () => {
-  const sizes: Array<[number, number, number, number]> = [[97, 61, 36, 22], [13, 9, 40, 28], [64, 16, 24, 16], [16, 64, 16, 23], [7, 5, 3, 2], [1, 1, 4, 4], [333, 197, 224, 128]];
+  const sizes: Array<[number, number, number, number]> = [
+    [97, 61, 36, 22],
+    [13, 9, 40, 28],
+    [64, 16, 24, 16],
+    [16, 64, 16, 23],
+    [7, 5, 3, 2],
+    [1, 1, 4, 4],
+    [333, 197, 224, 128],
+  ];
   const noise = (n: number) => {
     const a = new Uint8Array(n);
     let s = 12345;
@@ -80,7 +98,10 @@ describe("engines and invariants", () => {
       expect(Buffer.from(b).equals(Buffer.from(a))).toBe(true);
     }
   });
-  test.each<[string, ResizeOptions]>([["torch", {}], ["pil", { mode: "pil" }]])("a flat colour stays that colour (%s)", (_n, opts) => {
+  test.each<[string, ResizeOptions]>([
+    ["torch", {}],
+    ["pil", { mode: "pil" }],
+  ])("a flat colour stays that colour (%s)", (_n, opts) => {
     const src = new Uint8Array(50 * 30 * 3);
     for (let i = 0; i < src.length; i += 3) src.set([200, 17, 99], i);
     const out = createResizer(50, 30, 21, 64, opts).resize(src);

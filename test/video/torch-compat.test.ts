@@ -10,7 +10,14 @@ import { join } from "node:path";
 import { torchBuild, torchLinspace, TORCH_COMPATS, type TorchCompat } from "../../src/video/torch-compat";
 import { planFrames } from "../../src/video/plan";
 
-interface LinspaceCase { start: number; end: number; steps: number; default: string; avx2: string; avx512: string }
+interface LinspaceCase {
+  start: number;
+  end: number;
+  steps: number;
+  default: string;
+  avx2: string;
+  avx512: string;
+}
 const fixture = JSON.parse(readFileSync(join(__dirname, "fixtures", "torch-reference.json"), "utf8")) as { linspace: LinspaceCase[] };
 const f32 = (b64: string) => Array.from(new Float32Array(new Uint8Array(Buffer.from(b64, "base64")).buffer));
 const roundHalfEven = (x: number) => {
@@ -20,7 +27,11 @@ const roundHalfEven = (x: number) => {
 };
 
 describe("torchLinspace against PyTorch 1.13", () => {
-  const builds: Array<[keyof LinspaceCase, TorchCompat]> = [["default", "torch1-generic"], ["avx2", "torch1-avx2"], ["avx512", "torch1-avx512"]];
+  const builds: Array<[keyof LinspaceCase, TorchCompat]> = [
+    ["default", "torch1-generic"],
+    ["avx2", "torch1-avx2"],
+    ["avx512", "torch1-avx512"],
+  ];
   test("fixture has cases where the builds round differently", () => {
     const disagreeing = fixture.linspace.filter((c) => new Set([c.default, c.avx2, c.avx512].map((b) => f32(b).map(roundHalfEven).join())).size > 1);
     expect(disagreeing.length).toBeGreaterThanOrEqual(10);

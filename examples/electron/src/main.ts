@@ -27,7 +27,9 @@ function loadGrounder(): Promise<Grounder> {
 
 function describeDevice(g: Grounder): string {
   const { gpu } = g.info;
-  const layers = gpu.layerDevices.length ? `${gpu.offloadedLayers}/${gpu.totalLayers} layers on ${gpu.layerDevices.map((d) => d.description).join(", ")}` : "layers on the CPU";
+  const layers = gpu.layerDevices.length
+    ? `${gpu.offloadedLayers}/${gpu.totalLayers} layers on ${gpu.layerDevices.map((d) => d.description).join(", ")}`
+    : "layers on the CPU";
   const projector = gpu.projectorDevice ? `vision on ${gpu.projectorDevice.description}` : "vision on the CPU";
   return `${layers}; ${projector}${gpu.reason ? ` (${gpu.reason})` : ""}`;
 }
@@ -36,7 +38,7 @@ ipcMain.handle(CHANNELS.pick, async (event) => {
   const win = BrowserWindow.fromWebContents(event.sender);
   const options = { properties: ["openFile" as const], filters: [{ name: "Video", extensions: ["mp4", "mkv", "mov", "webm", "avi"] }] };
   const r = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
-  return r.canceled ? null : r.filePaths[0] ?? null;
+  return r.canceled ? null : (r.filePaths[0] ?? null);
 });
 
 ipcMain.handle(CHANNELS.ground, async (event, request: GroundRequest): Promise<GroundReply> => {
