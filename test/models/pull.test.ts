@@ -9,6 +9,7 @@ import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeTinyCheckpoint } from "../../scripts/fixtures/hf-checkpoint";
+import { readGgufSync } from "../../src/gguf/reader";
 import { Grounder } from "../../src/grounder";
 import { listModels, removeModel } from "../../src/models/cache";
 import { pullModel, type PullProgress } from "../../src/models/pull";
@@ -128,9 +129,16 @@ test("--quant: the quantizer writes through a temp name, the manifest records it
   const again = await pullModel({ repo: "acme/TinyLens-Qwen3VL", quant: "Q4_K_M", quantize, hub: hubOpts(), modelsDir });
   expect(again).toMatchObject({ model: r.model, converted: false, quantized: false, downloadedBytes: 0 });
   expect(calls).toHaveLength(1);
-  await expect(pullModel({ repo: "acme/TinyLens-Qwen3VL", quant: "Q4_K_M", hub: hubOpts(), modelsDir })).rejects.toMatchObject({
-    code: "ERR_INVALID_ARGUMENT",
-  });
+});
+
+test("--quant without a quantizer uses the addon's quantizeModel (Q8_0 tensors in the result)", async () => {
+  const fresh = mkdtempSync(join(work, "models-q-"));
+  const r = await pullModel({ repo: "acme/TinyLens-Qwen3VL", quant: "Q8_0", hub: hubOpts(), modelsDir: fresh });
+  expect(r).toMatchObject({ quantized: true, converted: true });
+  expect(r.model).toMatch(/TinyLens-Qwen3VL-Q8_0\.gguf$/);
+  const g = readGgufSync(r.model, { skipLargeArrays: true });
+  expect(g.metadata["general.file_type"]).toBe(7);
+  expect(g.tensors.some((t) => t.type.name === "Q8_0")).toBe(true);
 });
 
 test("GGUF repo: hf:owner/repo:Q8_0 picks that text GGUF and the repo's mmproj, download only", async () => {
