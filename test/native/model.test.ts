@@ -249,11 +249,12 @@ describe("lifecycle", () => {
     const rss: number[] = JSON.parse(out);
     expect(rss).toHaveLength(50);
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-    // The allocator settles over the first cycles (measured: ~115 MB after cycle 1, a flat
-    // ~135-150 MB from cycle 3 to 120); a leak would keep climbing. Medians damp the noise.
+    // The allocator settles over the first cycles, at a level that depends on how many malloc
+    // arenas the load threads touched (measured on a loaded 2-core machine: 114 MB after cycle 1,
+    // then flat at 130-210 MB by run); a leak keeps climbing from wherever it settled, so the
+    // test compares the last cycles with the early plateau. Medians damp single spikes.
     const settled = median(rss.slice(2, 7));
     const end = median(rss.slice(-5));
     expect(end).toBeLessThan(settled * 1.1);
-    expect(Math.max(...rss)).toBeLessThan(rss[0] * 1.5);
   });
 });
