@@ -2,7 +2,7 @@
  * `npm run bench -- convert [layers]`: converts a synthetic checkpoint with TimeLens-8B's real
  * widths (hidden 4096, ffn 12288, vocab 151936, vision 1152; `layers` text layers, default 1:
  * about 2.9 GB of bf16) to f16, and copies the same bytes with fs.copyFile in the same run.
- * Reports MB/s of both and the converter's peak RSS (measured in a child process).
+ * Reports MB/s of both, the converter's CPU time and peak RSS (measured in a child process).
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -44,15 +44,15 @@ function dirBytes(dir: string, filter: (f: string) => boolean): number {
 }
 
 /** Runs the conversion in a child process so its peak RSS is its own. */
-function convertInChild(dir: string, out: string): { ms: number; maxRssKiB: number } {
+function convertInChild(dir: string, out: string, src: string): { ms: number; maxRssKiB: number; cpuMs: number } {
   const script = `
-    const { convertCheckpoint } = require(${JSON.stringify(join(__dirname, "..", "src", "convert"))});
+    const { convertCheckpoint } = require(${JSON.stringify(join(src, "convert"))});
     const t0 = performance.now();
     convertCheckpoint({ dir: ${JSON.stringify(dir)}, outfile: ${JSON.stringify(join(out, "model.gguf"))}, mmprojOutfile: ${JSON.stringify(join(out, "mmproj.gguf"))} })
-      .then(() => console.log(JSON.stringify({ ms: performance.now() - t0, maxRssKiB: process.resourceUsage().maxRSS })))
+      .then(() => { const u = process.resourceUsage(); console.log(JSON.stringify({ ms: performance.now() - t0, maxRssKiB: u.maxRSS, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 })); })
       .catch((e) => { console.error(e); process.exit(1); });`;
   const stdout = execFileSync(process.execPath, ["--import", "tsx", "-e", script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  return JSON.parse(stdout.trim().split("\n").pop()!) as { ms: number; maxRssKiB: number };
+  return JSON.parse(stdout.trim().split("\n").pop()!) as { ms: number; maxRssKiB: number; cpuMs: number };
 }
 
 function copyAll(dir: string, out: string): number {
@@ -61,7 +61,12 @@ function copyAll(dir: string, out: string): number {
   return performance.now() - t0;
 }
 
-export async function runConvertBench(layers = 1): Promise<void> {
+/**
+ * `CONVERT_BASELINE=<dir>`: the `src/` folder of another checkout (e.g. after
+ * `git archive main src | tar -x -C /tmp/base`, `/tmp/base/src`): its converter runs as one more
+ * row of the same table, so before/after figures come from one run on the same page cache.
+ */
+export async function runConvertBench(layers = 1, baseline = process.env.CONVERT_BASELINE): Promise<void> {
   const dir = join(BENCH_OUT, `convert-ckpt-${layers}l`);
   const out = join(BENCH_OUT, "convert-out");
   if (!existsSync(join(dir, "model.safetensors.index.json"))) {
@@ -73,19 +78,29 @@ export async function runConvertBench(layers = 1): Promise<void> {
   mkdirSync(out, { recursive: true });
   const copy1 = copyAll(dir, out); // also warms the page cache for both runs alike
   for (const f of readdirSync(out)) rmSync(join(out, f));
-  const conv = convertInChild(dir, out);
+  const base = baseline ? convertInChild(dir, out, baseline) : null;
+  for (const f of readdirSync(out)) rmSync(join(out, f));
+  const conv = convertInChild(dir, out, join(__dirname, "..", "src"));
   const output = dirBytes(out, (f) => f.endsWith(".gguf"));
   for (const f of readdirSync(out)) rmSync(join(out, f));
   const copy2 = copyAll(dir, out);
   rmSync(out, { recursive: true, force: true });
   const mbs = (bytes: number, ms: number) => `${(bytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s`;
   console.log(`\ninput ${(input / 1e9).toFixed(2)} GB of bf16 safetensors -> ${(output / 1e9).toFixed(2)} GB of f16 GGUF (text + mmproj)\n`);
+  const row = (what: string, r: { ms: number; maxRssKiB: number; cpuMs: number }) => [
+    what,
+    fmt(r.ms),
+    mbs(input, r.ms),
+    fmt(r.cpuMs),
+    `${(r.maxRssKiB / 1024).toFixed(0)} MiB`,
+  ];
   console.log(
     table([
-      ["run", "time", "input rate", "peak RSS"],
-      ["fs.copyFile of the shards (before)", fmt(copy1), mbs(input, copy1), "-"],
-      ["timelens convert --outtype f16", fmt(conv.ms), mbs(input, conv.ms), `${(conv.maxRssKiB / 1024).toFixed(0)} MiB`],
-      ["fs.copyFile of the shards (after)", fmt(copy2), mbs(input, copy2), "-"],
+      ["run", "time", "input rate", "CPU time", "peak RSS"],
+      ["fs.copyFile of the shards (before)", fmt(copy1), mbs(input, copy1), "-", "-"],
+      ...(base ? [row(`baseline convert (${baseline})`, base)] : []),
+      row("timelens convert --outtype f16", conv),
+      ["fs.copyFile of the shards (after)", fmt(copy2), mbs(input, copy2), "-", "-"],
     ]),
   );
 }

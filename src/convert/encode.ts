@@ -44,6 +44,27 @@ function f16ToF32(): Float32Array {
   return f16ToF32Table;
 }
 
+/**
+ * bf16 bits -> f16 bits in place. Two elements per 32-bit load and store where the view is
+ * 4-byte aligned: the loop is bound by typed-array accesses, and pairing halves them (about
+ * 25% faster than one lookup per element, measured; docs/models.md, "Speed").
+ */
+function bf16ToF16InPlace(u16: Uint16Array): void {
+  const t = bf16ToF16();
+  let i = 0;
+  if (u16.byteOffset % 4 !== 0 && u16.length > 0) u16[i++] = t[u16[0]];
+  const pairs = (u16.length - i) >>> 1;
+  if (pairs > 0) {
+    const u32 = new Uint32Array(u16.buffer, u16.byteOffset + i * 2, pairs);
+    for (let k = 0; k < pairs; k++) {
+      const x = u32[k];
+      u32[k] = t[x & 0xffff] | (t[x >>> 16] << 16);
+    }
+    i += pairs * 2;
+  }
+  for (; i < u16.length; i++) u16[i] = t[u16[i]];
+}
+
 /** Widens a chunk of source elements to float32 (exact for every source dtype). */
 export function toFloat32(src: Uint8Array, dtype: SourceDtype): Float32Array {
   if (dtype === "F32") {
@@ -122,8 +143,7 @@ export function encodeChunk(src: Uint8Array, dtype: SourceDtype, out: OutType): 
     // the common case (bf16 checkpoint, f16 output): in place when aligned, one table lookup each
     const u16 = src.byteOffset % 2 === 0 ? new Uint16Array(src.buffer, src.byteOffset, n) : new Uint16Array(n);
     if (u16.buffer !== src.buffer) new Uint8Array(u16.buffer).set(src);
-    const t = bf16ToF16();
-    for (let i = 0; i < n; i++) u16[i] = t[u16[i]];
+    bf16ToF16InPlace(u16);
     return new Uint8Array(u16.buffer, u16.byteOffset, src.byteLength);
   }
   const f = toFloat32(src, dtype);

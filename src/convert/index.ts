@@ -6,12 +6,13 @@
 import { promises as fsp } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { AbortError, TimelensError } from "../errors";
-import { type GgufMetadataInput, type GgufTensorInput, gguf, writeGguf } from "../gguf/writer";
+import { type GgufMetadataInput, gguf, writeGguf } from "../gguf/writer";
 import { type Checkpoint, type CheckpointTensor, openCheckpoint } from "./checkpoint";
-import { encodeChunk, encodedBytes, type OutType } from "./encode";
+import { encodedBytes, type OutType } from "./encode";
 import { deepstackIndexes, generalKeys, mmprojKeys, TEXT_ARCH, textHparams, textModelKeys } from "./metadata";
 import { type MappedTensor, mapTensorName, outputType, partShape, type TensorTarget, targetOf } from "./names";
-import { DTYPE_BYTES, RangeReader } from "./safetensors";
+import { RangeReader } from "./safetensors";
+import { ChunkPool, tensorSource } from "./stream";
 import type { ConvertOptions, ConvertProgress, ConvertResult, MmprojOutType, TextOutType } from "./types";
 import { tokenizerMetadata } from "./vocab";
 
@@ -20,9 +21,6 @@ export { openCheckpoint } from "./checkpoint";
 
 export const TEXT_OUT_TYPES: readonly TextOutType[] = ["f32", "f16", "bf16", "q8_0"];
 export const MMPROJ_OUT_TYPES: readonly MmprojOutType[] = ["f32", "f16", "bf16"];
-
-/** Bytes of source data read per chunk: bounds memory whatever the tensor's size. */
-const CHUNK_BYTES = 16 * 1024 * 1024;
 
 interface PlannedTensor {
   source: CheckpointTensor;
@@ -43,43 +41,6 @@ function planFile(ckpt: Checkpoint, target: TensorTarget, fileType: OutType): Pl
     }
   }
   return out;
-}
-
-/** Streams one planned tensor: read source rows, encode, hand to the writer. */
-function tensorSource(p: PlannedTensor, reader: RangeReader): GgufTensorInput["source"] {
-  return async (write) => {
-    const src = p.source;
-    const el = DTYPE_BYTES[src.dtype];
-    const part = p.mapped.part;
-    if (part.kind === "temporal") {
-      // [out, in, 2, kh, kw] -> slice t: small (the patch embedding), read whole and gather
-      const [o, i, , kh, kw] = src.shape;
-      const all = Buffer.alloc(src.byteLength);
-      await reader.read(src.file, src.offset, all);
-      const plane = kh * kw * el;
-      const gathered = Buffer.alloc(src.byteLength / 2);
-      for (let k = 0; k < o * i; k++) all.copy(gathered, k * plane, (k * 2 + part.t) * plane, (k * 2 + part.t + 1) * plane);
-      await write(encodeChunk(gathered, src.dtype, p.type));
-      return;
-    }
-    const rowElements = p.dims[0];
-    const rows = p.dims.slice(1).reduce((a, b) => a * b, 1);
-    const rowBytes = rowElements * el;
-    const start = src.offset + (part.kind === "rows" ? part.index * rows * rowBytes : 0);
-    const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / rowBytes));
-    const readChunk = async (r: number) => {
-      const buf = Buffer.allocUnsafeSlow(Math.min(rowsPerChunk, rows - r) * rowBytes);
-      await reader.read(src.file, start + r * rowBytes, buf);
-      return buf;
-    };
-    // the next chunk is read while this one is encoded and written
-    let next = readChunk(0);
-    for (let r = 0; r < rows; r += rowsPerChunk) {
-      const buf = await next;
-      if (r + rowsPerChunk < rows) next = readChunk(r + rowsPerChunk);
-      await write(encodeChunk(buf, src.dtype, p.type));
-    }
-  };
 }
 
 function fileTypeOf(t: string, allowed: readonly string[], what: string): OutType {
@@ -119,6 +80,7 @@ async function writeFile(ckpt: Checkpoint, target: TensorTarget, fileType: OutTy
     throw new TimelensError("ERR_CHECKPOINT_INVALID", `the checkpoint has no ${target === "text" ? "text model" : "vision"} tensors`, { dir: ckpt.dir });
   const metadata = metadataFor(ckpt, target, fileType, name, planned);
   const reader = new RangeReader();
+  const pool = new ChunkPool();
   const stage: ConvertProgress["stage"] = target === "text" ? "convert-text" : "convert-mmproj";
   const total = planned.reduce(
     (n, p) =>
@@ -133,7 +95,7 @@ async function writeFile(ckpt: Checkpoint, target: TensorTarget, fileType: OutTy
   try {
     const { bytes } = await writeGguf(
       path,
-      { metadata, tensors: planned.map((p) => ({ name: p.mapped.gguf, dims: p.dims, type: p.type, source: tensorSource(p, reader) })) },
+      { metadata, tensors: planned.map((p) => ({ name: p.mapped.gguf, dims: p.dims, type: p.type, source: tensorSource(p, reader, pool) })) },
       {
         signal: opts.signal,
         onTensor: (tensor, done) => opts.onProgress?.({ stage, done: Math.min(done, total), total, tensor }),
