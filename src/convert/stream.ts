@@ -8,8 +8,12 @@ import { encodeChunk, type OutType } from "./encode";
 import type { MappedTensor } from "./names";
 import { DTYPE_BYTES, type RangeReader, type SourceDtype } from "./safetensors";
 
-/** Bytes of source data read per chunk: bounds memory whatever the tensor's size. */
-export const CHUNK_BYTES = 16 * 1024 * 1024;
+/**
+ * Bytes of source data read per chunk: bounds memory whatever the tensor's size. 4 MiB (three in
+ * flight) used less CPU than 16 MiB in our runs: a chunk read, converted and written again stays
+ * closer to the CPU caches, and the system calls per GB stay few.
+ */
+export const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * Chunk buffers reused across the chunks and tensors of one output file. A fresh buffer per
