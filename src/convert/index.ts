@@ -9,6 +9,7 @@ import { AbortError, TimelensError } from "../errors";
 import { type GgufMetadataInput, gguf, writeGguf } from "../gguf/writer";
 import { type Checkpoint, type CheckpointTensor, openCheckpoint } from "./checkpoint";
 import { encodedBytes, type OutType } from "./encode";
+import { convertNeeds } from "./estimate";
 import { deepstackIndexes, generalKeys, mmprojKeys, TEXT_ARCH, textHparams, textModelKeys } from "./metadata";
 import { type MappedTensor, mapTensorName, outputType, partShape, type TensorTarget, targetOf } from "./names";
 import { RangeReader } from "./safetensors";
@@ -18,6 +19,7 @@ import { tokenizerMetadata } from "./vocab";
 
 export type { ConvertOptions, ConvertProgress, ConvertResult, MmprojOutType, TextOutType, CheckpointFamily } from "./types";
 export { openCheckpoint } from "./checkpoint";
+export { type ConvertNeeds, type ConvertNeedsRequest, convertNeeds } from "./estimate";
 
 export const TEXT_OUT_TYPES: readonly TextOutType[] = ["f32", "f16", "bf16", "q8_0"];
 export const MMPROJ_OUT_TYPES: readonly MmprojOutType[] = ["f32", "f16", "bf16"];
@@ -149,26 +151,18 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
   return result;
 }
 
-/** Bytes the outputs will take (for disk-space checks before a pull). */
+/**
+ * Bytes the outputs will take (for disk-space checks before a conversion): the checkpoint is
+ * validated, then sized by convertNeeds, the one estimate pulls use too.
+ */
 export async function estimateConvertBytes(
   dir: string,
   outtype: TextOutType = "f16",
   mmprojOuttype: MmprojOutType = "f16",
 ): Promise<{ model: number; mmproj: number }> {
+  fileTypeOf(outtype, TEXT_OUT_TYPES, "outtype");
+  fileTypeOf(mmprojOuttype, MMPROJ_OUT_TYPES, "mmprojOuttype");
   const ckpt = await openCheckpoint(dir);
-  const size = (target: TensorTarget, t: OutType) =>
-    planFile(ckpt, target, t).reduce(
-      (n, p) =>
-        n +
-        encodedBytes(
-          p.dims.reduce((a, b) => a * b, 1),
-          p.type,
-        ) +
-        32,
-      0,
-    );
-  return {
-    model: size("text", fileTypeOf(outtype, TEXT_OUT_TYPES, "outtype")) + 16 * 1024 * 1024,
-    mmproj: size("mmproj", fileTypeOf(mmprojOuttype, MMPROJ_OUT_TYPES, "mmprojOuttype")) + 1024 * 1024,
-  };
+  const needs = convertNeeds(ckpt.config, { outtype, mmprojOuttype, quant: null });
+  return { model: needs.model, mmproj: needs.mmproj };
 }

@@ -4,9 +4,9 @@
  * GGUF repos are downloaded only. Idempotent: what the manifest lists and the disk holds is
  * reused, so a second identical pull downloads and converts nothing.
  */
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { convertCheckpoint } from "../convert";
+import { convertCheckpoint, convertNeeds } from "../convert";
 import { quantizeModel } from "../quantize";
 import type { ConvertProgress, MmprojOutType, TextOutType } from "../convert/types";
 import { AbortError, TimelensError, throwIfAborted } from "../errors";
@@ -15,7 +15,6 @@ import { hubConfig, type HubOptions } from "../hub/env";
 import { hasCheckpoint, hasGguf, selectCheckpointFiles, selectGgufFiles, ggufTypeOf } from "../hub/files";
 import { resolveRepo } from "../hub/repo";
 import { commitDir, defaultModelsDir, presentFile, readManifest, removeStaleTemps, tempName, withFile, writeManifest, type ModelManifest } from "./cache";
-import { conversionBytes } from "./disk-need";
 
 export interface QuantizeRequest {
   input: string;
@@ -125,10 +124,15 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
   if (!wanted || !mmproj) {
     if (!text || !mmproj) {
       const files = selectCheckpointFiles(opts.repo, snapshot.files);
-      const weights = files.filter((f) => f.path.endsWith(".safetensors")).reduce((s, f) => s + f.size, 0);
-      const need = conversionBytes(weights, { outtype: text ? null : outtype, mmproj: !mmproj, quant: quant ?? null });
+      // config.json first (a few KB): the conversion's disk need comes from it, checked with the download's
+      const first = await downloadFiles({ snapshot, files: files.filter((f) => f.path === "config.json"), cfg, signal, onProgress: opts.onProgress });
+      const need = convertNeeds(await readConfig(first.paths["config.json"]), {
+        outtype: text ? null : outtype,
+        mmprojOuttype: mmproj ? null : mmprojType,
+        quant: quant ?? null,
+      }).total;
       const dl = await downloadFiles({ snapshot, files, cfg, signal, onProgress: opts.onProgress, alsoNeeds: [{ dir, bytes: need, purpose: "conversion" }] });
-      downloadedBytes = dl.downloadedBytes;
+      downloadedBytes = first.downloadedBytes + dl.downloadedBytes;
       const textOut = text ? null : join(dir, `${name}-${outtype}.gguf`);
       const mmprojOut = mmproj ? null : join(dir, `mmproj-${name}-${mmprojType}.gguf`);
       const result = await atomically(
@@ -190,6 +194,18 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
     converted,
     quantized,
   };
+}
+
+async function readConfig(path: string): Promise<Record<string, unknown>> {
+  let v: unknown;
+  try {
+    v = JSON.parse(await readFile(path, "utf8"));
+  } catch (e) {
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `${path} is not valid JSON (${(e as Error).message})`, { file: path });
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `${path} is not a JSON object`, { file: path });
+  return v as Record<string, unknown>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { RateMeter } from "../../src/hub/progress";
 import { backoffMs } from "../../src/hub/retry";
-import { conversionBytes } from "../../src/models/disk-need";
+import { convertNeeds } from "../../src/convert/estimate";
+import { checkpointConfig } from "../../scripts/fixtures/hf-checkpoint";
 
 test("rate and ETA come from the recent window", () => {
   const m = new RateMeter(5000);
@@ -17,8 +18,23 @@ test("backoff doubles and is capped", () => {
 });
 
 test("conversion disk need scales with the output type", () => {
-  const gb = 1e9;
-  expect(conversionBytes(gb, { outtype: "f16", mmproj: true, quant: null })).toBe(1.15 * gb);
-  expect(conversionBytes(gb, { outtype: "f32", mmproj: false, quant: null })).toBe(2 * gb);
-  expect(conversionBytes(gb, { outtype: null, mmproj: false, quant: "Q4_K_M" })).toBe(0.55 * gb);
+  // the one estimate (src/convert/estimate.ts) pulls and estimateConvertBytes use; exact sizes
+  // against converted files are in test/convert/estimate.test.ts
+  const config = checkpointConfig("qwen3vl", "new");
+  const header = 16 * 1024 * 1024;
+  const at = (outtype: string | null, quant: string | null = null) => convertNeeds(config, { outtype, mmprojOuttype: null, quant });
+  const f16 = at("f16").model - header;
+  expect(f16).toBeGreaterThan(0);
+  expect(at("bf16").model - header).toBe(f16);
+  // f32 doubles every weight; the 1-D tensors were F32 already
+  expect(at("f32").model - header).toBeGreaterThan(1.9 * f16);
+  expect(at("f32").model - header).toBeLessThan(2 * f16);
+  expect(at(null)).toEqual({ model: 0, mmproj: 0, quantized: 0, total: 0 });
+  const q4 = at(null, "Q4_K_M").quantized - header;
+  expect(q4).toBeGreaterThan(0.25 * f16);
+  expect(q4).toBeLessThan(0.55 * f16);
+  const both = convertNeeds(config, { outtype: "f16", mmprojOuttype: "f16", quant: "Q8_0" });
+  expect(both.total).toBe(both.model + both.mmproj + both.quantized);
+  expect(both.mmproj).toBeGreaterThan(1024 * 1024);
+  expect(() => at("q4_0")).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
 });
