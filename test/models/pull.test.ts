@@ -173,3 +173,21 @@ test("Grounder.load({ model: 'hf:...' }) pulls, converts and grounds without an 
   expect(gg.info.projectorType).toBe("qwen3vl_merger");
   await gg.dispose();
 });
+
+test("the disk need comes from config.json, fetched first: an unknown architecture fails before any weight byte", async () => {
+  const bad = join(work, "bad-arch");
+  await writeTinyCheckpoint(bad, { family: "qwen3vl", layout: "new", shards: 1 });
+  const config = JSON.parse(readFileSync(join(bad, "config.json"), "utf8")) as Record<string, unknown>;
+  const files = (await filesOf(bad)).map((f) =>
+    f.path === "config.json" ? { ...f, data: Buffer.from(JSON.stringify({ ...config, architectures: ["LlamaForCausalLM"] })) } : f,
+  );
+  hub.add({ name: "acme/Not-A-VL", commit: "3333333333333333333333333333333333333333", files });
+  await expect(pullModel({ repo: "acme/Not-A-VL", hub: hubOpts(), modelsDir })).rejects.toMatchObject({
+    code: "ERR_CHECKPOINT_UNSUPPORTED",
+    details: { architecture: "LlamaForCausalLM" },
+  });
+  // a small file may take a HEAD and a GET; the only file asked for is config.json
+  const fetched = new Set(hub.log.filter((l) => l.url.includes("/resolve/")).map((l) => l.url.split("/").pop()));
+  expect([...fetched]).toEqual(["config.json"]);
+  expect(hub.blobRequests()).toEqual([]);
+});
