@@ -7,8 +7,9 @@
  * digits of its SHA-256) and <dir>/<key>.json (metadata naming that state file, written last:
  * its rename commits the entry). A state file is never overwritten with other bytes, so two
  * processes storing one key at once each commit a complete pair (state + the meta naming it);
- * the last meta rename wins. Writers work under `*.<host>-<pid>-<rand>.tmp` names; a crashed
- * writer's leftovers count against maxBytes and are removed once stale (docs/cache.md#crashes).
+ * the last meta rename wins. Writers work under `*.<host>-<pid>-<rand>.tmp` names. Leftovers (a
+ * crashed writer's temporary files, state files no meta names any more) count against maxBytes
+ * and are removed once stale (docs/cache.md#crashes-and-concurrent-writers).
  * A reader trusts nothing: key, format version, size and SHA-256 of the state file must all
  * match, and llama.cpp must accept the state; anything else is deleted and recomputed.
  */
@@ -47,16 +48,22 @@ export interface PrefixCacheOptions {
   staleTmpMs?: number;
 }
 
-/** What a cache folder holds: committed entries (oldest use first) and writers' temporary files. */
+/** What a cache folder holds: committed entries (oldest use first) and files no entry names. */
 export interface CacheListing {
   entries: Array<{ key: string; bytes: number; lastUsed: number; files: string[] }>;
-  temps: Array<{ name: string; bytes: number; mtimeMs: number; stale: boolean }>;
+  /** Writers' temporary files and state files no meta names (being committed, or replaced). */
+  leftovers: Array<{ name: string; bytes: number; mtimeMs: number; stale: boolean }>;
 }
 
 const KEY = /^[0-9a-f]{40}$/;
 const TMP = /\.([^.]+)-(\d+)-[0-9a-f]{8}\.tmp$/;
 const DEFAULT_STALE_TMP_MS = 15 * 60 * 1000;
 const HOST = hostname().replace(/[^A-Za-z0-9_]/g, "_");
+
+/** The temporary-file suffix a writer in process `pid` on this host uses (`<host>-<pid>-<rand>.tmp`). */
+export function tempSuffix(pid = process.pid): string {
+  return `${HOST}-${pid}-${randomBytes(4).toString("hex")}.tmp`;
+}
 
 function pidAlive(pid: number): boolean {
   try {
@@ -188,7 +195,7 @@ export class PrefixCache {
   ): Promise<PrefixEntryMeta> {
     if (!KEY.test(key)) throw new Error(`Not a prefix cache key: ${key}`);
     await mkdir(this.dir, { recursive: true });
-    const tag = `${HOST}-${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
+    const tag = tempSuffix();
     const tmpState = join(this.dir, `${key}.state.${tag}`);
     const tmpMeta = join(this.dir, `${key}.json.${tag}`);
     try {
@@ -207,7 +214,6 @@ export class PrefixCache {
       // Same name means same bytes, so replacing a state file another writer just renamed is harmless.
       await rename(tmpState, join(this.dir, meta.stateFile));
       await rename(tmpMeta, this.metaPath(key));
-      await this.dropOrphans(key);
       await this.evict(key);
       return meta;
     } finally {
@@ -241,21 +247,6 @@ export class PrefixCache {
     await this.remove(key);
   }
 
-  /** State files of `key` that its current meta does not name (an earlier writer's, replaced). */
-  private async dropOrphans(key: string): Promise<void> {
-    let current: string | undefined;
-    try {
-      current = (JSON.parse(await readFile(this.metaPath(key), "utf8")) as PrefixEntryMeta).stateFile;
-    } catch {
-      return;
-    }
-    for (const name of await this.names()) {
-      if (name !== current && isStateOf(key, name)) {
-        await rm(join(this.dir, name), { force: true });
-      }
-    }
-  }
-
   private async names(): Promise<string[]> {
     try {
       return await readdir(this.dir);
@@ -264,23 +255,23 @@ export class PrefixCache {
     }
   }
 
-  /** Committed entries with their size and last use (oldest first), and temporary files. */
+  /** Committed entries with their size and last use (oldest first), and the leftover files. */
   async listing(now = Date.now()): Promise<CacheListing> {
     const names = await this.names();
     const entries: CacheListing["entries"] = [];
-    const temps: CacheListing["temps"] = [];
+    const owned = new Set<string>();
     for (const name of names) {
-      if (name.endsWith(".tmp")) {
-        const s = await stat(join(this.dir, name)).catch(() => null);
-        if (s) temps.push({ name, bytes: s.size, mtimeMs: s.mtimeMs, stale: isStaleTemp(name, s.mtimeMs, now, this.staleTmpMs) });
-        continue;
-      }
       if (!name.endsWith(".json")) continue;
       const key = name.slice(0, -5);
-      const files = [name, ...names.filter((n) => isStateOf(key, n))];
+      const named = await readFile(join(this.dir, name), "utf8")
+        .then((t) => (JSON.parse(t) as PrefixEntryMeta).stateFile)
+        .catch(() => undefined);
+      // A meta that names no valid state file (format 1, torn) owns all its key's files: removed with it.
+      const files = validStateFile(key, named) ? [name, named] : [name, ...names.filter((n) => isStateOf(key, n))];
       let bytes = 0;
       let lastUsed = 0;
       for (const f of files) {
+        owned.add(f);
         const s = await stat(join(this.dir, f)).catch(() => null);
         if (!s) continue;
         bytes += s.size;
@@ -289,7 +280,17 @@ export class PrefixCache {
       entries.push({ key, bytes, lastUsed, files });
     }
     entries.sort((a, b) => a.lastUsed - b.lastUsed);
-    return { entries, temps };
+    const leftovers: CacheListing["leftovers"] = [];
+    for (const name of names) {
+      const temp = name.endsWith(".tmp");
+      if (owned.has(name) || !(temp || name.endsWith(".state"))) continue;
+      const s = await stat(join(this.dir, name)).catch(() => null);
+      if (!s) continue;
+      // A state file nobody names is being committed (its meta comes next) or was replaced: age decides.
+      const stale = temp ? isStaleTemp(name, s.mtimeMs, now, this.staleTmpMs) : now - s.mtimeMs > this.staleTmpMs;
+      leftovers.push({ name, bytes: s.size, mtimeMs: s.mtimeMs, stale });
+    }
+    return { entries, leftovers };
   }
 
   /** Entries with their size and last use, oldest first. */
@@ -298,13 +299,13 @@ export class PrefixCache {
   }
 
   /**
-   * Removes stale temporary files, then least recently used entries until everything (live
-   * temporary files included) fits maxBytes; never `keep`.
+   * Removes stale leftovers, then least recently used entries until everything (live
+   * leftovers included) fits maxBytes; never `keep`.
    */
   async evict(keep?: string): Promise<void> {
-    const { entries, temps } = await this.listing();
+    const { entries, leftovers } = await this.listing();
     let total = 0;
-    for (const t of temps) {
+    for (const t of leftovers) {
       if (t.stale) await rm(join(this.dir, t.name), { force: true });
       else total += t.bytes;
     }
