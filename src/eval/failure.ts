@@ -38,3 +38,14 @@ export function classifyFailure(e: unknown, signal?: AbortSignal): FailureKind {
   if (isTimelensError(e) && VIDEO_FAULT_CODES.has(e.code) && !isOutOfMemory(e)) return "video";
   return "infrastructure";
 }
+
+/**
+ * What a queue worker does with a failed attempt, by the same classes: bad job data
+ * (ERR_INVALID_ARGUMENT) fails at once, no attempt can fix it; a video fault and an
+ * infrastructure error are retried up to the job's attempts (on shared storage a video may
+ * still be arriving; a device may recover). The final failure carries the code to the
+ * producer, whose runEval classifies it again: a video fault is scored, anything else stops.
+ */
+export function workerDisposition(e: unknown): "permanent" | "retry" {
+  return isTimelensError(e, "ERR_INVALID_ARGUMENT") ? "permanent" : "retry";
+}

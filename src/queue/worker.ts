@@ -15,7 +15,8 @@
 import { stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
-import { TimelensError, isTimelensError } from "../errors";
+import { TimelensError } from "../errors";
+import { classifyFailure, workerDisposition } from "../eval/failure";
 import type { OpenVideoOptions } from "../grounder";
 import type { GroundingResult, GroundProgress, QueryOptions } from "../types";
 import { DEFAULT_QUEUE_NAME, connectionFor, type RedisTarget } from "./connection";
@@ -139,10 +140,6 @@ class SessionPool {
   }
 }
 
-/** Errors that no retry can fix: the job is failed at once. */
-function isPermanent(e: unknown): boolean {
-  return isTimelensError(e, "ERR_INVALID_ARGUMENT");
-}
 
 function samplingOf(o: GroundingJobOptions): OpenVideoOptions {
   return {
@@ -229,8 +226,9 @@ export function createGroundingWorker(options: GroundingWorkerOptions): Groundin
         log(`job ${job.id}: returned to the queue`);
         throw new WaitingError();
       }
-      log(`job ${job.id}: failed: ${failureReason(e)}`);
-      if (isPermanent(e)) throw new UnrecoverableError(failureReason(e));
+      // Classified as eval classifies it (src/eval/failure.ts), so both sides agree on the item.
+      log(`job ${job.id}: failed (${classifyFailure(e, signal)}): ${failureReason(e)}`);
+      if (workerDisposition(e) === "permanent") throw new UnrecoverableError(failureReason(e));
       throw new Error(failureReason(e));
     } finally {
       if (entry) pool.release(entry, broken);

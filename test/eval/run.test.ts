@@ -217,6 +217,43 @@ describe("runEval", () => {
     expect(readFileSync(out3, "utf8")).toBe("");
   });
 
+  it.each([
+    ["ERR_NATIVE", () => new TimelensError("ERR_NATIVE", "llama_decode failed")],
+    ["ERR_STATE_INVALID", () => new TimelensError("ERR_STATE_INVALID", "state does not match")],
+    ["ERR_CONTEXT_OVERFLOW", () => new TimelensError("ERR_CONTEXT_OVERFLOW", "needs 9000 tokens")],
+    ["out of memory", () => new Error("ggml: failed to allocate CUDA buffer (out of memory)")],
+    ["out of memory with a video code", () => new TimelensError("ERR_VIDEO_UNREADABLE", "Cannot allocate memory")],
+  ])("an infrastructure error (%s) stops the run, scores nothing, and the item stays pending", async (_name, make) => {
+    const failing = new Set(["a door opens"]);
+    const calls = newCalls();
+    const grounder = fakeGrounder(calls, { failGround: (q) => (failing.has(q) ? make() : null) });
+    await expect(runEval({ grounder, items, out })).rejects.toMatchObject({ message: make().message });
+    const written = parsePredictionFile(readFileSync(out, "utf8")).records;
+    expect(written.map((r) => r.query)).toEqual(["the light turns on"]);
+    expect(written.filter((r) => r.answers === "")).toEqual([]);
+    expect(existsSync(`${out}.lock`)).toBe(false);
+
+    // The next run (the fault gone) does the pending item and the rest; nothing is skipped.
+    failing.clear();
+    const calls2 = newCalls();
+    const report = await runEval({ grounder: fakeGrounder(calls2), items, out });
+    expect(calls2.grounded[0]).toBe("a door opens");
+    expect(report.datasets[0].resumed).toBe(1);
+    const all = parsePredictionFile(readFileSync(out, "utf8")).records;
+    expect(all.filter((r) => r.answers !== "").map((r) => r.query)).toContain("a door opens");
+  });
+
+  it("an infrastructure error opening a video stops the run before any line of it", async () => {
+    const calls = newCalls();
+    const grounder = fakeGrounder(calls, {
+      failOpen: (p) => (p.endsWith("vidB.mp4") ? new TimelensError("ERR_CONTEXT_OVERFLOW", "needs 9000 tokens") : null),
+    });
+    await expect(runEval({ grounder, items, out })).rejects.toMatchObject({ code: "ERR_CONTEXT_OVERFLOW" });
+    const written = parsePredictionFile(readFileSync(out, "utf8")).records;
+    expect(written.map((r) => r.video)).toEqual(["vidA.mp4", "vidA.mp4"]);
+    expect(calls.grounded).toEqual(["the light turns on", "a door opens"]);
+  });
+
   it("runs a repeated key once, and splits datasets into their own files", async () => {
     const dup = parseBenchAnnotation(
       JSON.stringify({
