@@ -147,7 +147,6 @@ export interface EvalReport {
   repaired: Array<{ file: string; truncatedBytes: number }>;
 }
 
-
 /** One item's identity within a run: its prediction file and its key there. */
 type RunKey = string;
 
@@ -236,9 +235,7 @@ class EvalRun {
     const requested = new Set(this.unique.map((it) => this.keyOf(it)));
     const opened: OpenedFiles = { present: new Set(), presentEmpty: new Set(), repaired: [] };
     for (const [path, entry] of this.files) {
-      const drop = this.options.retryFailed
-        ? (r: ParsedPrediction) => r.answers === "" && requested.has(`${path}\u0000${r.key}`)
-        : undefined;
+      const drop = this.options.retryFailed ? (r: ParsedPrediction) => r.answers === "" && requested.has(`${path}\u0000${r.key}`) : undefined;
       const { writer, opened: file } = await PredictionWriter.open(path, { drop });
       entry.writer = writer;
       if (file.truncatedBytes > 0) opened.repaired.push({ file: path, truncatedBytes: file.truncatedBytes });

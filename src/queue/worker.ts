@@ -140,7 +140,6 @@ class SessionPool {
   }
 }
 
-
 function samplingOf(o: GroundingJobOptions): OpenVideoOptions {
   return {
     fps: o.fps,
