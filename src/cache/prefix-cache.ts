@@ -94,7 +94,9 @@ function isStateOf(key: string, name: string): boolean {
 
 /** The state file name an entry's meta may name: its own key, a hash prefix, nothing else. */
 function validStateFile(key: string, name: unknown): name is string {
-  return typeof name === "string" && name.startsWith(`${key}-`) && /^[0-9a-f]{16}\.state$/.test(name.slice(key.length + 1));
+  return (
+    typeof name === "string" && name.startsWith(`${key}-`) && /^[0-9a-f]{16}\.state$/.test(name.slice(key.length + 1))
+  );
 }
 
 async function sha256File(path: string): Promise<string> {

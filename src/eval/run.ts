@@ -235,7 +235,9 @@ class EvalRun {
     const requested = new Set(this.unique.map((it) => this.keyOf(it)));
     const opened: OpenedFiles = { present: new Set(), presentEmpty: new Set(), repaired: [] };
     for (const [path, entry] of this.files) {
-      const drop = this.options.retryFailed ? (r: ParsedPrediction) => r.answers === "" && requested.has(`${path}\u0000${r.key}`) : undefined;
+      const drop = this.options.retryFailed
+        ? (r: ParsedPrediction) => r.answers === "" && requested.has(`${path}\u0000${r.key}`)
+        : undefined;
       const { writer, opened: file } = await PredictionWriter.open(path, { drop });
       entry.writer = writer;
       if (file.truncatedBytes > 0) opened.repaired.push({ file: path, truncatedBytes: file.truncatedBytes });
@@ -427,7 +429,11 @@ class EvalRun {
     this.t0 = performance.now();
     const groups = this.groups();
     if (grounder.prepare) {
-      const plans = groups.map((g) => ({ dataset: g[0].dataset, videoPath: g[0].videoPath, queries: g.map((it) => it.query) }));
+      const plans = groups.map((g) => ({
+        dataset: g[0].dataset,
+        videoPath: g[0].videoPath,
+        queries: g.map((it) => it.query),
+      }));
       await grounder.prepare(plans, { ...sampling, maxNewTokens, retryFailed });
     }
     this.progress();

@@ -18,7 +18,18 @@
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, writeSync } from "node:fs";
-import { link, mkdir, open, readFile, rename, stat, truncate, unlink, writeFile, type FileHandle } from "node:fs/promises";
+import {
+  link,
+  mkdir,
+  open,
+  readFile,
+  rename,
+  stat,
+  truncate,
+  unlink,
+  writeFile,
+  type FileHandle,
+} from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { TimelensError } from "../errors";
 import { parsePredictionFile, type ParsedPrediction } from "./predictions";
@@ -150,11 +161,15 @@ async function takeLockNow(lockPath: string, file: string): Promise<void> {
     if (!seen) continue; // released meanwhile
     const holder = Number.parseInt(seen.content.trim(), 10);
     if (isLiveHolder(holder, lockPath)) {
-      throw new TimelensError("ERR_BUSY", `Another process (pid ${holder}) is writing ${file}; wait for it or remove ${lockPath} if it is gone.`, {
-        path: file,
-        lock: lockPath,
-        pid: holder,
-      });
+      throw new TimelensError(
+        "ERR_BUSY",
+        `Another process (pid ${holder}) is writing ${file}; wait for it or remove ${lockPath} if it is gone.`,
+        {
+          path: file,
+          lock: lockPath,
+          pid: holder,
+        },
+      );
     }
     await testPause();
     if (await takeOver(lockPath, seen)) return;
@@ -195,7 +210,10 @@ export class PredictionWriter {
   ) {}
 
   /** Opens (creating when absent) and repairs a prediction file; see the module comment. */
-  static async open(path: string, options: OpenPredictionsOptions = {}): Promise<{ writer: PredictionWriter; opened: OpenedPredictions }> {
+  static async open(
+    path: string,
+    options: OpenPredictionsOptions = {},
+  ): Promise<{ writer: PredictionWriter; opened: OpenedPredictions }> {
     await mkdir(dirname(path), { recursive: true });
     const lockPath = options.noLock ? null : `${resolve(path)}.lock`;
     if (lockPath) await takeLock(lockPath, path);
@@ -256,7 +274,8 @@ export class PredictionWriter {
 
   /** Appends one line (no newline in it) durably: one write, then fdatasync. */
   async append(line: string): Promise<void> {
-    if (line.includes("\n")) throw new TimelensError("ERR_INVALID_ARGUMENT", "A prediction line cannot contain a newline.");
+    if (line.includes("\n"))
+      throw new TimelensError("ERR_INVALID_ARGUMENT", "A prediction line cannot contain a newline.");
     await this.writeRaw(`${line}\n`);
   }
 

@@ -161,14 +161,19 @@ export function createGroundingWorker(options: GroundingWorkerOptions): Groundin
   const pool = new SessionPool(Math.max(1, options.keepSessions ?? 1));
   const shutdown = new AbortController();
 
-  const answer = async (job: Job<GroundingJobData, GroundingJobResult>, token: string | undefined, jobSignal?: AbortSignal): Promise<GroundingJobResult> => {
+  const answer = async (
+    job: Job<GroundingJobData, GroundingJobResult>,
+    token: string | undefined,
+    jobSignal?: AbortSignal,
+  ): Promise<GroundingJobResult> => {
     let data: GroundingJobData;
     try {
       data = validateJobData(job.data, options.allowRoots);
       if (data.model !== undefined && options.modelIdentity !== undefined && data.model !== options.modelIdentity) {
         throw new TimelensError(
           "ERR_INVALID_ARGUMENT",
-          `Bad grounding job: it asks for model ${data.model}, this worker runs ${options.modelIdentity}; use one queue per model pair`,
+          `Bad grounding job: it asks for model ${data.model}, this worker runs ${options.modelIdentity}; ` +
+            "use one queue per model pair",
           { model: data.model },
         );
       }
@@ -196,7 +201,8 @@ export function createGroundingWorker(options: GroundingWorkerOptions): Groundin
         (s) => s.isFile(),
         () => false,
       );
-      if (!exists) throw new TimelensError("ERR_FILE_NOT_FOUND", `Video not found: ${data.video}`, { path: data.video });
+      if (!exists)
+        throw new TimelensError("ERR_FILE_NOT_FOUND", `Video not found: ${data.video}`, { path: data.video });
       entry = await pool.acquire(JSON.stringify([data.video, sampling]), () =>
         grounder.openVideo(data.video, { ...sampling, maxNewTokens: o.maxNewTokens, signal }),
       );
@@ -210,7 +216,8 @@ export function createGroundingWorker(options: GroundingWorkerOptions): Groundin
           topP: o.topP,
           seed: o.seed,
           signal,
-          onProgress: (s: GroundProgress) => report({ done: results.length, total, stage: s.stage, stageDone: s.done, stageTotal: s.total }),
+          onProgress: (s: GroundProgress) =>
+            report({ done: results.length, total, stage: s.stage, stageDone: s.done, stageTotal: s.total }),
         });
         results.push(r);
         report({ done: results.length, total }, true);

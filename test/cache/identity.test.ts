@@ -5,7 +5,14 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CACHE_FORMAT_VERSION, kvIdentity, kvIdentityRecord, packageVersion, readBuildStamp, type KvIdentityInputs } from "../../src/cache/identity";
+import {
+  CACHE_FORMAT_VERSION,
+  kvIdentity,
+  kvIdentityRecord,
+  packageVersion,
+  readBuildStamp,
+  type KvIdentityInputs,
+} from "../../src/cache/identity";
 
 function base(): KvIdentityInputs {
   return {
@@ -99,7 +106,10 @@ const CHANGES: Array<[string, Mutate]> = [
   ["parallel used", (i) => (info(i).parallel = 1)],
   ["threads", (i) => (opts(i).threads = 2)],
   ["system info", (i) => (info(i).systemInfo = "CPU : AVX512 = 1")],
-  ["addon variant", (i) => (info(i).addon = { path: "/x/build/Release/timelens.node", variant: "cuda", source: "build" })],
+  [
+    "addon variant",
+    (i) => (info(i).addon = { path: "/x/build/Release/timelens.node", variant: "cuda", source: "build" }),
+  ],
   ["an option added later", (i) => (opts(i).someFutureOption = 3)],
   ["an info field added later", (i) => (info(i).someFutureField = "x")],
   ["profile", (i) => (i.profile = "timelens-qwen25vl")],

@@ -120,9 +120,13 @@ describe("temporary files of crashed writers", () => {
 });
 
 function runChild(dir: string, key: string, id: number, rounds: number): Promise<number> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "store-child.ts"), dir, key, String(id), String(rounds)], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(__dirname, "store-child.ts"), dir, key, String(id), String(rounds)],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let err = "";
   child.stderr.on("data", (d) => (err += d));
   return new Promise((resolve) =>
@@ -147,7 +151,10 @@ describe("concurrent writers of one key", () => {
         const id = hit.meta.savedMs;
         // A hit's state holds the bytes of the writer its meta names, all of them.
         const bytes = readFileSync(hit.statePath);
-        seen.push({ id, consistent: hit.meta.nPast === 10 + id && bytes.length === 8 * 65536 && bytes.every((b) => b === id) });
+        seen.push({
+          id,
+          consistent: hit.meta.nPast === 10 + id && bytes.length === 8 * 65536 && bytes.every((b) => b === id),
+        });
       }
       await new Promise((r) => setTimeout(r, 2));
     }

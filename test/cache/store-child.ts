@@ -12,17 +12,21 @@ async function main(): Promise<void> {
   const cache = new PrefixCache({ dir });
   const chunk = Buffer.alloc(64 * 1024, Number(id));
   for (let r = 0; r < Number(rounds); r++) {
-    await cache.store(key, { nPast: 10 + Number(id), nCells: 10 + Number(id), imageTokens: 1, savedMs: Number(id) }, async (tmp) => {
-      const fh = await open(tmp, "w");
-      try {
-        for (let c = 0; c < 8; c++) {
-          await fh.write(chunk);
-          await sleep(1);
+    await cache.store(
+      key,
+      { nPast: 10 + Number(id), nCells: 10 + Number(id), imageTokens: 1, savedMs: Number(id) },
+      async (tmp) => {
+        const fh = await open(tmp, "w");
+        try {
+          for (let c = 0; c < 8; c++) {
+            await fh.write(chunk);
+            await sleep(1);
+          }
+        } finally {
+          await fh.close();
         }
-      } finally {
-        await fh.close();
-      }
-    });
+      },
+    );
   }
   process.stdout.write("done\n");
 }

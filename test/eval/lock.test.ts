@@ -30,11 +30,16 @@ test("a lock holding our own pid that this process does not hold is taken over",
 
 test("two opens of one file at once in this process: one gets it, the other is refused", async () => {
   const path = join(dir, "p.jsonl");
-  const results = await Promise.allSettled([PredictionWriter.open(path), PredictionWriter.open(join(dir, ".", "p.jsonl"))]);
+  const results = await Promise.allSettled([
+    PredictionWriter.open(path),
+    PredictionWriter.open(join(dir, ".", "p.jsonl")),
+  ]);
   expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
   const rejected = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
   expect(rejected.reason).toMatchObject({ code: "ERR_BUSY" });
-  const ok = results.find((r) => r.status === "fulfilled") as PromiseFulfilledResult<Awaited<ReturnType<typeof PredictionWriter.open>>>;
+  const ok = results.find((r) => r.status === "fulfilled") as PromiseFulfilledResult<
+    Awaited<ReturnType<typeof PredictionWriter.open>>
+  >;
   await ok.value.writer.close();
 });
 
@@ -43,7 +48,10 @@ test("a live process's lock is respected, and left in place", async () => {
   const sleeper: ChildProcess = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)"], { stdio: "ignore" });
   try {
     writeFileSync(`${path}.lock`, `${sleeper.pid}\n`);
-    await expect(PredictionWriter.open(path)).rejects.toMatchObject({ code: "ERR_BUSY", details: { pid: sleeper.pid } });
+    await expect(PredictionWriter.open(path)).rejects.toMatchObject({
+      code: "ERR_BUSY",
+      details: { pid: sleeper.pid },
+    });
     expect(readFileSync(`${path}.lock`, "utf8")).toBe(`${sleeper.pid}\n`);
   } finally {
     sleeper.kill("SIGKILL");

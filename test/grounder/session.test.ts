@@ -55,7 +55,10 @@ describe.each(["tiny-qwen3vl", "tiny-qwen25vl"] as FixtureName[])("%s", (name) =
     const session = await g.openVideo(clip, FAST);
     try {
       const streamed = new Map<number, string>();
-      const results = await session.groundMany(QUERIES, { ...FAST, onToken: (i, t) => streamed.set(i, (streamed.get(i) ?? "") + t) });
+      const results = await session.groundMany(QUERIES, {
+        ...FAST,
+        onToken: (i, t) => streamed.set(i, (streamed.get(i) ?? "") + t),
+      });
       expect(results.map((r) => r.query)).toEqual(QUERIES);
       expect(results.map((r) => r.text)).toEqual(QUERIES.map((q) => fresh.get(q)));
       for (const [i, r] of results.entries()) expect(streamed.get(i) ?? "").toBe(r.text.replace(/\uFFFD+$/, ""));
