@@ -50,7 +50,8 @@ export interface PrefixCacheOptions {
 
 /** What a cache folder holds: committed entries (oldest use first) and files no entry names. */
 export interface CacheListing {
-  entries: Array<{ key: string; bytes: number; lastUsed: number; files: string[] }>;
+  /** `obsolete`: metadata of another format version (or unreadable): it can never be a hit. */
+  entries: Array<{ key: string; bytes: number; lastUsed: number; files: string[]; obsolete: boolean }>;
   /** Writers' temporary files and state files no meta names (being committed, or replaced). */
   leftovers: Array<{ name: string; bytes: number; mtimeMs: number; stale: boolean }>;
 }
@@ -265,9 +266,16 @@ export class PrefixCache {
     for (const name of names) {
       if (!name.endsWith(".json")) continue;
       const key = name.slice(0, -5);
-      const named = await readFile(join(this.dir, name), "utf8")
-        .then((t) => (JSON.parse(t) as PrefixEntryMeta).stateFile)
-        .catch(() => undefined);
+      const text = await readFile(join(this.dir, name), "utf8").catch(() => null);
+      if (text === null) continue; // removed since readdir
+      let meta: Partial<PrefixEntryMeta> | null = null;
+      try {
+        meta = JSON.parse(text);
+      } catch {
+        /* torn by hand or by a foreign tool: obsolete */
+      }
+      const named = meta?.stateFile;
+      const obsolete = meta?.version !== CACHE_FORMAT_VERSION;
       // A meta that names no valid state file (format 1, torn) owns all its key's files: removed with it.
       const files = validStateFile(key, named) ? [name, named] : [name, ...names.filter((n) => isStateOf(key, n))];
       let bytes = 0;
@@ -279,7 +287,7 @@ export class PrefixCache {
         bytes += s.size;
         if (f === name) lastUsed = s.mtimeMs;
       }
-      entries.push({ key, bytes, lastUsed, files });
+      entries.push({ key, bytes, lastUsed, files, obsolete });
     }
     entries.sort((a, b) => a.lastUsed - b.lastUsed);
     const leftovers: CacheListing["leftovers"] = [];
@@ -301,8 +309,8 @@ export class PrefixCache {
   }
 
   /**
-   * Removes stale leftovers, then least recently used entries until everything (live
-   * leftovers included) fits maxBytes; never `keep`.
+   * Removes stale leftovers and entries of older formats, then least recently used entries
+   * until everything (live leftovers included) fits maxBytes; never `keep`.
    */
   async evict(keep?: string): Promise<void> {
     const { entries, leftovers } = await this.listing();
@@ -311,9 +319,14 @@ export class PrefixCache {
       if (t.stale) await rm(join(this.dir, t.name), { force: true });
       else total += t.bytes;
     }
-    total += entries.reduce((s, e) => s + e.bytes, 0);
+    for (const e of entries) {
+      // Older formats (CACHE_FORMAT_VERSION) never match a key of this one: they only take room.
+      if (e.obsolete && e.key !== keep) await this.remove(e.key);
+      else total += e.bytes;
+    }
     for (const e of entries) {
       if (total <= this.maxBytes) break;
+      if (e.obsolete) continue;
       if (e.key === keep) continue;
       await this.remove(e.key);
       total -= e.bytes;

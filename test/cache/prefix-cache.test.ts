@@ -56,6 +56,16 @@ describe("entries", () => {
     expect(existsSync(join(dir, `${KEY_B}.state`))).toBe(false);
   });
 
+  test("entries of an older format are removed by the next store: they can never be hits", async () => {
+    const dir = freshDir();
+    const cache = new PrefixCache({ dir });
+    writeFileSync(join(dir, `${KEY_B}.state`), Buffer.alloc(100, 7));
+    writeFileSync(join(dir, `${KEY_B}.json`), JSON.stringify({ version: 1, key: KEY_B, nPast: 1, nCells: 1 }));
+    expect((await cache.listing()).entries.map((e) => [e.key, e.obsolete])).toEqual([[KEY_B, true]]);
+    const meta = await cache.store(KEY_A, info(), writeBytes(100));
+    expect(readdirSync(dir).sort()).toEqual([`${KEY_A}.json`, meta.stateFile].sort());
+  });
+
   test("storing a key again with other bytes: the old state file is a leftover, removed once stale", async () => {
     const cache = new PrefixCache({ dir: freshDir(), staleTmpMs: 60_000 });
     const first = await cache.store(KEY_A, info(), writeBytes(100, 1));
