@@ -1,4 +1,7 @@
-/** The parts of `timelens eval` that spread a run out: --redis (a job queue), --shard k/N and --merge (docs/queue.md). */
+/**
+ * The parts of `timelens eval` that spread a run out: --redis (a job queue), --shard k/N and
+ * --merge (docs/queue.md).
+ */
 import { readFile } from "node:fs/promises";
 import { formatMetricsTable } from "../eval/metrics";
 import { mergeShards } from "../eval/merge";
@@ -10,7 +13,8 @@ import { QueueGrounder } from "../queue/producer";
 import { EXIT } from "./common";
 import { metricsJson } from "./eval";
 
-export const EVAL_SCALE_HELP = `  --redis <url>        be a producer: one job per video on a BullMQ queue in Redis, answered by
+export const EVAL_SCALE_HELP = `\
+  --redis <url>        be a producer: one job per video on a BullMQ queue in Redis, answered by
                        \`timelens worker\` processes; the files are those of a local run (--model/--mmproj
                        optional: when given, only workers running that pair may answer)
   --queue <name>       queue name (default timelens)
@@ -37,7 +41,11 @@ export async function queueGrounderFrom(values: {
 }
 
 /** --merge: writes the merged files, prints what was merged and the metrics. */
-export async function mergeCommand(items: readonly BenchItem[], outFor: (dataset: string) => string, json: boolean): Promise<number> {
+export async function mergeCommand(
+  items: readonly BenchItem[],
+  outFor: (dataset: string) => string,
+  json: boolean,
+): Promise<number> {
   const merged = await mergeShards(items, outFor);
   const datasets = [];
   for (const name of [...new Set(items.map((it) => it.dataset))]) {
@@ -48,11 +56,14 @@ export async function mergeCommand(items: readonly BenchItem[], outFor: (dataset
     datasets.push({ name, file, shards: m.shards, lines: m.lines, extra: m.extra, score: scorePredictions(records) });
   }
   if (json) {
-    process.stdout.write(`${JSON.stringify({ merged: datasets.map(({ score, ...d }) => ({ ...d, metrics: metricsJson(score.metrics) })) })}\n`);
+    const merged = datasets.map(({ score, ...d }) => ({ ...d, metrics: metricsJson(score.metrics) }));
+    process.stdout.write(`${JSON.stringify({ merged })}\n`);
     return EXIT.ok;
   }
   const out = datasets.map(
-    (d) => `${d.name}: ${d.file} (${d.lines} items from ${d.shards.length} shards${d.extra ? `, ${d.extra} extra lines left out` : ""})`,
+    (d) =>
+      `${d.name}: ${d.file} (${d.lines} items from ${d.shards.length} shards` +
+      `${d.extra ? `, ${d.extra} extra lines left out` : ""})`,
   );
   const rows = datasets.filter((d) => d.score.metrics).map((d) => ({ name: d.name, metrics: d.score.metrics! }));
   if (rows.length > 0) out.push("", formatMetricsTable(rows, { digits: 2 }));

@@ -14,7 +14,8 @@ import { EXIT, UsageError, interruptSignal, num } from "./common";
 import { MODEL_FLAGS, SAMPLING_FLAGS, loadGrounderFrom, samplingFrom } from "./ground";
 import { formatMs } from "./progress";
 
-export const EVAL_HELP = `usage: timelens eval --bench <dir|file.json> --model <model.gguf> --mmproj <mmproj.gguf> [options]
+export const EVAL_HELP = `\
+usage: timelens eval --bench <dir|file.json> --model <model.gguf> --mmproj <mmproj.gguf> [options]
 
   --bench <path>       TimeLens-Bench folder (<dataset>.json, videos/<subset>/<vid>.mp4) or one annotation file
   --videos <dir>       where the videos are: a folder of <subset>/ folders or of the .mp4 files
@@ -31,7 +32,10 @@ ${EVAL_SCALE_HELP}
 An interrupted run (Ctrl-C, crash, kill) continues where it stopped when run again with the same --out.`;
 
 /** Where each dataset's predictions go (see EVAL_HELP for the rules). */
-export async function outputPaths(out: string | undefined, datasets: readonly string[]): Promise<(dataset: string) => string> {
+export async function outputPaths(
+  out: string | undefined,
+  datasets: readonly string[],
+): Promise<(dataset: string) => string> {
   const target = out ?? "timelens-eval";
   if (target.includes("{dataset}")) return (d) => target.split("{dataset}").join(d);
   const isDir = await stat(target).then(
@@ -69,10 +73,15 @@ export class EvalProgressBar {
     if (now - this.lastDraw < 100 && p.done < p.total) return;
     this.lastDraw = now;
     const parts = p.datasets.map((d) => `${d.name.replace(/-timelens$/, "")} ${d.done}/${d.total}`);
-    const rate = p.queriesPerSecond === null ? "" : ` ${p.queriesPerSecond >= 1 ? p.queriesPerSecond.toFixed(2) : p.queriesPerSecond.toFixed(3)} q/s`;
+    const rate =
+      p.queriesPerSecond === null
+        ? ""
+        : ` ${p.queriesPerSecond >= 1 ? p.queriesPerSecond.toFixed(2) : p.queriesPerSecond.toFixed(3)} q/s`;
     const eta = p.etaMs === null || p.done >= p.total ? "" : ` eta ${formatEta(p.etaMs)}`;
     const failed = p.failed > 0 ? ` ${p.failed} failed` : "";
-    const stage = p.current?.stage ? ` | ${p.current.stage.stage} ${p.current.stage.done}/${p.current.stage.total}` : "";
+    const stage = p.current?.stage
+      ? ` | ${p.current.stage.stage} ${p.current.stage.done}/${p.current.stage.total}`
+      : "";
     let line = `${parts.join("  ")} | ${p.done}/${p.total}${rate}${eta}${failed}${stage}`;
     const cols = this.stream.columns ?? 120;
     if (line.length > cols - 1) line = line.slice(0, cols - 1);
@@ -120,7 +129,11 @@ function failureLine(f: EvalFailure): string {
 }
 
 function noVideoFound(report: EvalReport): boolean {
-  return report.timings.videosOpened === 0 && report.failures.length > 0 && report.failures.every((f) => f.code === "ERR_FILE_NOT_FOUND");
+  return (
+    report.timings.videosOpened === 0 &&
+    report.failures.length > 0 &&
+    report.failures.every((f) => f.code === "ERR_FILE_NOT_FOUND")
+  );
 }
 
 export function formatEvalSummary(report: EvalReport): string {
@@ -140,15 +153,18 @@ export function formatEvalSummary(report: EvalReport): string {
     out.push("", `failures (${report.failures.length}, scored as [duration+10, duration+20]):`);
     for (const f of report.failures) out.push(`  ${failureLine(f)}`);
   }
-  if (noVideoFound(report)) out.push(`no video was found at all: check --bench / --videos (looked for ${report.failures[0].videoPath})`);
+  if (noVideoFound(report))
+    out.push(`no video was found at all: check --bench / --videos (looked for ${report.failures[0].videoPath})`);
   const earlier = report.datasets.reduce((s, d) => s + d.resumedFailed, 0);
-  if (earlier > 0) out.push(`${earlier} earlier failures (empty answers) are in the files; --retry-failed runs them again`);
+  if (earlier > 0)
+    out.push(`${earlier} earlier failures (empty answers) are in the files; --retry-failed runs them again`);
   for (const r of report.repaired) out.push(`repaired ${r.file}: cut ${r.truncatedBytes} bytes of a torn last line`);
   const t = report.timings;
   out.push(
     "",
-    `time: ${formatMs(t.wallMs)}, ${t.queries} queries on ${t.videosOpened} videos, ${pyFixed(t.queriesPerSecond, 3)} q/s` +
-      ` (decode ${formatMs(t.decodeMs)}, encode ${formatMs(t.encodeMs)}, prefill ${formatMs(t.prefillMs)}, generate ${formatMs(t.generateMs)})`,
+    `time: ${formatMs(t.wallMs)}, ${t.queries} queries on ${t.videosOpened} videos, ` +
+      `${pyFixed(t.queriesPerSecond, 3)} q/s (decode ${formatMs(t.decodeMs)}, encode ${formatMs(t.encodeMs)}, ` +
+      `prefill ${formatMs(t.prefillMs)}, generate ${formatMs(t.generateMs)})`,
   );
   if (report.aborted) out.push("interrupted: run the same command again to continue where it stopped");
   return out.join("\n");
@@ -174,16 +190,22 @@ export async function evalCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${EVAL_HELP}\n`);
     return EXIT.ok;
   }
-  if (positionals.length > 0) throw new UsageError(`eval takes no positional arguments (got "${positionals[0]}"); use --bench`);
+  if (positionals.length > 0)
+    throw new UsageError(`eval takes no positional arguments (got "${positionals[0]}"); use --bench`);
   if (!values.bench) throw new UsageError("eval needs --bench <dir|file.json>");
-  if (values.merge && (values.shard || values.redis)) throw new UsageError("--merge joins finished shards: it takes neither --shard nor --redis");
-  if (values.shard && values.redis) throw new UsageError("--shard is for runs without Redis; with --redis every worker takes jobs from one queue");
+  if (values.merge && (values.shard || values.redis))
+    throw new UsageError("--merge joins finished shards: it takes neither --shard nor --redis");
+  if (values.shard && values.redis)
+    throw new UsageError("--shard is for runs without Redis; with --redis every worker takes jobs from one queue");
   const shard = values.shard ? parseShard(values.shard) : undefined;
-  if (!values.merge && !values.redis && (!values.model || !values.mmproj)) throw new UsageError("eval needs --model and --mmproj");
+  if (!values.merge && !values.redis && (!values.model || !values.mmproj))
+    throw new UsageError("eval needs --model and --mmproj");
   const sampling = samplingFrom(values);
-  if (sampling.start !== undefined || sampling.end !== undefined) throw new UsageError("eval samples whole videos: --start/--end are not accepted");
+  if (sampling.start !== undefined || sampling.end !== undefined)
+    throw new UsageError("eval samples whole videos: --start/--end are not accepted");
   const limit = num(values.limit, "limit");
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError(`--limit must be a positive integer, got "${values.limit}"`);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+    throw new UsageError(`--limit must be a positive integer, got "${values.limit}"`);
   const datasets = values.datasets
     ?.split(",")
     .map((s) => s.trim())
@@ -240,6 +262,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
         bar.clear();
         process.stderr.write(`timelens: ${failureLine(e.failure)}\n`);
       },
+    }).catch((e: unknown) => {
+      // An infrastructure error (src/eval/failure.ts): nothing was scored for it; say how to go on.
+      bar.clear();
+      process.stderr.write(
+        "timelens: eval stopped; finished lines are kept and the unfinished items stay pending: " +
+          "fix the cause below and run the same command again to continue\n",
+      );
+      throw e;
     });
     bar.clear();
     if (json) {

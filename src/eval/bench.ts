@@ -77,7 +77,10 @@ function asSpan(v: PyJson): readonly [PyNumber, PyNumber] | null {
  * Parses one annotation file's text into items (pure: touches no file). `videoDir` is where the
  * dataset's <vid>.mp4 files are expected.
  */
-export function parseBenchAnnotation(text: string, options: { dataset: string; videoDir: string; annotationPath?: string }): BenchDataset {
+export function parseBenchAnnotation(
+  text: string,
+  options: { dataset: string; videoDir: string; annotationPath?: string },
+): BenchDataset {
   const path = options.annotationPath ?? `${options.dataset}.json`;
   const root = parsePyJson(text, path);
   if (!(root instanceof Map)) invalid(path, "the annotation must be a JSON object of videos");
@@ -90,12 +93,14 @@ export function parseBenchAnnotation(text: string, options: { dataset: string; v
     const duration = entry.get("duration");
     const spans = entry.get("spans");
     const queries = entry.get("queries");
-    if (duration === undefined || !isPyNumber(duration)) invalid(path, `video "${videoId}" has no numeric "duration"`, { video: videoId });
+    if (duration === undefined || !isPyNumber(duration))
+      invalid(path, `video "${videoId}" has no numeric "duration"`, { video: videoId });
     if (!Array.isArray(spans)) invalid(path, `video "${videoId}" has no "spans" list`, { video: videoId });
     if (!Array.isArray(queries)) invalid(path, `video "${videoId}" has no "queries" list`, { video: videoId });
     if (spans.length !== queries.length) {
       warnings.push(
-        `video "${videoId}": ${spans.length} spans but ${queries.length} queries; the extra ${spans.length > queries.length ? "spans" : "queries"} are ignored, as the reference's zip() does`,
+        `video "${videoId}": ${spans.length} spans but ${queries.length} queries; ` +
+          `the extra ${spans.length > queries.length ? "spans" : "queries"} are ignored, as the reference's zip() does`,
       );
     }
     const videoPath = join(options.videoDir, `${videoId}.mp4`);
@@ -103,17 +108,41 @@ export function parseBenchAnnotation(text: string, options: { dataset: string; v
     const n = Math.min(spans.length, queries.length);
     for (let i = 0; i < n; i++) {
       const gt = asSpan(spans[i]);
-      if (!gt) invalid(path, `video "${videoId}" span ${i} is not a [start, end] pair of numbers`, { video: videoId, index: i });
+      if (!gt)
+        invalid(path, `video "${videoId}" span ${i} is not a [start, end] pair of numbers`, {
+          video: videoId,
+          index: i,
+        });
       const rawQuery = queries[i];
-      if (typeof rawQuery !== "string") invalid(path, `video "${videoId}" query ${i} is not a string`, { video: videoId, index: i });
+      if (typeof rawQuery !== "string")
+        invalid(path, `video "${videoId}" query ${i} is not a string`, { video: videoId, index: i });
       const query = normalizeQuery(rawQuery);
       const key = predictionKey(videoName, query, gt);
       if (seen.has(key)) duplicateKeys++;
       else seen.add(key);
-      items.push({ dataset: options.dataset, videoId, videoPath, videoName, query, rawQuery, gt, duration, key, queryIndex: i });
+      items.push({
+        dataset: options.dataset,
+        videoId,
+        videoPath,
+        videoName,
+        query,
+        rawQuery,
+        gt,
+        duration,
+        key,
+        queryIndex: i,
+      });
     }
   }
-  return { name: options.dataset, annotationPath: path, videoDir: options.videoDir, items, videoCount: root.size, duplicateKeys, warnings };
+  return {
+    name: options.dataset,
+    annotationPath: path,
+    videoDir: options.videoDir,
+    items,
+    videoCount: root.size,
+    duplicateKeys,
+    warnings,
+  };
 }
 
 async function isDir(p: string): Promise<boolean> {
@@ -159,11 +188,15 @@ export async function loadBench(source: string, options: LoadBenchOptions = {}):
   if (await isFile(source)) {
     const dataset = basename(source).replace(/\.json$/i, "");
     if (wanted && wanted.length > 0 && !wanted.includes(dataset)) {
-      throw new TimelensError("ERR_INVALID_ARGUMENT", `${source} holds the dataset "${dataset}", not ${wanted.map((w) => `"${w}"`).join(", ")}.`, {
-        source,
-        dataset,
-        wanted,
-      });
+      throw new TimelensError(
+        "ERR_INVALID_ARGUMENT",
+        `${source} holds the dataset "${dataset}", not ${wanted.map((w) => `"${w}"`).join(", ")}.`,
+        {
+          source,
+          dataset,
+          wanted,
+        },
+      );
     }
     files = [{ dataset, path: source }];
   } else if (await isDir(source)) {
@@ -171,10 +204,14 @@ export async function loadBench(source: string, options: LoadBenchOptions = {}):
       files = wanted.map((dataset) => ({ dataset, path: join(source, `${dataset}.json`) }));
       for (const f of files) {
         if (!(await isFile(f.path))) {
-          throw new TimelensError("ERR_FILE_NOT_FOUND", `No annotation file for dataset "${f.dataset}": ${f.path} does not exist.`, {
-            path: f.path,
-            dataset: f.dataset,
-          });
+          throw new TimelensError(
+            "ERR_FILE_NOT_FOUND",
+            `No annotation file for dataset "${f.dataset}": ${f.path} does not exist.`,
+            {
+              path: f.path,
+              dataset: f.dataset,
+            },
+          );
         }
       }
     } else {
@@ -187,7 +224,8 @@ export async function loadBench(source: string, options: LoadBenchOptions = {}):
         const present = (await readdir(source)).filter((n) => n.endsWith(".json"));
         throw new TimelensError(
           "ERR_FILE_NOT_FOUND",
-          `${source} holds none of ${BENCH_DATASETS.map((d) => `${d}.json`).join(", ")}${present.length ? ` (it has ${present.join(", ")}: pass --datasets or the file itself)` : ""}.`,
+          `${source} holds none of ${BENCH_DATASETS.map((d) => `${d}.json`).join(", ")}` +
+            `${present.length ? ` (it has ${present.join(", ")}: pass --datasets or the file itself)` : ""}.`,
           { source },
         );
       }

@@ -17,9 +17,23 @@ export { crossCheck, metricsFromIous, scorePredictionText, scorePredictions, tim
 export type { CrossCheck, CrossCheckDataset, ScoreOptions, ScoredPrediction, ScoreResult } from "./score";
 export { PredictionWriter } from "./writer";
 export type { OpenPredictionsOptions, OpenedPredictions } from "./writer";
-export { KEY_SEPARATOR, formatPredictionLine, parsePredictionFile, parsePredictionKey, predictionKey } from "./predictions";
+export {
+  KEY_SEPARATOR,
+  formatPredictionLine,
+  parsePredictionFile,
+  parsePredictionKey,
+  predictionKey,
+} from "./predictions";
 export type { ParsedPrediction, PredictionFile, PredictionRecord } from "./predictions";
-export { R1_THRESHOLDS, computeMetrics, formatMetricsTable, iou, predictionForScoring, referenceTimestamps, roundToUnit } from "./metrics";
+export {
+  R1_THRESHOLDS,
+  computeMetrics,
+  formatMetricsTable,
+  iou,
+  predictionForScoring,
+  referenceTimestamps,
+  roundToUnit,
+} from "./metrics";
 export type { Metrics, MetricsItem, R1Threshold, Span } from "./metrics";
 export { isPyNumber, parsePyJson } from "./pyjson";
 export type { PyJson } from "./pyjson";

@@ -32,21 +32,33 @@ export async function findShardFiles(file: string): Promise<string[]> {
     found.set(count, byIndex);
   }
   if (found.size === 0)
-    throw new TimelensError("ERR_FILE_NOT_FOUND", `No shard files for ${file} (looked for ${join(dir, probe.replace("1-of-1", "K-of-N"))})`, { path: file });
+    throw new TimelensError(
+      "ERR_FILE_NOT_FOUND",
+      `No shard files for ${file} (looked for ${join(dir, probe.replace("1-of-1", "K-of-N"))})`,
+      { path: file },
+    );
   if (found.size > 1)
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `Shard files of different splits next to ${file} (of ${[...found.keys()].join(", ")}); keep one split`, {
-      path: file,
-    });
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      `Shard files of different splits next to ${file} (of ${[...found.keys()].join(", ")}); keep one split`,
+      {
+        path: file,
+      },
+    );
   const [[count, byIndex]] = [...found];
   const files: string[] = [];
   for (let k = 1; k <= count; k++) {
     const f = byIndex.get(k);
     if (!f)
-      throw new TimelensError("ERR_FILE_NOT_FOUND", `Shard ${k}/${count} of ${file} is missing (${shardFile(file, { index: k, count })})`, {
-        path: file,
-        shard: k,
-        count,
-      });
+      throw new TimelensError(
+        "ERR_FILE_NOT_FOUND",
+        `Shard ${k}/${count} of ${file} is missing (${shardFile(file, { index: k, count })})`,
+        {
+          path: file,
+          shard: k,
+          count,
+        },
+      );
     files.push(f);
   }
   return files;
@@ -57,7 +69,10 @@ export async function findShardFiles(file: string): Promise<string[]> {
  * (temp file, fsync, rename). Every asked-for key must be in a shard (else ERR_INVALID_ARGUMENT
  * and nothing is written for that file).
  */
-export async function mergeShards(items: readonly BenchItem[], fileOf: (dataset: string) => string): Promise<MergedFile[]> {
+export async function mergeShards(
+  items: readonly BenchItem[],
+  fileOf: (dataset: string) => string,
+): Promise<MergedFile[]> {
   const files = [...new Set(items.map((it) => fileOf(it.dataset)))];
   const out: MergedFile[] = [];
   for (const file of files) {
@@ -67,7 +82,11 @@ export async function mergeShards(items: readonly BenchItem[], fileOf: (dataset:
         const text = await readFile(name, "utf8");
         const parsed = parsePredictionFile(text);
         if (parsed.tornLastLine)
-          throw new TimelensError("ERR_INVALID_ARGUMENT", `${name} ends in a torn line: run that shard again to finish it`, { path: name });
+          throw new TimelensError(
+            "ERR_INVALID_ARGUMENT",
+            `${name} ends in a torn line: run that shard again to finish it`,
+            { path: name },
+          );
         return { name, text, records: parsed.records };
       }),
     );
@@ -75,7 +94,8 @@ export async function mergeShards(items: readonly BenchItem[], fileOf: (dataset:
     if (merged.missing.length > 0) {
       throw new TimelensError(
         "ERR_INVALID_ARGUMENT",
-        `${merged.missing.length} items of ${file} are in no shard (first: ${merged.missing[0]}); finish the shards first`,
+        `${merged.missing.length} items of ${file} are in no shard (first: ${merged.missing[0]}); ` +
+          "finish the shards first",
         { path: file, missing: merged.missing.length },
       );
     }
@@ -88,7 +108,12 @@ export async function mergeShards(items: readonly BenchItem[], fileOf: (dataset:
       await fh.close();
     }
     await rename(tmp, file);
-    out.push({ file, shards: shardFiles, lines: merged.text === "" ? 0 : merged.text.split("\n").length - 1, extra: merged.extra });
+    out.push({
+      file,
+      shards: shardFiles,
+      lines: merged.text === "" ? 0 : merged.text.split("\n").length - 1,
+      extra: merged.extra,
+    });
   }
   return out;
 }

@@ -1,7 +1,7 @@
 /**
- * TimeLens-Bench scoring (docs/reference.md "Answers, metrics and the benchmark"): the first extracted pair (or [duration+10, duration+20]
- * when there is none), rounded to whole seconds half-to-even, IoU against the ground truth,
- * R1@{0.3,0.5,0.7} (IoU >= m) and mIoU, as percentages.
+ * TimeLens-Bench scoring (docs/reference.md "Answers, metrics and the benchmark"): the first
+ * extracted pair (or [duration+10, duration+20] when there is none), rounded to whole seconds
+ * half-to-even, IoU against the ground truth, R1@{0.3,0.5,0.7} (IoU >= m) and mIoU, as percentages.
  */
 import { TimelensError } from "../errors";
 import { pyFixed, pyRound } from "../util/pyformat";
@@ -30,7 +30,11 @@ export function iou(a: Span, b: Span): number {
   if (union === 0 || Number.isNaN(v)) {
     throw new TimelensError(
       "ERR_INVALID_ARGUMENT",
-      `IoU of [${a[0]}, ${a[1]}] and [${b[0]}, ${b[1]}] is undefined: ${union === 0 ? "both spans are empty at the same point (the reference divides by zero here)" : "a span end is NaN or infinite on both sides"}.`,
+      `IoU of [${a[0]}, ${a[1]}] and [${b[0]}, ${b[1]}] is undefined: ${
+        union === 0
+          ? "both spans are empty at the same point (the reference divides by zero here)"
+          : "a span end is NaN or infinite on both sides"
+      }.`,
       { a: [a[0], a[1]], b: [b[0], b[1]] },
     );
   }
@@ -46,13 +50,21 @@ export function roundToUnit(x: number, unit = 1.0): number {
  * What the reference writes as `timestamps`: every extracted pair rounded to the unit, or
  * [[duration + 10, duration + 20]] (rounded too) when nothing was extracted.
  */
-export function referenceTimestamps(spans: readonly Span[] | null | undefined, duration: number, unit = 1.0): Array<[number, number]> {
+export function referenceTimestamps(
+  spans: readonly Span[] | null | undefined,
+  duration: number,
+  unit = 1.0,
+): Array<[number, number]> {
   const source: readonly Span[] = spans && spans.length > 0 ? spans : [[duration + 10, duration + 20]];
   return source.map(([s, e]) => [roundToUnit(s, unit), roundToUnit(e, unit)]);
 }
 
 /** The span the reference scores: the first pair, or the fallback, rounded. */
-export function predictionForScoring(spans: readonly Span[] | null | undefined, duration: number, unit = 1.0): [number, number] {
+export function predictionForScoring(
+  spans: readonly Span[] | null | undefined,
+  duration: number,
+  unit = 1.0,
+): [number, number] {
   const first: Span = spans && spans.length > 0 ? spans[0] : [duration + 10, duration + 20];
   return [roundToUnit(first[0], unit), roundToUnit(first[1], unit)];
 }
@@ -79,7 +91,10 @@ export interface Metrics {
 
 export function computeMetrics(items: readonly MetricsItem[]): Metrics {
   if (items.length === 0) {
-    throw new TimelensError("ERR_INVALID_ARGUMENT", "computeMetrics needs at least one item (R1 and mIoU of nothing are undefined).");
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      "computeMetrics needs at least one item (R1 and mIoU of nothing are undefined).",
+    );
   }
   const ious = items.map((it) => iou(predictionForScoring(it.prediction, it.duration), it.gt));
   const r1 = {} as Record<R1Threshold, number>;
@@ -92,9 +107,14 @@ export function computeMetrics(items: readonly MetricsItem[]): Metrics {
 }
 
 /** A plain-text table: one row per named result, R1@0.3/0.5/0.7 and mIoU, `digits` decimals. */
-export function formatMetricsTable(rows: ReadonlyArray<{ name: string; metrics: Metrics }> | Metrics, options: { digits?: number } = {}): string {
+export function formatMetricsTable(
+  rows: ReadonlyArray<{ name: string; metrics: Metrics }> | Metrics,
+  options: { digits?: number } = {},
+): string {
   const digits = options.digits ?? 1;
-  const list = Array.isArray(rows) ? (rows as ReadonlyArray<{ name: string; metrics: Metrics }>) : [{ name: "all", metrics: rows as Metrics }];
+  const list = Array.isArray(rows)
+    ? (rows as ReadonlyArray<{ name: string; metrics: Metrics }>)
+    : [{ name: "all", metrics: rows as Metrics }];
   const header = ["", "count", "R1@0.3", "R1@0.5", "R1@0.7", "mIoU"];
   const body = list.map(({ name, metrics }) => [
     name,

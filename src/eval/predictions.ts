@@ -33,7 +33,9 @@ export function predictionKey(video: string, query: string, gt: readonly [PyNumb
 export function formatPredictionLine(record: PredictionRecord): string {
   const key = predictionKey(record.video, record.query, record.gt);
   const timestamps = `[${record.timestamps.map(([s, e]) => `[${pyJsonNumber(s)}, ${pyJsonNumber(e)}]`).join(", ")}]`;
-  return `{${pyJsonString(key)}: {"timestamps": ${timestamps}, "answers": ${pyJsonString(record.answers)}, "duration": ${pyJsonNumber(record.duration)}}}`;
+  const answers = pyJsonString(record.answers);
+  const duration = pyJsonNumber(record.duration);
+  return `{${pyJsonString(key)}: {"timestamps": ${timestamps}, "answers": ${answers}, "duration": ${duration}}}`;
 }
 
 export interface ParsedPrediction {
@@ -176,7 +178,9 @@ export function parsePredictionFile(text: string): PredictionFile {
       );
     }
     if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
-      throw new TimelensError("ERR_INVALID_ARGUMENT", `Prediction file line ${i + 1} is not a JSON object.`, { line: i + 1 });
+      throw new TimelensError("ERR_INVALID_ARGUMENT", `Prediction file line ${i + 1} is not a JSON object.`, {
+        line: i + 1,
+      });
     }
     for (const [key, value] of Object.entries(obj as Record<string, unknown>)) {
       const v = (value ?? {}) as Record<string, unknown>;

@@ -28,11 +28,15 @@ class Reader {
     const before = this.text.slice(0, this.pos);
     const line = before.split("\n").length;
     const column = this.pos - before.lastIndexOf("\n");
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `${this.source} is not valid JSON: ${what} at line ${line} column ${column}.`, {
-      source: this.source,
-      line,
-      column,
-    });
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      `${this.source} is not valid JSON: ${what} at line ${line} column ${column}.`,
+      {
+        source: this.source,
+        line,
+        column,
+      },
+    );
   }
 
   ws(): void {

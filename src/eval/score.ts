@@ -77,7 +77,8 @@ export function scorePredictions(records: readonly ParsedPrediction[], options: 
       continue;
     }
     let pairs: Span[] = r.timestamps;
-    if (pairs.length === 0 && options.hasTimestampsField && !options.hasTimestampsField(r)) pairs = extractTime(r.answers);
+    if (pairs.length === 0 && options.hasTimestampsField && !options.hasTimestampsField(r))
+      pairs = extractTime(r.answers);
     const p: [number, number] = pairs.length > 0 ? [pairs[0][0], pairs[0][1]] : [-100, -100];
     let v: number;
     try {
@@ -86,9 +87,23 @@ export function scorePredictions(records: readonly ParsedPrediction[], options: 
       unscorable.push({ key: r.key, line: r.line, reason: (e as Error).message });
       continue;
     }
-    items.push({ key: r.key, video: r.video, query: r.query, gt: r.gt, prediction: p, iou: v, emptyAnswer: r.answers === "", line: r.line });
+    items.push({
+      key: r.key,
+      video: r.video,
+      query: r.query,
+      gt: r.gt,
+      prediction: p,
+      iou: v,
+      emptyAnswer: r.answers === "",
+      line: r.line,
+    });
   }
-  return { metrics: items.length > 0 ? metricsFromIous(items.map((i) => i.iou)) : null, items, repeatedKeys, unscorable };
+  return {
+    metrics: items.length > 0 ? metricsFromIous(items.map((i) => i.iou)) : null,
+    items,
+    repeatedKeys,
+    unscorable,
+  };
 }
 
 /**
@@ -111,9 +126,15 @@ export function timestampsFieldChecker(text: string): (record: ParsedPrediction)
 }
 
 /** Parses and scores the text of a prediction file. */
-export function scorePredictionText(text: string): ScoreResult & { records: ParsedPrediction[]; tornLastLine: boolean } {
+export function scorePredictionText(
+  text: string,
+): ScoreResult & { records: ParsedPrediction[]; tornLastLine: boolean } {
   const file = parsePredictionFile(text);
-  return { ...scorePredictions(file.records, { hasTimestampsField: timestampsFieldChecker(text) }), records: file.records, tornLastLine: file.tornLastLine };
+  return {
+    ...scorePredictions(file.records, { hasTimestampsField: timestampsFieldChecker(text) }),
+    records: file.records,
+    tornLastLine: file.tornLastLine,
+  };
 }
 
 export interface CrossCheckDataset {

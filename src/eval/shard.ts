@@ -17,7 +17,9 @@ export function parseShard(text: string): ShardSpec {
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
   if (!m || count < 1 || index < 1 || index > count)
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `A shard is k/N with 1 <= k <= N, e.g. 2/4; got "${text}"`, { shard: text });
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `A shard is k/N with 1 <= k <= N, e.g. 2/4; got "${text}"`, {
+      shard: text,
+    });
   return { index, count };
 }
 
@@ -103,7 +105,8 @@ export function mergeShardLines(
       if (had && had.line !== raw) {
         throw new TimelensError(
           "ERR_INVALID_ARGUMENT",
-          `The key ${r.key} has different lines in ${had.from} and ${shard.name}: were the shards made from the same inputs?`,
+          `The key ${r.key} has different lines in ${had.from} and ${shard.name}: ` +
+            "were the shards made from the same inputs?",
           { key: r.key },
         );
       }

@@ -2,8 +2,10 @@
  * An append-only, crash-safe prediction file.
  *
  * Opening one (PredictionWriter.open):
- *   1. takes `<file>.lock` (O_EXCL; a lock whose pid is no longer alive is stale and taken
- *      over), so two runs never append to the same file;
+ *   1. takes `<file>.lock` (holding our pid; created whole with link(), so never seen empty),
+ *      so two runs never append to the same file. A lock whose pid is gone is stale, and so is
+ *      one holding our own pid that this process does not hold (a restarted container reuses
+ *      pids). A stale lock is taken over atomically: see takeOver;
  *   2. reads the file with parsePredictionFile; a torn last line (a kill in the middle of a
  *      write) is cut off by truncating the file to the end of its last complete line; a last
  *      line that is complete but lacks its newline gets one;
@@ -14,9 +16,21 @@
  * returning, so a finished prediction survives a crash and a line is either whole or the
  * torn tail that step 2 repairs.
  */
+import { randomBytes } from "node:crypto";
 import { closeSync, openSync, writeSync } from "node:fs";
-import { mkdir, open, readFile, rename, truncate, unlink, type FileHandle } from "node:fs/promises";
-import { dirname } from "node:path";
+import {
+  link,
+  mkdir,
+  open,
+  readFile,
+  rename,
+  stat,
+  truncate,
+  unlink,
+  writeFile,
+  type FileHandle,
+} from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { TimelensError } from "../errors";
 import { parsePredictionFile, type ParsedPrediction } from "./predictions";
 
@@ -46,27 +60,146 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-async function takeLock(lockPath: string, file: string): Promise<void> {
-  for (let attempt = 0; attempt < 2; attempt++) {
+/** Lock files this process holds. */
+const held = new Set<string>();
+/** Takes of one lock path within this process run one after another (see isLiveHolder). */
+const taking = new Map<string, Promise<unknown>>();
+const LOCK_CONTENT = `${process.pid}\n`;
+/** A takeover marker older than this belongs to a process that died mid-takeover. */
+const BREAKER_STALE_MS = 10_000;
+
+/**
+ * Whether the pid in a lock is a live run. Our own pid is live only if this process holds the
+ * lock: a container restarted with the same pid must not wait for its dead predecessor.
+ */
+function isLiveHolder(pid: number, lockPath: string): boolean {
+  if (pid === process.pid) return held.has(lockPath);
+  return pidAlive(pid);
+}
+
+/** Creates `path` holding `content`, atomically (never seen empty); false when it exists. */
+async function createWith(path: string, content: string): Promise<boolean> {
+  const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
+  await writeFile(tmp, content);
+  try {
+    await link(tmp, path);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw e;
+    // No hard links on this filesystem: O_EXCL create, then write (a reader may see it empty).
     try {
-      const fd = openSync(lockPath, "wx");
-      writeSync(fd, `${process.pid}\n`);
+      const fd = openSync(path, "wx");
+      writeSync(fd, content);
       closeSync(fd);
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const holder = Number.parseInt((await readFile(lockPath, "utf8").catch(() => "")).trim(), 10);
-      if (pidAlive(holder)) {
-        throw new TimelensError("ERR_BUSY", `Another process (pid ${holder}) is writing ${file}; wait for it or remove ${lockPath} if it is gone.`, {
+      return true;
+    } catch (e2) {
+      if ((e2 as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw e2;
+    }
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
+}
+
+interface LockSnapshot {
+  content: string;
+  ino: number;
+}
+
+async function snapshot(path: string): Promise<LockSnapshot | null> {
+  try {
+    const [content, s] = await Promise.all([readFile(path, "utf8"), stat(path)]);
+    return { content, ino: s.ino };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+}
+
+/**
+ * Replaces a stale lock with ours, atomically among processes doing the same: only the one
+ * that creates `<lock>.breaking` may touch the lock, and only while it is still the stale lock
+ * it judged (same content, same inode); the replacement is a rename, so the lock never vanishes.
+ */
+async function takeOver(lockPath: string, stale: LockSnapshot): Promise<boolean> {
+  const breaker = `${lockPath}.breaking`;
+  if (!(await createWith(breaker, LOCK_CONTENT))) {
+    const age = await stat(breaker).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    if (age > BREAKER_STALE_MS) await unlink(breaker).catch(() => {});
+    return false;
+  }
+  try {
+    const now = await snapshot(lockPath);
+    if (!now || now.content !== stale.content || now.ino !== stale.ino) return false;
+    const tmp = `${lockPath}.${randomBytes(4).toString("hex")}.tmp`;
+    await writeFile(tmp, LOCK_CONTENT);
+    await rename(tmp, lockPath);
+    return true;
+  } finally {
+    await unlink(breaker).catch(() => {});
+  }
+}
+
+/**
+ * Tests widen the race between judging a lock stale and taking it over
+ * (TIMELENS_TEST_LOCK_PAUSE_MS, test/eval/lock.test.ts), so a non-atomic takeover would show.
+ */
+async function testPause(): Promise<void> {
+  const ms = Number(process.env.TIMELENS_TEST_LOCK_PAUSE_MS);
+  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+}
+
+async function takeLockNow(lockPath: string, file: string): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    if (await createWith(lockPath, LOCK_CONTENT)) return;
+    const seen = await snapshot(lockPath);
+    if (!seen) continue; // released meanwhile
+    const holder = Number.parseInt(seen.content.trim(), 10);
+    if (isLiveHolder(holder, lockPath)) {
+      throw new TimelensError(
+        "ERR_BUSY",
+        `Another process (pid ${holder}) is writing ${file}; wait for it or remove ${lockPath} if it is gone.`,
+        {
           path: file,
           lock: lockPath,
           pid: holder,
-        });
-      }
-      await unlink(lockPath).catch(() => {}); // stale: its owner died
+        },
+      );
     }
+    await testPause();
+    if (await takeOver(lockPath, seen)) return;
+    await new Promise((r) => setTimeout(r, 5 + Math.random() * 20)); // another process is taking over
   }
   throw new TimelensError("ERR_BUSY", `Could not take the lock ${lockPath}.`, { path: file, lock: lockPath });
+}
+
+/** Takes `<file>.lock` (see the module comment); one take per path at a time in this process. */
+async function takeLock(lockPath: string, file: string): Promise<void> {
+  const before = taking.get(lockPath) ?? Promise.resolve();
+  const mine = before
+    .catch(() => {})
+    .then(async () => {
+      await takeLockNow(lockPath, file);
+      held.add(lockPath);
+    });
+  taking.set(lockPath, mine);
+  try {
+    await mine;
+  } finally {
+    if (taking.get(lockPath) === mine) taking.delete(lockPath);
+  }
+}
+
+/** Releases a lock we hold, unless another process has (wrongly) taken it over meanwhile. */
+async function releaseLock(lockPath: string): Promise<void> {
+  if (!held.delete(lockPath)) return;
+  const now = await readFile(lockPath, "utf8").catch(() => null);
+  if (now === LOCK_CONTENT) await unlink(lockPath).catch(() => {});
 }
 
 export class PredictionWriter {
@@ -77,9 +210,12 @@ export class PredictionWriter {
   ) {}
 
   /** Opens (creating when absent) and repairs a prediction file; see the module comment. */
-  static async open(path: string, options: OpenPredictionsOptions = {}): Promise<{ writer: PredictionWriter; opened: OpenedPredictions }> {
+  static async open(
+    path: string,
+    options: OpenPredictionsOptions = {},
+  ): Promise<{ writer: PredictionWriter; opened: OpenedPredictions }> {
     await mkdir(dirname(path), { recursive: true });
-    const lockPath = options.noLock ? null : `${path}.lock`;
+    const lockPath = options.noLock ? null : `${resolve(path)}.lock`;
     if (lockPath) await takeLock(lockPath, path);
     try {
       let buf: Buffer = await readFile(path).catch((e: NodeJS.ErrnoException) => {
@@ -120,7 +256,7 @@ export class PredictionWriter {
       else if (truncatedBytes > 0) await fh.sync();
       return { writer, opened: { records: file.records, truncatedBytes, dropped } };
     } catch (e) {
-      if (lockPath) await unlink(lockPath).catch(() => {});
+      if (lockPath) await releaseLock(lockPath);
       throw e;
     }
   }
@@ -138,7 +274,8 @@ export class PredictionWriter {
 
   /** Appends one line (no newline in it) durably: one write, then fdatasync. */
   async append(line: string): Promise<void> {
-    if (line.includes("\n")) throw new TimelensError("ERR_INVALID_ARGUMENT", "A prediction line cannot contain a newline.");
+    if (line.includes("\n"))
+      throw new TimelensError("ERR_INVALID_ARGUMENT", "A prediction line cannot contain a newline.");
     await this.writeRaw(`${line}\n`);
   }
 
@@ -147,7 +284,7 @@ export class PredictionWriter {
     const fh = this.fh;
     this.fh = null;
     if (fh) await fh.close();
-    if (this.lockPath) await unlink(this.lockPath).catch(() => {});
+    if (this.lockPath) await releaseLock(this.lockPath);
   }
 }
 

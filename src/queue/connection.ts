@@ -19,10 +19,14 @@ export function connectionFor(target: RedisTarget): ConnectionOptions {
   try {
     url = new URL(target);
   } catch {
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `Not a Redis URL: "${target}" (expected redis://host:6379/0)`, { redis: target });
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `Not a Redis URL: "${target}" (expected redis://host:6379/0)`, {
+      redis: target,
+    });
   }
   if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `A Redis URL starts with redis:// or rediss://, got "${target}"`, { redis: target });
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `A Redis URL starts with redis:// or rediss://, got "${target}"`, {
+      redis: target,
+    });
   }
   return { url: target, maxRetriesPerRequest: null };
 }

@@ -84,7 +84,13 @@ export function canonicalOptions(options: GroundingJobOptions | undefined): Grou
  * and queries of different datasets. Ids hold no ':' (BullMQ's key separator).
  */
 export function groundingJobId(data: GroundingJobData, scope = ""): string {
-  const canonical = JSON.stringify([scope, data.video, data.queries, data.model ?? null, canonicalOptions(data.options)]);
+  const canonical = JSON.stringify([
+    scope,
+    data.video,
+    data.queries,
+    data.model ?? null,
+    canonicalOptions(data.options),
+  ]);
   return `tl-${createHash("sha256").update(canonical).digest("hex").slice(0, 40)}`;
 }
 
@@ -106,27 +112,39 @@ export function isInsideRoots(path: string, roots: readonly string[]): boolean {
  * when `allowRoots` is given, that the video lies under one of them. Throws ERR_INVALID_ARGUMENT.
  */
 export function validateJobData(data: unknown, allowRoots?: readonly string[]): GroundingJobData {
-  if (data === null || typeof data !== "object" || Array.isArray(data)) throw bad("the data must be an object { video, queries, options }");
+  if (data === null || typeof data !== "object" || Array.isArray(data))
+    throw bad("the data must be an object { video, queries, options }");
   const d = data as Record<string, unknown>;
-  if (typeof d.video !== "string" || d.video.trim() === "") throw bad("`video` must be a non-empty path string", { video: d.video });
+  if (typeof d.video !== "string" || d.video.trim() === "")
+    throw bad("`video` must be a non-empty path string", { video: d.video });
   if (!Array.isArray(d.queries) || d.queries.length === 0) throw bad("`queries` must be a non-empty array of strings");
   d.queries.forEach((q, i) => {
     if (typeof q !== "string" || q.trim() === "") throw bad(`queries[${i}] must be a non-empty string`, { index: i });
   });
   if (d.model !== undefined && typeof d.model !== "string") throw bad("`model` must be a string when given");
   if (d.options !== undefined) {
-    if (d.options === null || typeof d.options !== "object" || Array.isArray(d.options)) throw bad("`options` must be an object when given");
+    if (d.options === null || typeof d.options !== "object" || Array.isArray(d.options))
+      throw bad("`options` must be an object when given");
     for (const [k, v] of Object.entries(d.options as Record<string, unknown>)) {
       if (!OPTION_KEYS.has(k)) throw bad(`unknown option "${k}"`, { option: k });
       if (v === undefined) continue;
       if ((NUMBER_OPTIONS as readonly string[]).includes(k) && (typeof v !== "number" || !Number.isFinite(v)))
         throw bad(`option ${k} must be a finite number`, { option: k });
-      if ((STRING_OPTIONS as readonly string[]).includes(k) && typeof v !== "string") throw bad(`option ${k} must be a string`, { option: k });
+      if ((STRING_OPTIONS as readonly string[]).includes(k) && typeof v !== "string")
+        throw bad(`option ${k} must be a string`, { option: k });
     }
   }
   if (allowRoots && !isInsideRoots(d.video, allowRoots))
-    throw bad(`the video ${d.video} is outside the allowed roots (${allowRoots.join(", ")})`, { video: d.video, allowRoots: [...allowRoots] });
-  return { video: d.video, queries: [...(d.queries as string[])], options: d.options as GroundingJobOptions | undefined, model: d.model as string | undefined };
+    throw bad(`the video ${d.video} is outside the allowed roots (${allowRoots.join(", ")})`, {
+      video: d.video,
+      allowRoots: [...allowRoots],
+    });
+  return {
+    video: d.video,
+    queries: [...(d.queries as string[])],
+    options: d.options as GroundingJobOptions | undefined,
+    model: d.model as string | undefined,
+  };
 }
 
 const REASON = /^(ERR_[A-Z0-9_]+): ([\s\S]*)$/;

@@ -37,7 +37,10 @@ class AnsweredSession implements EvalSessionLike {
   async ground(query: string): Promise<GroundingResult> {
     const i = this.next++;
     if (this.queries[i] !== query || !this.results[i]) {
-      throw new TimelensError("ERR_STATE_INVALID", `Job ${this.jobId} has no answer #${i} for "${query}"`, { jobId: this.jobId, index: i });
+      throw new TimelensError("ERR_STATE_INVALID", `Job ${this.jobId} has no answer #${i} for "${query}"`, {
+        jobId: this.jobId,
+        index: i,
+      });
     }
     return this.results[i];
   }

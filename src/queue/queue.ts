@@ -10,7 +10,14 @@ import { Queue, QueueEvents, type JobsOptions } from "bullmq";
 import { AbortError, TimelensError } from "../errors";
 import type { GroundingResult } from "../types";
 import { DEFAULT_QUEUE_NAME, connectionFor, type RedisTarget } from "./connection";
-import { errorFromReason, groundingJobId, validateJobData, type GroundingJobData, type GroundingJobOptions, type GroundingJobResult } from "./job";
+import {
+  errorFromReason,
+  groundingJobId,
+  validateJobData,
+  type GroundingJobData,
+  type GroundingJobOptions,
+  type GroundingJobResult,
+} from "./job";
 
 export interface GroundingQueueOptions {
   /** Redis URL (redis://host:6379/0) or BullMQ connection options. */
@@ -41,7 +48,9 @@ export interface WaitOptions {
 }
 
 /** A finished job as subscribers see it: a result, or the typed error from its failure reason. */
-export type JobOutcome = { jobId: string; ok: true; result: GroundingJobResult } | { jobId: string; ok: false; error: TimelensError };
+export type JobOutcome =
+  | { jobId: string; ok: true; result: GroundingJobResult }
+  | { jobId: string; ok: false; error: TimelensError };
 
 export interface GroundingQueue {
   readonly name: string;
@@ -53,7 +62,11 @@ export interface GroundingQueue {
   /** Waits for a job to finish: its result, or the typed error it failed with. */
   result(jobId: string, options?: WaitOptions): Promise<GroundingJobResult>;
   /** add() then result(): the GroundingResult of each query, in order. */
-  ground(video: string, queries: readonly string[], options?: GroundingJobOptions & WaitOptions & { model?: string }): Promise<GroundingResult[]>;
+  ground(
+    video: string,
+    queries: readonly string[],
+    options?: GroundingJobOptions & WaitOptions & { model?: string },
+  ): Promise<GroundingResult[]>;
   /** Calls `handler` for every job of the queue that finishes (any producer's); returns an unsubscribe function. */
   subscribe(handler: (outcome: JobOutcome) => void): () => void;
   close(): Promise<void>;
@@ -164,7 +177,11 @@ export function createGroundingQueue(options: GroundingQueueOptions): GroundingQ
           async (job) => {
             // A failed attempt that will be retried is not an outcome yet.
             if (job && (await job.getState()) === "failed")
-              handler({ jobId, ok: false, error: errorFromReason(failedReason, { jobId, attempts: job.attemptsMade }) });
+              handler({
+                jobId,
+                ok: false,
+                error: errorFromReason(failedReason, { jobId, attempts: job.attemptsMade }),
+              });
           },
           () => {},
         );

@@ -15,7 +15,8 @@
 import { stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
-import { TimelensError, isTimelensError } from "../errors";
+import { TimelensError } from "../errors";
+import { classifyFailure, workerDisposition } from "../eval/failure";
 import type { OpenVideoOptions } from "../grounder";
 import type { GroundingResult, GroundProgress, QueryOptions } from "../types";
 import { DEFAULT_QUEUE_NAME, connectionFor, type RedisTarget } from "./connection";
@@ -139,11 +140,6 @@ class SessionPool {
   }
 }
 
-/** Errors that no retry can fix: the job is failed at once. */
-function isPermanent(e: unknown): boolean {
-  return isTimelensError(e, "ERR_INVALID_ARGUMENT");
-}
-
 function samplingOf(o: GroundingJobOptions): OpenVideoOptions {
   return {
     fps: o.fps,
@@ -165,14 +161,19 @@ export function createGroundingWorker(options: GroundingWorkerOptions): Groundin
   const pool = new SessionPool(Math.max(1, options.keepSessions ?? 1));
   const shutdown = new AbortController();
 
-  const answer = async (job: Job<GroundingJobData, GroundingJobResult>, token: string | undefined, jobSignal?: AbortSignal): Promise<GroundingJobResult> => {
+  const answer = async (
+    job: Job<GroundingJobData, GroundingJobResult>,
+    token: string | undefined,
+    jobSignal?: AbortSignal,
+  ): Promise<GroundingJobResult> => {
     let data: GroundingJobData;
     try {
       data = validateJobData(job.data, options.allowRoots);
       if (data.model !== undefined && options.modelIdentity !== undefined && data.model !== options.modelIdentity) {
         throw new TimelensError(
           "ERR_INVALID_ARGUMENT",
-          `Bad grounding job: it asks for model ${data.model}, this worker runs ${options.modelIdentity}; use one queue per model pair`,
+          `Bad grounding job: it asks for model ${data.model}, this worker runs ${options.modelIdentity}; ` +
+            "use one queue per model pair",
           { model: data.model },
         );
       }
@@ -200,7 +201,8 @@ export function createGroundingWorker(options: GroundingWorkerOptions): Groundin
         (s) => s.isFile(),
         () => false,
       );
-      if (!exists) throw new TimelensError("ERR_FILE_NOT_FOUND", `Video not found: ${data.video}`, { path: data.video });
+      if (!exists)
+        throw new TimelensError("ERR_FILE_NOT_FOUND", `Video not found: ${data.video}`, { path: data.video });
       entry = await pool.acquire(JSON.stringify([data.video, sampling]), () =>
         grounder.openVideo(data.video, { ...sampling, maxNewTokens: o.maxNewTokens, signal }),
       );
@@ -214,7 +216,8 @@ export function createGroundingWorker(options: GroundingWorkerOptions): Groundin
           topP: o.topP,
           seed: o.seed,
           signal,
-          onProgress: (s: GroundProgress) => report({ done: results.length, total, stage: s.stage, stageDone: s.done, stageTotal: s.total }),
+          onProgress: (s: GroundProgress) =>
+            report({ done: results.length, total, stage: s.stage, stageDone: s.done, stageTotal: s.total }),
         });
         results.push(r);
         report({ done: results.length, total }, true);
@@ -229,8 +232,9 @@ export function createGroundingWorker(options: GroundingWorkerOptions): Groundin
         log(`job ${job.id}: returned to the queue`);
         throw new WaitingError();
       }
-      log(`job ${job.id}: failed: ${failureReason(e)}`);
-      if (isPermanent(e)) throw new UnrecoverableError(failureReason(e));
+      // Classified as eval classifies it (src/eval/failure.ts), so both sides agree on the item.
+      log(`job ${job.id}: failed (${classifyFailure(e, signal)}): ${failureReason(e)}`);
+      if (workerDisposition(e) === "permanent") throw new UnrecoverableError(failureReason(e));
       throw new Error(failureReason(e));
     } finally {
       if (entry) pool.release(entry, broken);

@@ -40,7 +40,8 @@ describe("parsePyJson", () => {
 
 describe("parseBenchAnnotation", () => {
   const text = `{
-    "3MSZA": {"duration": 30.96, "spans": [[24.3, 30.4], [0, 14]], "queries": ["person turn a light on.", "  a  person\\tsits down. . "]},
+    "3MSZA": {"duration": 30.96, "spans": [[24.3, 30.4], [0, 14]],
+      "queries": ["person turn a light on.", "  a  person\\tsits down. . "]},
     "123": {"duration": 150, "spans": [[1.0, 2.5], [3, 4], [5, 6]], "queries": ["q one", "q two"]},
     "dup": {"duration": 9.0, "spans": [[1, 2], [1, 2]], "queries": ["same.", "same"]}
   }`;
@@ -110,7 +111,9 @@ describe("loadBench", () => {
   });
 
   it("selects datasets, takes a single file, and resolves --videos both ways", async () => {
-    expect((await loadBench(dir, { datasets: ["qvhighlights-timelens"] })).map((d) => d.name)).toEqual(["qvhighlights-timelens"]);
+    expect((await loadBench(dir, { datasets: ["qvhighlights-timelens"] })).map((d) => d.name)).toEqual([
+      "qvhighlights-timelens",
+    ]);
     const single = await loadBench(join(dir, "charades-timelens.json"), { videos: join(dir, "flat") });
     expect(single[0].name).toBe("charades-timelens");
     expect(single[0].videoDir).toBe(join(dir, "flat"));
@@ -119,10 +122,14 @@ describe("loadBench", () => {
   });
 
   it("reports missing datasets and paths", async () => {
-    await expect(loadBench(dir, { datasets: ["activitynet-timelens"] })).rejects.toMatchObject({ code: "ERR_FILE_NOT_FOUND" });
+    await expect(loadBench(dir, { datasets: ["activitynet-timelens"] })).rejects.toMatchObject({
+      code: "ERR_FILE_NOT_FOUND",
+    });
     await expect(loadBench(join(dir, "nope"))).rejects.toMatchObject({ code: "ERR_FILE_NOT_FOUND" });
     await expect(loadBench(join(dir, "flat"))).rejects.toMatchObject({ code: "ERR_FILE_NOT_FOUND" });
-    await expect(loadBench(join(dir, "charades-timelens.json"), { datasets: ["qvhighlights-timelens"] })).rejects.toMatchObject({
+    await expect(
+      loadBench(join(dir, "charades-timelens.json"), { datasets: ["qvhighlights-timelens"] }),
+    ).rejects.toMatchObject({
       code: "ERR_INVALID_ARGUMENT",
     });
   });

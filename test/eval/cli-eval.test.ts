@@ -24,7 +24,11 @@ describe("eval output paths", () => {
 describe("eval progress line", () => {
   function fakeTty(): { stream: NodeJS.WriteStream; written: () => string } {
     let text = "";
-    const stream = { isTTY: true, columns: 200, write: (s: string) => ((text += s), true) } as unknown as NodeJS.WriteStream;
+    const stream = {
+      isTTY: true,
+      columns: 200,
+      write: (s: string) => ((text += s), true),
+    } as unknown as NodeJS.WriteStream;
     return { stream, written: () => text };
   }
 
@@ -43,14 +47,28 @@ describe("eval progress line", () => {
       elapsedMs: 4000,
       queriesPerSecond: 0.5,
       etaMs: 22_000,
-      current: { dataset: "charades-timelens", videoId: "v", query: "q", stage: { stage: "encode", done: 3, total: 8, elapsedMs: 10 } },
+      current: {
+        dataset: "charades-timelens",
+        videoId: "v",
+        query: "q",
+        stage: { stage: "encode", done: 3, total: 8, elapsedMs: 10 },
+      },
     });
     expect(written()).toBe("\rcharades 4/10  activitynet 0/5 | 4/15 0.500 q/s eta 22.0s 1 failed | encode 3/8\x1b[K");
     bar.clear();
     expect(written().endsWith("\r\x1b[K")).toBe(true);
 
     const plain = { isTTY: false, write: jest.fn() } as unknown as NodeJS.WriteStream;
-    new EvalProgressBar(plain).update({ datasets: [], total: 1, done: 0, resumed: 0, failed: 0, elapsedMs: 0, queriesPerSecond: null, etaMs: null });
+    new EvalProgressBar(plain).update({
+      datasets: [],
+      total: 1,
+      done: 0,
+      resumed: 0,
+      failed: 0,
+      elapsedMs: 0,
+      queriesPerSecond: null,
+      etaMs: null,
+    });
     expect(plain.write).not.toHaveBeenCalled();
   });
 });

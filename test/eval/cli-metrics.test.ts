@@ -23,7 +23,11 @@ describe("timelens metrics", () => {
     expect(j.files).toEqual([{ path: preds, lines: 7, records: 7, distinct: 6, repeatedKeys: 1, tornLastLine: false }]);
     expect(j.datasets).toHaveLength(1);
     expect(j.datasets[0]).toMatchObject({ name: "preds", scored: 6, emptyAnswers: 1, repeatedKeys: 1, unscorable: [] });
-    expect(j.datasets[0].metrics).toEqual({ count: 6, r1: { "0.3": 400 / 6, "0.5": 400 / 6, "0.7": 300 / 6 }, miou: 350 / 6 });
+    expect(j.datasets[0].metrics).toEqual({
+      count: 6,
+      r1: { "0.3": 400 / 6, "0.5": 400 / 6, "0.7": 300 / 6 },
+      miou: 350 / 6,
+    });
   });
 
   it("cross-checks against the bench: per dataset, missing items, keys not in the bench", async () => {

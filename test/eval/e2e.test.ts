@@ -18,7 +18,20 @@ import { makeMiniBench } from "./minibench";
 
 const ROOT = resolve(__dirname, "..", "..");
 const { model, mmproj } = fixturePair("tiny-qwen3vl");
-const LOW = ["--fps", "1", "--total-tokens", "256", "--min-tokens", "16", "--max-new-tokens", "8", "--context-size", "2048", "--threads", "2"];
+const LOW = [
+  "--fps",
+  "1",
+  "--total-tokens",
+  "256",
+  "--min-tokens",
+  "16",
+  "--max-new-tokens",
+  "8",
+  "--context-size",
+  "2048",
+  "--threads",
+  "2",
+];
 
 describe("timelens eval on a mini-bench", () => {
   let dir: string;
@@ -68,7 +81,10 @@ describe("timelens eval on a mini-bench", () => {
     const text = readFileSync(out, "utf8");
     const lines = text.split("\n");
     expect(lines.pop()).toBe("");
-    const bench = parseBenchAnnotation(readFileSync(annotation, "utf8"), { dataset: "charades-timelens", videoDir: join(dir, "videos", "charades") });
+    const bench = parseBenchAnnotation(readFileSync(annotation, "utf8"), {
+      dataset: "charades-timelens",
+      videoDir: join(dir, "videos", "charades"),
+    });
     const records = parsePredictionFile(text).records;
     expect(records.map((x) => x.key)).toEqual([
       "AAA01.mp4>>>A square moves>>>[0.5, 2.0]",
@@ -94,8 +110,12 @@ describe("timelens eval on a mini-bench", () => {
     });
     expect(lines[0]).toMatch(/"duration": 4\.0\}\}$/);
     expect(lines[4]).toMatch(/"duration": 3\}\}$/);
-    expect(lines[2]).toBe('{"missing1.mp4>>>nothing here>>>[1, 2]": {"timestamps": [[16.0, 26.0]], "answers": "", "duration": 5.5}}');
-    expect(lines[3]).toBe('{"missing1.mp4>>>still nothing>>>[2.5, 4.0]": {"timestamps": [[16.0, 26.0]], "answers": "", "duration": 5.5}}');
+    expect(lines[2]).toBe(
+      '{"missing1.mp4>>>nothing here>>>[1, 2]": {"timestamps": [[16.0, 26.0]], "answers": "", "duration": 5.5}}',
+    );
+    expect(lines[3]).toBe(
+      '{"missing1.mp4>>>still nothing>>>[2.5, 4.0]": {"timestamps": [[16.0, 26.0]], "answers": "", "duration": 5.5}}',
+    );
 
     // Counts, failures, metrics (the same as scoring the file alone), timings.
     expect(j.aborted).toBe(false);
@@ -122,7 +142,18 @@ describe("timelens eval on a mini-bench", () => {
     expect(j.timings.generateMs).toBeGreaterThan(0);
 
     // Again, for people: everything is resumed, nothing is re-run, the table is printed.
-    const again = await run(["eval", "--bench", annotation, "--model", model, "--mmproj", mmproj, "--out", out, ...LOW]);
+    const again = await run([
+      "eval",
+      "--bench",
+      annotation,
+      "--model",
+      model,
+      "--mmproj",
+      mmproj,
+      "--out",
+      out,
+      ...LOW,
+    ]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain(`charades-timelens: ${out} (6 items, 6 resumed, 0 new, 2 failed)`);
     expect(again.stdout).toMatch(/R1@0\.3\s+R1@0\.5\s+R1@0\.7\s+mIoU/);
@@ -142,7 +173,22 @@ describe("timelens eval on a mini-bench", () => {
       makeMiniBench(big, "qvhighlights-timelens", videos);
       const out = join(big, "out.jsonl");
       const total = videos.length * 2;
-      const args = ["--import", "tsx", "src/cli.ts", "eval", "--bench", big, "--model", model, "--mmproj", mmproj, "--out", out, "--json", ...LOW];
+      const args = [
+        "--import",
+        "tsx",
+        "src/cli.ts",
+        "eval",
+        "--bench",
+        big,
+        "--model",
+        model,
+        "--mmproj",
+        mmproj,
+        "--out",
+        out,
+        "--json",
+        ...LOW,
+      ];
 
       // 1. Kill -9 as soon as the first complete lines are on disk.
       const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
@@ -155,10 +201,14 @@ describe("timelens eval on a mini-bench", () => {
       const done = parsePredictionFile(readFileSync(out, "utf8")).records.map((x) => x.key);
       const pendingKey = "K3.mp4>>>event 3-1>>>[1, 2.5]";
       expect(done).not.toContain(pendingKey);
-      const half = formatPredictionLine({ video: "K3.mp4", query: "event 3-1", gt: [1n, 2.5], timestamps: [[1, 2]], answers: "torn", duration: 3 }).slice(
-        0,
-        30,
-      );
+      const half = formatPredictionLine({
+        video: "K3.mp4",
+        query: "event 3-1",
+        gt: [1n, 2.5],
+        timestamps: [[1, 2]],
+        answers: "torn",
+        duration: 3,
+      }).slice(0, 30);
       appendFileSync(out, half);
 
       // 3. Resume to the end.

@@ -1,5 +1,12 @@
 import { TimelensError } from "../../src/errors";
-import { computeMetrics, formatMetricsTable, iou, predictionForScoring, referenceTimestamps, roundToUnit } from "../../src/eval/metrics";
+import {
+  computeMetrics,
+  formatMetricsTable,
+  iou,
+  predictionForScoring,
+  referenceTimestamps,
+  roundToUnit,
+} from "../../src/eval/metrics";
 
 describe("iou", () => {
   it.each<[string, [number, number], [number, number], number]>([
@@ -112,9 +119,11 @@ describe("formatMetricsTable", () => {
   it("prints one row per result with one decimal (Python rounding)", () => {
     const a = { count: 4, r1: { "0.3": 75, "0.5": 62.25, "0.7": 12.5 }, miou: 48.75, ious: [] };
     expect(formatMetricsTable([{ name: "charades", metrics: a }])).toBe(
-      ["          count  R1@0.3  R1@0.5  R1@0.7  mIoU", "--------  -----  ------  ------  ------  ----", "charades      4    75.0    62.2    12.5  48.8"].join(
-        "\n",
-      ),
+      [
+        "          count  R1@0.3  R1@0.5  R1@0.7  mIoU",
+        "--------  -----  ------  ------  ------  ----",
+        "charades      4    75.0    62.2    12.5  48.8",
+      ].join("\n"),
     );
     expect(formatMetricsTable(a, { digits: 2 }).split("\n")[2]).toBe("all      4   75.00   62.25   12.50  48.75");
   });

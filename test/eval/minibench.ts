@@ -37,10 +37,12 @@ export function makeMiniBench(dir: string, dataset: string, videos: readonly Min
   const subset = dataset.replace(/-timelens$/, "");
   const videoDir = join(dir, "videos", subset);
   mkdirSync(videoDir, { recursive: true });
-  for (const v of videos) if (v.seconds > 0) makeVideo(join(videoDir, `${v.id}.mp4`), v.seconds, v.id.length % 2 ? "testsrc2" : "smptebars");
+  for (const v of videos)
+    if (v.seconds > 0) makeVideo(join(videoDir, `${v.id}.mp4`), v.seconds, v.id.length % 2 ? "testsrc2" : "smptebars");
   const entries = videos.map(
     (v) =>
-      `  ${JSON.stringify(v.id)}: {"duration": ${v.duration}, "spans": [${v.queries.map((q) => q[0]).join(", ")}], "queries": [${v.queries.map((q) => JSON.stringify(q[1])).join(", ")}]}`,
+      `  ${JSON.stringify(v.id)}: {"duration": ${v.duration}, "spans": [${v.queries.map((q) => q[0]).join(", ")}], ` +
+      `"queries": [${v.queries.map((q) => JSON.stringify(q[1])).join(", ")}]}`,
   );
   const path = join(dir, `${dataset}.json`);
   writeFileSync(path, `{\n${entries.join(",\n")}\n}\n`);

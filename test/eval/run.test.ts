@@ -31,7 +31,11 @@ interface Calls {
 /** Answers "The event happens in 1.4 - 2.6 seconds." for every query; scripted failures by file name. */
 function fakeGrounder(
   calls: Calls,
-  opts: { failOpen?: (path: string) => Error | null; failGround?: (query: string) => Error | null; onGround?: (q: string) => void } = {},
+  opts: {
+    failOpen?: (path: string) => Error | null;
+    failGround?: (query: string) => Error | null;
+    onGround?: (q: string) => void;
+  } = {},
 ): EvalGrounderLike {
   return {
     async openVideo(path: string, _o?: OpenVideoOptions): Promise<EvalSessionLike> {
@@ -45,7 +49,11 @@ function fakeGrounder(
           if (e) throw e;
           calls.grounded.push(query);
           opts.onGround?.(query);
-          return { text: "The event happens in 1.4 - 2.6 seconds.", spans: [[1.4, 2.6]], timings: { decodeMs: 1, encodeMs: 2, prefillMs: 3, generateMs: 4 } };
+          return {
+            text: "The event happens in 1.4 - 2.6 seconds.",
+            spans: [[1.4, 2.6]],
+            timings: { decodeMs: 1, encodeMs: 2, prefillMs: 3, generateMs: 4 },
+          };
         },
         async close() {
           calls.closed.push(path);
@@ -79,13 +87,18 @@ describe("runEval", () => {
     expect(calls.grounded).toEqual(["the light turns on", "a door opens", "someone waves", "a cup falls", "the end"]);
     const text = readFileSync(out, "utf8");
     expect(text.split("\n")).toEqual([
-      '{"vidA.mp4>>>the light turns on>>>[1.0, 2.5]": {"timestamps": [[1.0, 3.0]], "answers": "The event happens in 1.4 - 2.6 seconds.", "duration": 4.0}}',
-      '{"vidA.mp4>>>a door opens>>>[0, 3]": {"timestamps": [[1.0, 3.0]], "answers": "The event happens in 1.4 - 2.6 seconds.", "duration": 4.0}}',
-      '{"vidB.mp4>>>someone waves>>>[2.0, 4.0]": {"timestamps": [[1.0, 3.0]], "answers": "The event happens in 1.4 - 2.6 seconds.", "duration": 6}}',
-      '{"vidB.mp4>>>a cup falls>>>[1.5, 5.5]": {"timestamps": [[1.0, 3.0]], "answers": "The event happens in 1.4 - 2.6 seconds.", "duration": 6}}',
+      '{"vidA.mp4>>>the light turns on>>>[1.0, 2.5]": {"timestamps": [[1.0, 3.0]],' +
+        ' "answers": "The event happens in 1.4 - 2.6 seconds.", "duration": 4.0}}',
+      '{"vidA.mp4>>>a door opens>>>[0, 3]": {"timestamps": [[1.0, 3.0]],' +
+        ' "answers": "The event happens in 1.4 - 2.6 seconds.", "duration": 4.0}}',
+      '{"vidB.mp4>>>someone waves>>>[2.0, 4.0]": {"timestamps": [[1.0, 3.0]],' +
+        ' "answers": "The event happens in 1.4 - 2.6 seconds.", "duration": 6}}',
+      '{"vidB.mp4>>>a cup falls>>>[1.5, 5.5]": {"timestamps": [[1.0, 3.0]],' +
+        ' "answers": "The event happens in 1.4 - 2.6 seconds.", "duration": 6}}',
       '{"gone.mp4>>>never seen>>>[1, 2]": {"timestamps": [[16.0, 26.0]], "answers": "", "duration": 5.5}}',
       '{"gone.mp4>>>also never seen>>>[3, 4]": {"timestamps": [[16.0, 26.0]], "answers": "", "duration": 5.5}}',
-      '{"vidC.mp4>>>the end>>>[0.5, 1.5]": {"timestamps": [[1.0, 3.0]], "answers": "The event happens in 1.4 - 2.6 seconds.", "duration": 3.0}}',
+      '{"vidC.mp4>>>the end>>>[0.5, 1.5]": {"timestamps": [[1.0, 3.0]],' +
+        ' "answers": "The event happens in 1.4 - 2.6 seconds.", "duration": 3.0}}',
       "",
     ]);
     expect(report.aborted).toBe(false);
@@ -94,8 +107,18 @@ describe("runEval", () => {
       ["gone", "also never seen", "ERR_FILE_NOT_FOUND"],
     ]);
     const [d] = report.datasets;
-    expect(d).toMatchObject({ name: "charades-timelens", file: out, items: 7, unique: 7, resumed: 0, predicted: 7, failed: 2, remaining: 0 });
-    // IoUs: [1,3] vs [1,2.5] = 0.75, vs [0,3] = 2/3, vs [2,4] = 1/3, vs [1.5,5.5] = 1.5/4.5, misses 0, 0, vs [0.5,1.5] = 0.5/2.5.
+    expect(d).toMatchObject({
+      name: "charades-timelens",
+      file: out,
+      items: 7,
+      unique: 7,
+      resumed: 0,
+      predicted: 7,
+      failed: 2,
+      remaining: 0,
+    });
+    // IoUs: [1,3] vs [1,2.5] = 0.75, vs [0,3] = 2/3, vs [2,4] = 1/3, vs [1.5,5.5] = 1.5/4.5,
+    // misses 0, 0, vs [0.5,1.5] = 0.5/2.5.
     const ious = [0.75, 2 / 3, 1 / 3, 1.5 / 4.5, 0, 0, 0.5 / 2.5];
     expect(d.score.metrics!.count).toBe(7);
     expect(d.score.metrics!.r1["0.3"]).toBeCloseTo((4 * 100) / 7, 10);
@@ -124,7 +147,12 @@ describe("runEval", () => {
 
     const calls2 = newCalls();
     const progress: number[] = [];
-    const second = await runEval({ grounder: fakeGrounder(calls2), items, out, onProgress: (p) => progress.push(p.done) });
+    const second = await runEval({
+      grounder: fakeGrounder(calls2),
+      items,
+      out,
+      onProgress: (p) => progress.push(p.done),
+    });
     expect(second.aborted).toBe(false);
     expect(calls2.grounded).toEqual(["a cup falls", "the end"]);
     expect(calls2.opened.map((p) => p.split("/").pop())).toEqual(["vidB.mp4", "vidC.mp4"]);
@@ -163,7 +191,9 @@ describe("runEval", () => {
   it("refuses a file with a broken line in the middle instead of guessing", async () => {
     mkdirSync(join(dir, "out"), { recursive: true });
     writeFileSync(out, '{"broken\n{"a>>>b>>>[1, 2]": {"timestamps": [[1.0, 2.0]], "answers": "", "duration": 3.0}}\n');
-    await expect(runEval({ grounder: fakeGrounder(newCalls()), items, out })).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+    await expect(runEval({ grounder: fakeGrounder(newCalls()), items, out })).rejects.toMatchObject({
+      code: "ERR_INVALID_ARGUMENT",
+    });
     expect(existsSync(`${out}.lock`)).toBe(false);
   });
 
@@ -186,7 +216,10 @@ describe("runEval", () => {
   it("fails an unreadable video's queries, keeps going, and stops on errors that would fail everything", async () => {
     const calls = newCalls();
     const report = await runEval({
-      grounder: fakeGrounder(calls, { failOpen: (p) => (p.endsWith("vidB.mp4") ? new TimelensError("ERR_VIDEO_UNREADABLE", "moov atom not found") : null) }),
+      grounder: fakeGrounder(calls, {
+        failOpen: (p) =>
+          p.endsWith("vidB.mp4") ? new TimelensError("ERR_VIDEO_UNREADABLE", "moov atom not found") : null,
+      }),
       items,
       out,
     });
@@ -202,7 +235,10 @@ describe("runEval", () => {
     const out2 = join(dir, "out2.jsonl");
     const calls2 = newCalls();
     const r2 = await runEval({
-      grounder: fakeGrounder(calls2, { failGround: (q) => (q === "the light turns on" ? new TimelensError("ERR_VIDEO_UNREADABLE", "decoder stopped") : null) }),
+      grounder: fakeGrounder(calls2, {
+        failGround: (q) =>
+          q === "the light turns on" ? new TimelensError("ERR_VIDEO_UNREADABLE", "decoder stopped") : null,
+      }),
       items,
       out: out2,
     });
@@ -211,10 +247,51 @@ describe("runEval", () => {
 
     const out3 = join(dir, "out3.jsonl");
     await expect(
-      runEval({ grounder: fakeGrounder(newCalls(), { failOpen: () => new TimelensError("ERR_FFMPEG_NOT_FOUND", "no ffmpeg") }), items, out: out3 }),
+      runEval({
+        grounder: fakeGrounder(newCalls(), { failOpen: () => new TimelensError("ERR_FFMPEG_NOT_FOUND", "no ffmpeg") }),
+        items,
+        out: out3,
+      }),
     ).rejects.toMatchObject({ code: "ERR_FFMPEG_NOT_FOUND" });
     expect(existsSync(`${out3}.lock`)).toBe(false);
     expect(readFileSync(out3, "utf8")).toBe("");
+  });
+
+  it.each([
+    ["ERR_NATIVE", () => new TimelensError("ERR_NATIVE", "llama_decode failed")],
+    ["ERR_STATE_INVALID", () => new TimelensError("ERR_STATE_INVALID", "state does not match")],
+    ["ERR_CONTEXT_OVERFLOW", () => new TimelensError("ERR_CONTEXT_OVERFLOW", "needs 9000 tokens")],
+    ["out of memory", () => new Error("ggml: failed to allocate CUDA buffer (out of memory)")],
+    ["out of memory with a video code", () => new TimelensError("ERR_VIDEO_UNREADABLE", "Cannot allocate memory")],
+  ])("an infrastructure error (%s) stops the run, scores nothing, and the item stays pending", async (_name, make) => {
+    const failing = new Set(["a door opens"]);
+    const calls = newCalls();
+    const grounder = fakeGrounder(calls, { failGround: (q) => (failing.has(q) ? make() : null) });
+    await expect(runEval({ grounder, items, out })).rejects.toMatchObject({ message: make().message });
+    const written = parsePredictionFile(readFileSync(out, "utf8")).records;
+    expect(written.map((r) => r.query)).toEqual(["the light turns on"]);
+    expect(written.filter((r) => r.answers === "")).toEqual([]);
+    expect(existsSync(`${out}.lock`)).toBe(false);
+
+    // The next run (the fault gone) does the pending item and the rest; nothing is skipped.
+    failing.clear();
+    const calls2 = newCalls();
+    const report = await runEval({ grounder: fakeGrounder(calls2), items, out });
+    expect(calls2.grounded[0]).toBe("a door opens");
+    expect(report.datasets[0].resumed).toBe(1);
+    const all = parsePredictionFile(readFileSync(out, "utf8")).records;
+    expect(all.filter((r) => r.answers !== "").map((r) => r.query)).toContain("a door opens");
+  });
+
+  it("an infrastructure error opening a video stops the run before any line of it", async () => {
+    const calls = newCalls();
+    const grounder = fakeGrounder(calls, {
+      failOpen: (p) => (p.endsWith("vidB.mp4") ? new TimelensError("ERR_CONTEXT_OVERFLOW", "needs 9000 tokens") : null),
+    });
+    await expect(runEval({ grounder, items, out })).rejects.toMatchObject({ code: "ERR_CONTEXT_OVERFLOW" });
+    const written = parsePredictionFile(readFileSync(out, "utf8")).records;
+    expect(written.map((r) => r.video)).toEqual(["vidA.mp4", "vidA.mp4"]);
+    expect(calls.grounded).toEqual(["the light turns on", "a door opens"]);
   });
 
   it("runs a repeated key once, and splits datasets into their own files", async () => {
@@ -232,7 +309,11 @@ describe("runEval", () => {
       { dataset: "qvhighlights-timelens", videoDir: join(dir, "videos") },
     ).items;
     const calls = newCalls();
-    const report = await runEval({ grounder: fakeGrounder(calls), items: [...items.slice(0, 1), ...dup], out: (d) => join(dir, `${d}.jsonl`) });
+    const report = await runEval({
+      grounder: fakeGrounder(calls),
+      items: [...items.slice(0, 1), ...dup],
+      out: (d) => join(dir, `${d}.jsonl`),
+    });
     expect(calls.grounded).toEqual(["the light turns on", "same"]);
     expect(report.datasets.map((d) => [d.name, d.items, d.unique, d.predicted])).toEqual([
       ["charades-timelens", 1, 1, 1],

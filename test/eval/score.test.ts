@@ -17,7 +17,11 @@ describe("scorePredictionText", () => {
       ["stray", [1, 2], 1],
     ]);
     expect(s.items.filter((i) => i.emptyAnswer).map((i) => i.query)).toEqual(["q3"]);
-    expect(s.metrics).toMatchObject({ count: 6, r1: { "0.3": 400 / 6, "0.5": 400 / 6, "0.7": 300 / 6 }, miou: 350 / 6 });
+    expect(s.metrics).toMatchObject({
+      count: 6,
+      r1: { "0.3": 400 / 6, "0.5": 400 / 6, "0.7": 300 / 6 },
+      miou: 350 / 6,
+    });
   });
 
   it("lists what the reference cannot score instead of stopping", () => {

@@ -2,7 +2,7 @@
  * Video sessions: a prefix computed once answers many queries with results identical to
  * fresh ground() calls, sequentially and with groundMany, and survives on disk.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Grounder } from "../../src/grounder";
@@ -55,7 +55,10 @@ describe.each(["tiny-qwen3vl", "tiny-qwen25vl"] as FixtureName[])("%s", (name) =
     const session = await g.openVideo(clip, FAST);
     try {
       const streamed = new Map<number, string>();
-      const results = await session.groundMany(QUERIES, { ...FAST, onToken: (i, t) => streamed.set(i, (streamed.get(i) ?? "") + t) });
+      const results = await session.groundMany(QUERIES, {
+        ...FAST,
+        onToken: (i, t) => streamed.set(i, (streamed.get(i) ?? "") + t),
+      });
       expect(results.map((r) => r.query)).toEqual(QUERIES);
       expect(results.map((r) => r.text)).toEqual(QUERIES.map((q) => fresh.get(q)));
       for (const [i, r] of results.entries()) expect(streamed.get(i) ?? "").toBe(r.text.replace(/\uFFFD+$/, ""));
@@ -84,19 +87,22 @@ describe.each(["tiny-qwen3vl", "tiny-qwen25vl"] as FixtureName[])("%s", (name) =
   });
 });
 
+// Each test builds the cache folder it needs, so any one of them runs (and fails) on its own.
 describe("disk cache", () => {
   const pair = fixturePair("tiny-qwen3vl");
-  let cacheDir: string;
   let expected: string;
+  let other: string;
+  let third: string;
 
   beforeAll(async () => {
-    cacheDir = join(dir, "cache");
+    other = makeClip({ seconds: 4, width: 128, height: 96 });
+    third = makeClip({ seconds: 4, width: 96, height: 64 });
     const g = await Grounder.load({ ...pair, contextSize: 4096 });
     expected = (await g.ground(clip, QUERIES[0], FAST)).text;
     await g.dispose();
   });
 
-  async function groundWithCache(opts: { maxBytes?: number; video?: string } = {}) {
+  async function groundWithCache(cacheDir: string, opts: { maxBytes?: number; video?: string } = {}) {
     const g = await Grounder.load({ ...pair, contextSize: 4096, cacheDir, cacheMaxBytes: opts.maxBytes });
     try {
       return await g.ground(opts.video ?? clip, QUERIES[0], FAST);
@@ -105,68 +111,88 @@ describe("disk cache", () => {
     }
   }
 
-  const entries = () => readdirSync(cacheDir).filter((f) => f.endsWith(".json"));
+  const entries = (cacheDir: string) => readdirSync(cacheDir).filter((f) => f.endsWith(".json"));
+  const metaOf = (cacheDir: string, name: string) => JSON.parse(readFileSync(join(cacheDir, name), "utf8"));
+
+  /** A new cache folder holding the clip's entry, made by a first grounder (which must build it). */
+  async function seeded(): Promise<{ cacheDir: string; metaName: string; statePath: string }> {
+    const cacheDir = mkdtempSync(join(dir, "cache-"));
+    const first = await groundWithCache(cacheDir);
+    expect(first.timings.prefixSource).toBe("built");
+    expect(first.text).toBe(expected);
+    const [metaName] = entries(cacheDir);
+    expect(entries(cacheDir)).toHaveLength(1);
+    return { cacheDir, metaName, statePath: join(cacheDir, metaOf(cacheDir, metaName).stateFile) };
+  }
 
   test("a second grounder skips decode, encode and prefill and answers the same", async () => {
-    const first = await groundWithCache();
-    expect(first.timings.prefixSource).toBe("built");
-    expect(entries()).toHaveLength(1);
-    const second = await groundWithCache();
+    const { cacheDir } = await seeded();
+    const second = await groundWithCache(cacheDir);
     expect(second.timings.prefixSource).toBe("disk");
     expect(second.timings.decodeMs).toBe(0);
     expect(second.text).toBe(expected);
   });
 
   test("a corrupt state file is detected, ignored and recomputed", async () => {
-    const [meta] = entries();
-    const state = join(cacheDir, meta.replace(/\.json$/, ".state"));
-    const bytes = readFileSync(state);
+    const { cacheDir, statePath } = await seeded();
+    const bytes = readFileSync(statePath);
     bytes[bytes.length >> 1] ^= 0xff;
-    writeFileSync(state, bytes);
-    const r = await groundWithCache();
+    writeFileSync(statePath, bytes);
+    const r = await groundWithCache(cacheDir);
     expect(r.timings.prefixSource).toBe("built");
     expect(r.text).toBe(expected);
-    expect((await groundWithCache()).timings.prefixSource).toBe("disk");
+    expect((await groundWithCache(cacheDir)).timings.prefixSource).toBe("disk");
   });
 
   test("a truncated state or torn metadata is never trusted", async () => {
-    const [meta] = entries();
-    const state = join(cacheDir, meta.replace(/\.json$/, ".state"));
-    writeFileSync(state, readFileSync(state).subarray(0, 100));
-    expect((await groundWithCache()).timings.prefixSource).toBe("built");
-    writeFileSync(join(cacheDir, meta), '{"version":1,"key":');
-    const r = await groundWithCache();
+    const { cacheDir, metaName, statePath } = await seeded();
+    writeFileSync(statePath, readFileSync(statePath).subarray(0, 100));
+    expect((await groundWithCache(cacheDir)).timings.prefixSource).toBe("built");
+    writeFileSync(join(cacheDir, metaName), '{"version":2,"key":');
+    const r = await groundWithCache(cacheDir);
     expect(r.timings.prefixSource).toBe("built");
     expect(r.text).toBe(expected);
   });
 
   test("a foreign entry (another video's state under this key) is not used", async () => {
-    const other = makeClip({ seconds: 4, width: 128, height: 96 });
-    const [mine] = entries();
-    await groundWithCache({ video: other });
-    const theirs = entries().find((m) => m !== mine)!;
+    const { cacheDir, metaName: mine, statePath: myState } = await seeded();
+    expect((await groundWithCache(cacheDir, { video: other })).timings.prefixSource).toBe("built");
+    const theirs = entries(cacheDir).find((m) => m !== mine)!;
     expect(theirs).toBeDefined();
-    // Put the other video's files under this video's key.
-    const key = mine.replace(/\.json$/, "");
-    const foreignMeta = JSON.parse(readFileSync(join(cacheDir, theirs), "utf8"));
-    copyFileSync(join(cacheDir, theirs.replace(/\.json$/, ".state")), join(cacheDir, `${key}.state`));
-    writeFileSync(join(cacheDir, mine), JSON.stringify({ ...foreignMeta }));
-    const r = await groundWithCache();
-    expect(r.text).toBe(expected);
+    const theirMeta = metaOf(cacheDir, theirs);
+    const theirState = readFileSync(join(cacheDir, theirMeta.stateFile));
+    const myMeta = metaOf(cacheDir, mine);
+
+    // Their state in my state file, under my metadata: the hash gives it away.
+    writeFileSync(myState, theirState);
+    const r1 = await groundWithCache(cacheDir);
+    expect(r1.timings.prefixSource).toBe("built");
+    expect(r1.text).toBe(expected);
+    expect((await groundWithCache(cacheDir)).timings.prefixSource).toBe("disk");
+
+    // Their whole entry (metadata and state) under my key: the key inside gives it away.
+    writeFileSync(myState, theirState);
+    writeFileSync(join(cacheDir, mine), JSON.stringify({ ...theirMeta, stateFile: myMeta.stateFile }));
+    const r2 = await groundWithCache(cacheDir);
+    expect(r2.timings.prefixSource).toBe("built");
+    expect(r2.text).toBe(expected);
   });
 
   test("the size limit evicts the least recently used entry", async () => {
-    const bytesOf = (m: string) => JSON.parse(readFileSync(join(cacheDir, m), "utf8")).bytes as number;
-    expect((await groundWithCache()).timings.prefixSource).toBe("disk"); // this clip: most recently used
-    const before = entries();
+    const { cacheDir, metaName: mine } = await seeded();
+    expect((await groundWithCache(cacheDir, { video: other })).timings.prefixSource).toBe("built");
+    const otherName = entries(cacheDir).find((m) => m !== mine)!;
+    expect((await groundWithCache(cacheDir)).timings.prefixSource).toBe("disk"); // this clip: most recently used
+    const before = entries(cacheDir);
     expect(before).toHaveLength(2);
-    const total = before.reduce((s, m) => s + bytesOf(m), 0);
+    const total = before.reduce((s, m) => s + (metaOf(cacheDir, m).bytes as number), 0);
     // A third, smaller video with a limit just under the two entries already there: storing it
     // must evict the older one (the other video), keep this clip and the new entry.
-    const third = makeClip({ seconds: 4, width: 96, height: 64 });
-    await groundWithCache({ video: third, maxBytes: total - 1 });
-    const after = entries();
+    await groundWithCache(cacheDir, { video: third, maxBytes: total - 1 });
+    const after = entries(cacheDir);
     expect(after).toHaveLength(2);
-    expect((await groundWithCache()).timings.prefixSource).toBe("disk");
+    expect(after).toContain(mine);
+    expect(after).not.toContain(otherName);
+    expect((await groundWithCache(cacheDir)).timings.prefixSource).toBe("disk");
   });
 });

@@ -17,7 +17,20 @@ jest.setTimeout(600_000);
 
 const ROOT = resolve(__dirname, "..", "..");
 const { model, mmproj } = fixturePair("tiny-qwen3vl");
-const LOW = ["--fps", "1", "--total-tokens", "256", "--min-tokens", "16", "--max-new-tokens", "8", "--context-size", "2048", "--threads", "2"];
+const LOW = [
+  "--fps",
+  "1",
+  "--total-tokens",
+  "256",
+  "--min-tokens",
+  "16",
+  "--max-new-tokens",
+  "8",
+  "--context-size",
+  "2048",
+  "--threads",
+  "2",
+];
 
 interface WorkerProc {
   child: ChildProcess;
@@ -53,7 +66,9 @@ function startWorker(redis: string, queue: string, name: string): Promise<Worker
   ];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once("exit", (code, signal) => r({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once("exit", (code, signal) => r({ code, signal })),
+  );
   return new Promise((resolveReady, reject) => {
     child.stderr!.on("data", (d) => {
       err += String(d);
@@ -112,11 +127,26 @@ describe("eval across processes: Redis queue, shards", () => {
     ]);
     writeFileSync(join(dir, "videos", "charades", "broken.mp4"), "not a video at all");
     redis = await startRedis();
-    const local = await runCli(["eval", "--bench", dir, "--model", model, "--mmproj", mmproj, "--out", join(dir, "local.jsonl"), "--json", ...LOW]);
+    const local = await runCli([
+      "eval",
+      "--bench",
+      dir,
+      "--model",
+      model,
+      "--mmproj",
+      mmproj,
+      "--out",
+      join(dir, "local.jsonl"),
+      "--json",
+      ...LOW,
+    ]);
     expect(local.code).toBe(0);
     reference = readFileSync(join(dir, "local.jsonl"), "utf8");
     const j = JSON.parse(local.stdout);
-    expect(j.failures.map((f: { code: string }) => f.code).sort()).toEqual(["ERR_FILE_NOT_FOUND", "ERR_VIDEO_UNREADABLE"]);
+    expect(j.failures.map((f: { code: string }) => f.code).sort()).toEqual([
+      "ERR_FILE_NOT_FOUND",
+      "ERR_VIDEO_UNREADABLE",
+    ]);
   });
 
   afterAll(async () => {
@@ -182,7 +212,19 @@ describe("eval across processes: Redis queue, shards", () => {
     const a = await startWorker(redis.url, "kill", "victim");
     workers.push(a);
     const out = join(dir, "killed.jsonl");
-    const producer = runCli(["eval", "--bench", dir, "--redis", redis.url, "--queue", "kill", "--out", out, "--json", ...LOW]);
+    const producer = runCli([
+      "eval",
+      "--bench",
+      dir,
+      "--redis",
+      redis.url,
+      "--queue",
+      "kill",
+      "--out",
+      out,
+      "--json",
+      ...LOW,
+    ]);
     // Kill the only worker as soon as it starts a job: that job is then held by a dead worker.
     const jobId = await new Promise<string>((resolveJob) => {
       const onData = (): void => {
@@ -220,7 +262,19 @@ describe("eval across processes: Redis queue, shards", () => {
     const w = await startWorker(redis.url, "restart", "steady");
     workers.push(w);
     const out = join(dir, "restarted.jsonl");
-    const producer = runCli(["eval", "--bench", dir, "--redis", redis.url, "--queue", "restart", "--out", out, "--json", ...LOW]);
+    const producer = runCli([
+      "eval",
+      "--bench",
+      dir,
+      "--redis",
+      redis.url,
+      "--queue",
+      "restart",
+      "--out",
+      out,
+      "--json",
+      ...LOW,
+    ]);
     await new Promise<void>((resolveStarted) => {
       const onData = (): void => {
         if (/job tl-[0-9a-f]+: done/.test(w.stderr())) {
@@ -243,7 +297,21 @@ describe("eval across processes: Redis queue, shards", () => {
     const out = join(dir, "sharded.jsonl");
     const parts = [];
     for (const k of [1, 2]) {
-      const r = await runCli(["eval", "--bench", dir, "--model", model, "--mmproj", mmproj, "--out", out, "--shard", `${k}/2`, "--json", ...LOW]);
+      const r = await runCli([
+        "eval",
+        "--bench",
+        dir,
+        "--model",
+        model,
+        "--mmproj",
+        mmproj,
+        "--out",
+        out,
+        "--shard",
+        `${k}/2`,
+        "--json",
+        ...LOW,
+      ]);
       expect(r.code).toBe(0);
       parts.push(readFileSync(join(dir, `sharded.shard-${k}-of-2.jsonl`), "utf8"));
     }

@@ -1,6 +1,13 @@
 /** The grounding job's pure parts: ids, data checks, failure reasons; shards and merging. */
 import { TimelensError } from "../../src/errors";
-import { canonicalOptions, errorFromReason, failureReason, groundingJobId, isInsideRoots, validateJobData } from "../../src/queue/job";
+import {
+  canonicalOptions,
+  errorFromReason,
+  failureReason,
+  groundingJobId,
+  isInsideRoots,
+  validateJobData,
+} from "../../src/queue/job";
 import { assignShards, mergeShardLines, parseShard, runOrder, shardFile, shardItems } from "../../src/eval/shard";
 import { parsePredictionFile, formatPredictionLine } from "../../src/eval/predictions";
 import type { BenchItem } from "../../src/eval/bench";
@@ -9,7 +16,11 @@ describe("grounding job ids", () => {
   const data = { video: "/v/a.mp4", queries: ["q1", "q2"], options: { fps: 1, totalTokens: 256 } };
 
   it("are equal for equal work, whatever the key order or undefined fields", () => {
-    const same = { queries: ["q1", "q2"], options: { totalTokens: 256, fps: 1, maxFrames: undefined }, video: "/v/a.mp4" };
+    const same = {
+      queries: ["q1", "q2"],
+      options: { totalTokens: 256, fps: 1, maxFrames: undefined },
+      video: "/v/a.mp4",
+    };
     expect(groundingJobId(same, "d")).toBe(groundingJobId(data, "d"));
     expect(groundingJobId(data)).toMatch(/^tl-[0-9a-f]{40}$/);
     expect(canonicalOptions({ maxFrames: undefined, fps: 2 })).toEqual({ fps: 2 });
@@ -70,7 +81,9 @@ describe("job data checks", () => {
 
 describe("failure reasons", () => {
   it("carry the typed error's code and message there and back; others are ERR_QUEUE", () => {
-    const reason = failureReason(new TimelensError("ERR_VIDEO_UNREADABLE", "ffprobe could not read x.mp4:\nmoov atom not found"));
+    const reason = failureReason(
+      new TimelensError("ERR_VIDEO_UNREADABLE", "ffprobe could not read x.mp4:\nmoov atom not found"),
+    );
     expect(reason).toBe("ERR_VIDEO_UNREADABLE: ffprobe could not read x.mp4:\nmoov atom not found");
     const back = errorFromReason(reason, { jobId: "j" });
     expect(back.code).toBe("ERR_VIDEO_UNREADABLE");
@@ -137,15 +150,32 @@ describe("shards", () => {
   });
 
   it("runOrder is runEval's order: distinct keys, grouped by video in first-appearance order", () => {
-    const items = [item("d", "A", "a1"), item("d", "B", "b1"), item("d", "A", "a2"), item("d", "A", "a1"), item("e", "A", "x")];
+    const items = [
+      item("d", "A", "a1"),
+      item("d", "B", "b1"),
+      item("d", "A", "a2"),
+      item("d", "A", "a1"),
+      item("e", "A", "x"),
+    ];
     const fileOf = (d: string) => `${d}.jsonl`;
-    expect(runOrder(items, fileOf, "d.jsonl")).toEqual(["A.mp4>>>a1>>>[0, 1]", "A.mp4>>>a2>>>[0, 1]", "B.mp4>>>b1>>>[0, 1]"]);
+    expect(runOrder(items, fileOf, "d.jsonl")).toEqual([
+      "A.mp4>>>a1>>>[0, 1]",
+      "A.mp4>>>a2>>>[0, 1]",
+      "B.mp4>>>b1>>>[0, 1]",
+    ]);
     expect(runOrder(items, fileOf, "e.jsonl")).toEqual(["A.mp4>>>x>>>[0, 1]"]);
   });
 
-  it("merge copies each shard's line as written, in run order; reports missing and extra keys; refuses conflicts", () => {
+  it("merge copies each shard's line as written, in run order; reports missing, extra keys; refuses conflicts", () => {
     const line = (video: string, q: string, answers: string) =>
-      formatPredictionLine({ video: `${video}.mp4`, query: q, gt: [0n, 1n], timestamps: [[0, 1]], answers, duration: 5 });
+      formatPredictionLine({
+        video: `${video}.mp4`,
+        query: q,
+        gt: [0n, 1n],
+        timestamps: [[0, 1]],
+        answers,
+        duration: 5,
+      });
     const s1 = `${line("A", "a1", "x")}\n${line("A", "a2", "y")}\n`;
     const s2 = `${line("B", "b1", "z")}\n${line("Z", "zz", "extra")}\n`;
     const shards = [
@@ -158,8 +188,8 @@ describe("shards", () => {
     expect(merged.missing).toEqual(["C.mp4>>>c>>>[0, 1]"]);
     expect(merged.extra).toBe(1);
     const s3 = `${line("A", "a1", "different")}\n`;
-    expect(() => mergeShardLines(order, [...shards, { name: "s3", text: s3, records: parsePredictionFile(s3).records }])).toThrow(
-      /different lines in s1 and s3/,
-    );
+    expect(() =>
+      mergeShardLines(order, [...shards, { name: "s3", text: s3, records: parsePredictionFile(s3).records }]),
+    ).toThrow(/different lines in s1 and s3/);
   });
 });

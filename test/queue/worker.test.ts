@@ -7,7 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Grounder } from "../../src/grounder";
-import { createGroundingQueue, createGroundingWorker, type GroundingQueue, type GroundingWorker } from "../../src/queue";
+import {
+  createGroundingQueue,
+  createGroundingWorker,
+  type GroundingQueue,
+  type GroundingWorker,
+} from "../../src/queue";
 import { fixturePair } from "../helpers/models";
 import { startRedis, type TestRedis } from "../helpers/redis";
 import { makeVideo } from "../eval/minibench";
