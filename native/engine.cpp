@@ -76,7 +76,7 @@ bool EndsWithStop(const std::string& bytes, const std::vector<std::string>& stop
 
 // Graph nodes between two cancellation points inside a vision encode: each point splits the
 // graph compute (and synchronises a GPU), so a few per layer at most (docs/cancellation.md).
-constexpr size_t kEncodeCheckEvery = 32;
+constexpr size_t kEncodeCheckEvery = 4;
 
 }  // namespace
 
