@@ -216,4 +216,3 @@ export interface NativeAddon {
   quantize?(options: NativeQuantizeOptions, onEvent?: (e: NativeEvent) => void): NativeQuantizeJob;
   quantizeTypes?(): string[];
 }
-

@@ -12,7 +12,12 @@ interface Data {
 
 async function main(): Promise<void> {
   const { clip } = workerData as Data;
-  const grounder = await Grounder.load({ ...fixturePair("tiny-qwen3vl"), addonPath: process.env.TIMELENS_TEST_ADDON || undefined, contextSize: 2048, threads: 1 });
+  const grounder = await Grounder.load({
+    ...fixturePair("tiny-qwen3vl"),
+    addonPath: process.env.TIMELENS_TEST_ADDON || undefined,
+    contextSize: 2048,
+    threads: 1,
+  });
   parentPort?.postMessage({ type: "loaded" });
   for (;;) {
     await grounder.ground(clip, "a red box moves to the right", {

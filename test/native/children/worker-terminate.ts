@@ -39,7 +39,12 @@ async function main(): Promise<void> {
   const rounds = Number(roundsArg ?? 20);
   const terminatedAt: string[] = [];
   for (let i = 0; i < rounds; i++) terminatedAt.push(await oneRound(clip, i));
-  const grounder = await Grounder.load({ ...fixturePair("tiny-qwen3vl"), addonPath: process.env.TIMELENS_TEST_ADDON || undefined, contextSize: 2048, threads: 2 });
+  const grounder = await Grounder.load({
+    ...fixturePair("tiny-qwen3vl"),
+    addonPath: process.env.TIMELENS_TEST_ADDON || undefined,
+    contextSize: 2048,
+    threads: 2,
+  });
   const result = await grounder.ground(clip, "a red box moves to the right", { totalTokens: 256, minTokens: 4, maxNewTokens: 12 });
   await grounder.dispose();
   process.stdout.write(`${JSON.stringify({ terminatedAt, text: result.text, spans: result.spans.length })}\n`);
