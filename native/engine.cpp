@@ -242,6 +242,10 @@ bool Engine::Load(const LoadOptions& opts, const std::function<bool(float)>& on_
     *err = {"ERR_NO_VISION", "The mmproj " + opts.mmproj_path + " has no vision encoder"};
     return false;
   }
+  if (cancel.load()) {  // a cancel during the warm-up encode stops it early (EncodeEval)
+    *err = {"ERR_ABORTED", "Model loading was aborted"};
+    return false;
+  }
   Reset();
   on_progress(1.0f);
   return true;
