@@ -160,8 +160,6 @@ export interface EvaluateOptions {
   onStage?: (stage: "encode" | "encode-step" | "prefill", index: number) => void;
 }
 
-export const DEFAULT_CONTEXT_SIZE = LOAD_DEFAULTS.contextSize;
-
 /** Turns an Error thrown by the addon into the matching TimelensError. */
 export function fromNativeError(e: unknown, stage?: string): Error {
   if (e instanceof TimelensError) return e;
