@@ -18,6 +18,7 @@ Napi::Error MakeError(Napi::Env env, const NativeError& err) {
   e.Set("code", Napi::String::New(env, err.code.empty() ? "ERR_NATIVE" : err.code));
   if (err.needed >= 0) e.Set("needed", Napi::Number::New(env, err.needed));
   if (err.available >= 0) e.Set("available", Napi::Number::New(env, err.available));
+  if (!err.stage.empty()) e.Set("stage", Napi::String::New(env, err.stage));
   return e;
 }
 

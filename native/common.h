@@ -13,6 +13,7 @@ struct NativeError {
   std::string message;
   double needed = -1;  // ERR_CONTEXT_OVERFLOW only
   double available = -1;
+  std::string stage;  // ERR_ABORTED: "encode" | "prefill" | "generate" (where the call stopped)
 };
 
 Napi::Error MakeError(Napi::Env env, const NativeError& err);

@@ -2,6 +2,7 @@
 // Engine on a Job thread. Exactly one Job per model at a time; the TS layer queues.
 #include <napi.h>
 
+#include <cmath>
 #include <memory>
 
 #include "common.h"
@@ -12,17 +13,59 @@ namespace timelens {
 
 namespace {
 
-int GetInt(const Napi::Object& o, const char* key, int fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
+// Options arrive fully resolved from src/defaults.ts: every field is required and checked
+// here, none has a fallback (docs/architecture.md "Defaults").
+[[noreturn]] void Invalid(Napi::Env env, const std::string& what, const char* key, const std::string& expected) {
+  ThrowError(env, "ERR_INVALID_ARGUMENT", what + ": options." + key + " must be " + expected);
 }
-double GetDouble(const Napi::Object& o, const char* key, double fallback) {
+
+double RequireNumber(Napi::Env env, const Napi::Object& o, const std::string& what, const char* key, double min, double max, bool integer) {
   Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+  const std::string range =
+      std::string(integer ? "an integer " : "a number ") + std::to_string(static_cast<long long>(min)) + ".." + std::to_string(static_cast<long long>(max));
+  if (!v.IsNumber()) Invalid(env, what, key, range + (v.IsUndefined() ? " (missing)" : ""));
+  double d = v.As<Napi::Number>().DoubleValue();
+  // Written so that NaN fails too.
+  if (!(d >= min && d <= max) || (integer && d != std::floor(d))) Invalid(env, what, key, range + ", got " + std::to_string(d));
+  return d;
 }
-bool GetBool(const Napi::Object& o, const char* key, bool fallback) {
+
+int RequireInt(Napi::Env env, const Napi::Object& o, const std::string& what, const char* key, int min, int max) {
+  return static_cast<int>(RequireNumber(env, o, what, key, min, max, true));
+}
+
+bool RequireBool(Napi::Env env, const Napi::Object& o, const std::string& what, const char* key) {
   Napi::Value v = o.Get(key);
-  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : fallback;
+  if (!v.IsBoolean()) Invalid(env, what, key, "a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string RequireString(Napi::Env env, const Napi::Object& o, const std::string& what, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) Invalid(env, what, key, "a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+std::vector<std::string> RequireStrings(Napi::Env env, const Napi::Object& o, const std::string& what, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsArray()) Invalid(env, what, key, "an array of strings");
+  Napi::Array arr = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    if (!arr.Get(i).IsString()) Invalid(env, what, key, "an array of strings");
+    out.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+Napi::Object RequireObject(Napi::Env env, Napi::Value v, const std::string& what) {
+  if (!v.IsObject()) ThrowError(env, "ERR_INVALID_ARGUMENT", what + " needs an options object");
+  return v.As<Napi::Object>();
+}
+
+int GetFrameInt(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : 0;  // 0 fails the size check
 }
 
 Napi::Int32Array ToInt32Array(Napi::Env env, const std::vector<llama_token>& tokens) {
@@ -42,18 +85,18 @@ std::vector<InputChunk> ParseChunks(Napi::Env env, Napi::Array arr) {
     if (c.Get("text").IsString()) {
       chunk.is_text = true;
       chunk.text = c.Get("text").As<Napi::String>();
-      chunk.special = GetBool(c, "special", false);
+      chunk.special = c.Get("special").IsBoolean() && c.Get("special").As<Napi::Boolean>().Value();
     } else if (c.Get("frames").IsArray()) {
       chunk.is_text = false;
       Napi::Array frames = c.Get("frames").As<Napi::Array>();
-      bool mergeable = GetBool(c, "mergeable", false);
+      bool mergeable = c.Get("mergeable").IsBoolean() && c.Get("mergeable").As<Napi::Boolean>().Value();
       if (frames.Length() == 0) ThrowError(env, "ERR_INVALID_ARGUMENT", "chunk " + std::to_string(i) + " has no frames");
       if (mergeable && frames.Length() != 2) ThrowError(env, "ERR_INVALID_ARGUMENT", "a mergeable frame group must hold exactly 2 frames");
       uint32_t w0 = 0, h0 = 0;
       for (uint32_t k = 0; k < frames.Length(); k++) {
         if (!frames.Get(k).IsObject()) ThrowError(env, "ERR_INVALID_ARGUMENT", "frame is not an object");
         Napi::Object f = frames.Get(k).As<Napi::Object>();
-        int w = GetInt(f, "width", 0), h = GetInt(f, "height", 0);
+        int w = GetFrameInt(f, "width"), h = GetFrameInt(f, "height");
         if (w < 2 || h < 2 || w > 16384 || h > 16384)
           ThrowError(env, "ERR_INVALID_ARGUMENT", "frame size must be 2..16384 px per side, got " + std::to_string(w) + "x" + std::to_string(h));
         if (!f.Get("data").IsTypedArray()) ThrowError(env, "ERR_INVALID_ARGUMENT", "frame.data must be a Uint8Array of RGB bytes");
@@ -83,25 +126,38 @@ std::vector<InputChunk> ParseChunks(Napi::Env env, Napi::Array arr) {
   return input;
 }
 
-SamplingOptions ParseSampling(Napi::Env env, Napi::Value value) {
-  SamplingOptions opts;
-  if (value.IsObject()) {
-    Napi::Object o = value.As<Napi::Object>();
-    opts.max_tokens = GetInt(o, "maxTokens", 512);
-    opts.temperature = static_cast<float>(GetDouble(o, "temperature", 0));
-    opts.top_k = GetInt(o, "topK", 40);
-    opts.top_p = static_cast<float>(GetDouble(o, "topP", 0.95));
-    opts.min_p = static_cast<float>(GetDouble(o, "minP", 0.05));
-    opts.seed = static_cast<uint32_t>(GetDouble(o, "seed", 0));
-    opts.report_margins = GetBool(o, "reportMargins", false);
-    if (o.Get("stop").IsArray()) {
-      Napi::Array stop = o.Get("stop").As<Napi::Array>();
-      for (uint32_t i = 0; i < stop.Length(); i++) {
-        if (stop.Get(i).IsString()) opts.stop.push_back(stop.Get(i).As<Napi::String>());
-      }
-    }
-  }
-  if (opts.max_tokens < 1) ThrowError(env, "ERR_INVALID_ARGUMENT", "maxTokens must be >= 1");
+GenerationOptions ParseGeneration(Napi::Env env, Napi::Value value) {
+  const std::string what = "generate()";
+  Napi::Object o = RequireObject(env, value, what);
+  GenerationOptions opts;
+  opts.max_tokens = RequireInt(env, o, what, "maxTokens", 1, 1 << 24);
+  opts.temperature = static_cast<float>(RequireNumber(env, o, what, "temperature", 0, 1000, false));
+  opts.top_k = RequireInt(env, o, what, "topK", 0, 1 << 24);
+  opts.top_p = static_cast<float>(RequireNumber(env, o, what, "topP", 0, 1, false));
+  opts.min_p = static_cast<float>(RequireNumber(env, o, what, "minP", 0, 1, false));
+  // Checked before the cast: NaN, negative or fractional seeds are errors, not wrapped values.
+  opts.seed = static_cast<uint32_t>(RequireNumber(env, o, what, "seed", 0, 4294967295.0, true));
+  opts.stop = RequireStrings(env, o, what, "stop");
+  opts.report_margins = RequireBool(env, o, what, "reportMargins");
+  return opts;
+}
+
+LoadOptions ParseLoadOptions(Napi::Env env, Napi::Object o) {
+  const std::string what = "load()";
+  LoadOptions opts;
+  opts.model_path = RequireString(env, o, what, "model");
+  opts.mmproj_path = RequireString(env, o, what, "mmproj");
+  opts.gpu_layers = RequireInt(env, o, what, "gpuLayers", -1, 1 << 20);
+  opts.threads = RequireInt(env, o, what, "threads", 1, 1024);
+  opts.context_size = RequireInt(env, o, what, "contextSize", 16, 1 << 24);
+  opts.batch_size = RequireInt(env, o, what, "batchSize", 1, 1 << 24);
+  opts.flash_attention = RequireInt(env, o, what, "flashAttention", -1, 1);
+  opts.image_min_tokens = RequireInt(env, o, what, "imageMinTokens", -1, 1 << 24);
+  opts.image_max_tokens = RequireInt(env, o, what, "imageMaxTokens", -1, 1 << 24);
+  opts.warmup = RequireBool(env, o, what, "warmup");
+  opts.parallel = RequireInt(env, o, what, "parallel", 1, 64);
+  opts.layer_devices = RequireStrings(env, o, what, "layerDevices");
+  opts.projector_device = RequireString(env, o, what, "projectorDevice");
   return opts;
 }
 
@@ -164,11 +220,16 @@ class Model : public Napi::ObjectWrap<Model> {
     busy_ = true;
     engine_->cancel = false;
     Napi::ObjectReference* self = new Napi::ObjectReference(Napi::Persistent(Value()));
-    return Job::Start(env, on_event, std::move(work), [this, self]() {
-      busy_ = false;
-      self->Reset();  // the wrapper may be collected again once the job is done
-      delete self;
-    });
+    std::shared_ptr<Engine> engine = engine_;
+    return Job::Start(
+        env, on_event, std::move(work), [engine]() { engine->cancel = true; },
+        [this, self]() {
+          busy_ = false;
+          try {
+            self->Reset();  // the wrapper may be collected again once the job is done
+          } catch (...) {}
+          delete self;
+        });
   }
 
   Napi::Value Load(const Napi::CallbackInfo& info) {
@@ -176,24 +237,7 @@ class Model : public Napi::ObjectWrap<Model> {
     Ready(env, false);
     if (loaded_) ThrowError(env, "ERR_INVALID_ARGUMENT", "This model is already loaded");
     if (!info[0].IsObject()) ThrowError(env, "ERR_INVALID_ARGUMENT", "load(options) needs an options object");
-    Napi::Object o = info[0].As<Napi::Object>();
-    LoadOptions opts;
-    if (!o.Get("model").IsString() || !o.Get("mmproj").IsString()) ThrowError(env, "ERR_INVALID_ARGUMENT", "load() needs model and mmproj paths");
-    opts.model_path = o.Get("model").As<Napi::String>();
-    opts.mmproj_path = o.Get("mmproj").As<Napi::String>();
-    opts.gpu_layers = GetInt(o, "gpuLayers", -1);
-    opts.mmproj_gpu = GetBool(o, "mmprojGpu", true);
-    opts.threads = GetInt(o, "threads", 0);
-    opts.context_size = GetInt(o, "contextSize", 4096);
-    opts.batch_size = GetInt(o, "batchSize", 512);
-    opts.flash_attention = GetInt(o, "flashAttention", -1);
-    opts.image_min_tokens = GetInt(o, "imageMinTokens", -1);
-    opts.image_max_tokens = GetInt(o, "imageMaxTokens", -1);
-    opts.warmup = GetBool(o, "warmup", true);
-    opts.parallel = GetInt(o, "parallel", 8);
-    if (o.Get("gpuBackend").IsString()) opts.gpu_backend = o.Get("gpuBackend").As<Napi::String>();
-    if (opts.parallel < 1 || opts.parallel > 64) ThrowError(env, "ERR_INVALID_ARGUMENT", "parallel must be 1..64");
-    if (opts.context_size < 16 || opts.batch_size < 1) ThrowError(env, "ERR_INVALID_ARGUMENT", "contextSize must be >= 16 and batchSize >= 1");
+    LoadOptions opts = ParseLoadOptions(env, info[0].As<Napi::Object>());
 
     auto engine = engine_;
     bool* loaded = &loaded_;
@@ -242,8 +286,19 @@ class Model : public Napi::ObjectWrap<Model> {
     out.Set("nEmbd", llama_model_n_embd(e.model));
     out.Set("nLayer", llama_model_n_layer(e.model));
     out.Set("vocabSize", llama_vocab_n_tokens(e.vocab));
+    // What the context uses, read back from llama.cpp where it says (not the options echoed).
     out.Set("contextSize", llama_n_ctx(e.ctx));
     out.Set("batchSize", llama_n_batch(e.ctx));
+    out.Set("ubatchSize", llama_n_ubatch(e.ctx));
+    out.Set("parallel", llama_n_seq_max(e.ctx));
+    out.Set("threads", llama_n_threads(e.ctx));
+    // llama.cpp resolves "auto" inside the context and does not report it: this is the mode given.
+    out.Set("flashAttention", llama_flash_attn_type_name(static_cast<llama_flash_attn_type>(e.options.flash_attention)));
+    out.Set("kvType", ggml_type_name(e.kv_type));
+    out.Set("kvUnified", true);
+    out.Set("imageMinTokens", e.options.image_min_tokens);
+    out.Set("imageMaxTokens", e.options.image_max_tokens);
+    out.Set("warmup", e.options.warmup);
     const char* tmpl = llama_model_chat_template(e.model, nullptr);
     out.Set("chatTemplate", tmpl ? Napi::Value(Napi::String::New(env, tmpl)) : env.Null());
     out.Set("eosToken", llama_vocab_eos(e.vocab));
@@ -300,20 +355,22 @@ class Model : public Napi::ObjectWrap<Model> {
     Ready(env);
     if (!info[0].IsArray()) ThrowError(env, "ERR_INVALID_ARGUMENT", "evaluate(chunks) needs an array");
     Napi::Array arr = info[0].As<Napi::Array>();
-    int reserve = info[1].IsObject() ? GetInt(info[1].As<Napi::Object>(), "reserve", 0) : 0;
+    int reserve = RequireInt(env, RequireObject(env, info[1], "evaluate()"), "evaluate()", "reserve", 0, 1 << 24);
     auto input = std::make_shared<std::vector<InputChunk>>(ParseChunks(env, arr));
 
     auto engine = engine_;
     return Start(env, info[2], [engine, input, reserve](Job& job) {
       auto report = std::make_shared<EvalReport>();
       NativeError err;
-      if (!engine->Evaluate(
-              *input, reserve,
-              [&](size_t i) {
-                job.Emit({JobEvent::kChunk, static_cast<double>(i)});
-              },
-              report.get(), &err))
-        return job.Fail(err);
+      EvalListener listener{[&](const char* stage, size_t i) {
+                              JobEvent ev{JobEvent::kStage, static_cast<double>(i)};
+                              ev.bytes = stage;
+                              job.Emit(std::move(ev));
+                            },
+                            [&](size_t i) {
+                              job.Emit({JobEvent::kChunk, static_cast<double>(i)});
+                            }};
+      if (!engine->Evaluate(*input, reserve, listener, report.get(), &err)) return job.Fail(err);
       llama_pos n_past = engine->n_past;
       int32_t n_cells = engine->n_cells;
       job.Succeed([report, n_past, n_cells](Napi::Env env) {
@@ -348,7 +405,7 @@ class Model : public Napi::ObjectWrap<Model> {
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Ready(env);
-    SamplingOptions opts = ParseSampling(env, info[0]);
+    GenerationOptions opts = ParseGeneration(env, info[0]);
     if (!engine_->has_logits) ThrowError(env, "ERR_INVALID_ARGUMENT", "Nothing to generate from: evaluate a prompt that ends with text first");
     auto engine = engine_;
     return Start(env, info[1], [engine, opts](Job& job) {
@@ -390,7 +447,7 @@ class Model : public Napi::ObjectWrap<Model> {
         if (!c.is_text) ThrowError(env, "ERR_INVALID_ARGUMENT", "generateMany suffixes hold text only");
       }
     }
-    SamplingOptions opts = ParseSampling(env, info[1]);
+    GenerationOptions opts = ParseGeneration(env, info[1]);
     auto engine = engine_;
     return Start(env, info[2], [engine, suffixes, opts](Job& job) {
       auto reports = std::make_shared<std::vector<GenerateReport>>();
@@ -436,9 +493,8 @@ class Model : public Napi::ObjectWrap<Model> {
     if (!info[0].IsString() || !info[1].IsObject()) ThrowError(env, "ERR_INVALID_ARGUMENT", "loadState(path, state) needs a path and a state");
     std::string path = info[0].As<Napi::String>();
     Napi::Object st = info[1].As<Napi::Object>();
-    int pos = GetInt(st, "nPast", -1), cells = GetInt(st, "nCells", -1);
-    if (pos < 1 || cells < 1 || static_cast<uint32_t>(cells) > llama_n_ctx(engine_->ctx))
-      ThrowError(env, "ERR_INVALID_ARGUMENT", "loadState() needs a positive nPast and nCells within the context");
+    const int n_ctx = static_cast<int>(llama_n_ctx(engine_->ctx));
+    int pos = RequireInt(env, st, "loadState()", "nPast", 1, 1 << 30), cells = RequireInt(env, st, "loadState()", "nCells", 1, n_ctx);
     auto engine = engine_;
     return Start(env, env.Undefined(), [engine, path, pos, cells](Job& job) {
       NativeError err;
@@ -463,9 +519,9 @@ class Model : public Napi::ObjectWrap<Model> {
     Engine& e = Ready(env);
     if (!info[0].IsObject()) ThrowError(env, "ERR_INVALID_ARGUMENT", "rewind(state) needs a state from state()");
     Napi::Object o = info[0].As<Napi::Object>();
-    int pos = GetInt(o, "nPast", -1), cells = GetInt(o, "nCells", -1);
-    if (pos < 0 || cells < 0 || pos > e.n_past || cells > e.n_cells) ThrowError(env, "ERR_INVALID_ARGUMENT", "rewind() can only go back to an earlier state");
-    e.Rewind(pos, cells);
+    int pos = RequireInt(env, o, "rewind()", "nPast", 0, 1 << 30), cells = RequireInt(env, o, "rewind()", "nCells", 0, 1 << 30);
+    NativeError err;
+    if (!e.RewindTo(pos, cells, &err)) ThrowError(env, err.code, err.message);
     return env.Undefined();
   }
 

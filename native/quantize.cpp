@@ -143,7 +143,7 @@ Napi::Value QuantizeJs(const Napi::CallbackInfo& info) {
         }
         job.Emit({JobEvent::kProgress, 1.0});
       },
-      nullptr);
+      [cancel]() { cancel->store(true); }, nullptr);
   Napi::Object out = Napi::Object::New(env);
   out.Set("promise", promise);
   out.Set("cancel", Napi::Function::New(

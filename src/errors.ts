@@ -2,35 +2,45 @@
  * Every error this package throws is a TimelensError with a stable `code`.
  * Codes are part of the public API: match on `err.code`, never on the message.
  */
-export type ErrorCode =
-  | "ERR_INVALID_ARGUMENT"
-  | "ERR_ADDON_NOT_FOUND"
-  | "ERR_FFMPEG_NOT_FOUND"
-  | "ERR_VIDEO_UNREADABLE"
-  | "ERR_VIDEO_TOO_SHORT"
-  | "ERR_VIDEO_ASPECT"
-  | "ERR_CLIP_RANGE"
-  | "ERR_FILE_NOT_FOUND"
-  | "ERR_MODEL_INVALID"
-  | "ERR_MODEL_UNSUPPORTED"
-  | "ERR_MMPROJ_MISMATCH"
-  | "ERR_NO_VISION"
-  | "ERR_PROFILE_UNKNOWN"
-  | "ERR_CONTEXT_OVERFLOW"
-  | "ERR_ABORTED"
-  | "ERR_DISPOSED"
-  | "ERR_BUSY"
-  | "ERR_STATE_INVALID"
-  | "ERR_NATIVE"
+export const ERROR_CODES = [
+  "ERR_INVALID_ARGUMENT",
+  "ERR_ADDON_NOT_FOUND",
+  "ERR_FFMPEG_NOT_FOUND",
+  "ERR_VIDEO_UNREADABLE",
+  "ERR_VIDEO_TOO_SHORT",
+  "ERR_VIDEO_ASPECT",
+  "ERR_CLIP_RANGE",
+  "ERR_FILE_NOT_FOUND",
+  "ERR_MODEL_INVALID",
+  "ERR_MODEL_UNSUPPORTED",
+  "ERR_MMPROJ_MISMATCH",
+  "ERR_NO_VISION",
+  "ERR_PROFILE_UNKNOWN",
+  "ERR_CONTEXT_OVERFLOW",
+  "ERR_ABORTED",
+  "ERR_DISPOSED",
+  "ERR_BUSY",
+  "ERR_STATE_INVALID",
+  "ERR_NATIVE",
   // Model supply (pull / convert / quantize): see docs/models.md.
-  | "ERR_CHECKPOINT_INVALID"
-  | "ERR_CHECKPOINT_UNSUPPORTED"
-  | "ERR_HUB_UNAUTHORIZED"
-  | "ERR_HUB_NOT_FOUND"
-  | "ERR_DOWNLOAD_FAILED"
-  | "ERR_DISK_FULL"
+  "ERR_CHECKPOINT_INVALID",
+  "ERR_CHECKPOINT_UNSUPPORTED",
+  "ERR_HUB_UNAUTHORIZED",
+  "ERR_HUB_NOT_FOUND",
+  "ERR_DOWNLOAD_FAILED",
+  "ERR_DISK_FULL",
   // Job queue (BullMQ + Redis): see docs/queue.md.
-  | "ERR_QUEUE";
+  "ERR_QUEUE",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/** Is `code` one of ours? (An addon error with any other code becomes ERR_NATIVE.) */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && KNOWN_CODES.has(code);
+}
 
 export class TimelensError extends Error {
   readonly code: ErrorCode;
@@ -72,4 +82,20 @@ export function isTimelensError(e: unknown, code?: ErrorCode): e is TimelensErro
 /** Throws AbortError when the signal has fired; call between stages. */
 export function throwIfAborted(signal: AbortSignal | undefined, stage?: string): void {
   if (signal?.aborted) throw new AbortError(stage ? `Aborted during ${stage}` : undefined, stage ? { stage } : {});
+}
+
+/** How a value looks in an error message: short, and never throwing. */
+function describe(actual: unknown): string {
+  if (typeof actual === "string") return JSON.stringify(actual.length > 80 ? `${actual.slice(0, 80)}...` : actual);
+  if (typeof actual === "number" || typeof actual === "boolean" || typeof actual === "bigint" || actual == null) return String(actual);
+  if (Array.isArray(actual)) return `an array of ${actual.length}`;
+  return typeof actual;
+}
+
+/**
+ * The one way to reject a bad argument: `invalidArgument("maxTokens", "an integer >= 1", 0)`
+ * says "maxTokens must be an integer >= 1, got 0" and carries the three facts in `details`.
+ */
+export function invalidArgument(name: string, expected: string, actual: unknown): TimelensError {
+  return new TimelensError("ERR_INVALID_ARGUMENT", `${name} must be ${expected}, got ${describe(actual)}`, { name, expected, actual: describe(actual) });
 }

@@ -37,6 +37,7 @@
 import { TimelensError } from "../errors";
 import type { FramePair } from "../video/types";
 import { formatTimestamp, groundingInstruction, type ModelProfile, type TimestampFormat } from "./profiles";
+import { SHARED_CONTROL_TOKENS } from "../gguf/specials";
 import { renderChatTemplate, type ChatMessage } from "./template";
 
 export const VISION_START = "<|vision_start|>";
@@ -46,30 +47,7 @@ export const VIDEO_PAD = "<|video_pad|>";
 export const VIDEO_PLACEHOLDER = `${VISION_START}${VIDEO_PAD}${VISION_END}`;
 
 /** Control tokens shared by Qwen2.5-VL and Qwen3-VL (ids 151643-151664, docs/reference.md "Prompt layout and special tokens"). */
-export const QWEN_CONTROL_TOKENS: readonly string[] = Object.freeze([
-  "<|endoftext|>",
-  "<|im_start|>",
-  "<|im_end|>",
-  "<|object_ref_start|>",
-  "<|object_ref_end|>",
-  "<|box_start|>",
-  "<|box_end|>",
-  "<|quad_start|>",
-  "<|quad_end|>",
-  "<|vision_start|>",
-  "<|vision_end|>",
-  "<|vision_pad|>",
-  "<|image_pad|>",
-  "<|video_pad|>",
-  "<tool_call>",
-  "</tool_call>",
-  "<|fim_prefix|>",
-  "<|fim_middle|>",
-  "<|fim_suffix|>",
-  "<|fim_pad|>",
-  "<|repo_name|>",
-  "<|file_sep|>",
-]);
+export const QWEN_CONTROL_TOKENS: readonly string[] = SHARED_CONTROL_TOKENS;
 
 export type PromptSegment = { kind: "text"; text: string; special: boolean } | { kind: "pair"; pair: number; frames: [number, number] };
 

@@ -3,18 +3,23 @@
  * Validates the GGUF pair before llama.cpp sees it, serialises every native call, maps
  * AbortSignals to native cancellation and native error codes to TimelensErrors.
  */
-import { AbortError, ContextOverflowError, TimelensError, throwIfAborted, type ErrorCode } from "../errors";
-import { inspectModelPair } from "../gguf/validate";
+import { LOAD_DEFAULTS, resolveGeneration, resolveLoadOptions } from "../defaults";
+import { AbortError, ContextOverflowError, TimelensError, invalidArgument, isErrorCode, throwIfAborted } from "../errors";
+import { PROMPT_SPECIAL_TOKENS } from "../gguf/specials";
+import { inspectModelPair, type ModelPairInfo } from "../gguf/validate";
 import {
   loadAddon,
   type AddonLocation,
+  type AddonSelection,
   type GpuPreference,
   type NativeChunk,
   type NativeDeviceRef,
   type NativeEvalResult,
+  type NativeEvent,
   type NativeGenerateReport,
+  type NativeGenerationOptions,
   type NativeModel,
-  type NativeSamplingOptions,
+  type NativeModelInfo,
   type NativeState,
 } from "../native";
 import { SerialQueue } from "../util/queue";
@@ -31,10 +36,16 @@ export interface ModelLoadOptions {
   gpuLayers?: number;
   /** Run the vision encoder on the GPU too (default true). */
   mmprojGpu?: boolean;
+  /** CPU threads (default: os.availableParallelism(); 0 means the default too). */
   threads?: number;
-  /** KV context in tokens (default 16384: a TimeLens video budget of 14336 plus room for the answer). */
+  /**
+   * KV context in tokens (default 16384: a TimeLens video budget of 14336 plus room for the
+   * answer; capped by the model's training context).
+   */
   contextSize?: number;
+  /** Batch and micro-batch size in tokens (default 512). */
   batchSize?: number;
+  /** Flash attention (default "auto": llama.cpp enables it where the device supports it). */
   flashAttention?: boolean | "auto";
   /** Upper bound of tokens one image may take before libmtmd would shrink it (default 16384). */
   imageMaxTokens?: number;
@@ -63,8 +74,17 @@ export interface ModelInfo {
   nEmbd: number;
   nLayer: number;
   nCtxTrain: number;
+  /** Context settings as llama.cpp reports them after load (not the options echoed). */
   contextSize: number;
   batchSize: number;
+  ubatchSize: number;
+  threads: number;
+  /** Flash attention mode given to llama.cpp ("auto" is resolved inside it). */
+  flashAttention: "auto" | "enabled" | "disabled";
+  /** KV cache element type ("f16"). */
+  kvType: string;
+  imageMinTokens: number;
+  imageMaxTokens: number;
   vocabSize: number;
   parameters: number;
   chatTemplate: string | null;
@@ -72,7 +92,7 @@ export interface ModelInfo {
   specialTokens: Record<string, number>;
   fileSizes: { model: number; mmproj: number };
   usesMrope: boolean;
-  /** Sequences that can be decoded together (groundMany). */
+  /** Sequences that can be decoded together (groundMany), as the context reports. */
   parallel: number;
   addon: AddonLocation;
   /** Which device runs what, as chosen at load. */
@@ -98,7 +118,15 @@ export interface GpuInfo {
   skipped: Array<{ path: string; variant: string; reason: string }>;
 }
 
-export interface GenerateOptions extends NativeSamplingOptions {
+/**
+ * Token generation (every field optional; src/defaults.ts GENERATION_DEFAULTS): maxTokens
+ * (default 512), temperature (default 0: greedy), topK (default 40), topP (default 0.95),
+ * minP (default 0.05; the three apply only when temperature > 0), seed (default 0, an integer
+ * 0..2^32-1), stop (default []), reportMargins (default false).
+ */
+export type GenerationOptions = Partial<NativeGenerationOptions>;
+
+export interface GenerateOptions extends GenerationOptions {
   signal?: AbortSignal;
   /** Each decoded piece of text as it is produced (UTF-8 split across tokens is held back). */
   onToken?: (text: string, token: number) => void;
@@ -113,7 +141,7 @@ export interface GenerateResult {
   timings: { generateMs: number; firstTokenMs: number; tokensPerSecond: number };
 }
 
-export interface GenerateManyOptions extends NativeSamplingOptions {
+export interface GenerateManyOptions extends GenerationOptions {
   signal?: AbortSignal;
   /** Each decoded piece of text, with the index of the suffix it belongs to. */
   onToken?: (index: number, text: string, token: number) => void;
@@ -125,27 +153,22 @@ export interface EvaluateOptions {
   reserve?: number;
   /** Called after each libmtmd chunk is in the KV cache. */
   onChunk?: (index: number) => void;
+  /**
+   * Called, while the native call runs, as chunk `index` starts its "encode" or "prefill", and
+   * with "encode-step" once its encode reached a cancellation point (docs/cancellation.md).
+   */
+  onStage?: (stage: "encode" | "encode-step" | "prefill", index: number) => void;
 }
-
-export const DEFAULT_CONTEXT_SIZE = 16384;
-
-const SPECIAL_TOKEN_TEXTS = [
-  "<|endoftext|>",
-  "<|im_start|>",
-  "<|im_end|>",
-  "<|vision_start|>",
-  "<|vision_end|>",
-  "<|vision_pad|>",
-  "<|image_pad|>",
-  "<|video_pad|>",
-];
 
 /** Turns an Error thrown by the addon into the matching TimelensError. */
 export function fromNativeError(e: unknown, stage?: string): Error {
   if (e instanceof TimelensError) return e;
-  const err = e as Error & { code?: string; needed?: number; available?: number };
+  const err = e as Error & { code?: string; needed?: number; available?: number; stage?: string };
   if (!err || typeof err.code !== "string") return err;
-  if (err.code === "ERR_ABORTED") return new AbortError(err.message, stage ? { stage } : {});
+  if (err.code === "ERR_ABORTED") {
+    const where = err.stage ?? stage; // the addon says where it stopped ("encode", "prefill", "generate")
+    return new AbortError(err.message, where ? { stage: where } : {});
+  }
   if (err.code === "ERR_CONTEXT_OVERFLOW") {
     return new ContextOverflowError(
       err.needed ?? -1,
@@ -153,7 +176,9 @@ export function fromNativeError(e: unknown, stage?: string): Error {
       "Lower the video's token budget (totalTokens, fps or maxFrames), or load the model with a larger contextSize.",
     );
   }
-  return new TimelensError(err.code as ErrorCode, err.message);
+  // A code this package does not define (a newer addon, a bug) is still a typed error.
+  if (!isErrorCode(err.code)) return new TimelensError("ERR_NATIVE", err.message, { nativeCode: err.code });
+  return new TimelensError(err.code, err.message);
 }
 
 function toResult(r: NativeGenerateReport): GenerateResult {
@@ -180,11 +205,148 @@ export interface ModelOps {
   reset(): void;
 }
 
+/** Says how the addon and GPU were chosen (the same facts end up in `info.gpu`). */
+function reportSelection(selection: AddonSelection, options: ModelLoadOptions, requested: GpuPreference): void {
+  const { location, gpu, skipped } = selection;
+  const log = options.onLog ?? (() => {});
+  for (const s of skipped) log(`timelens-native: skipped ${s.location.path}: ${s.reason}`);
+  const devices = gpu.devices.map((d) => `${d.name} (${d.description})`).join(", ");
+  log(`timelens-native: using ${location.path} (${location.variant}, ${location.source})${gpu.backend ? ` on ${gpu.backend}: ${devices}` : ""}`);
+  if (gpu.reason) {
+    log(`timelens-native: ${gpu.reason}`);
+    // Asked for a specific GPU and did not get it: say so even without onLog.
+    if (requested !== "auto" && requested !== false && !options.onLog) process.emitWarning(gpu.reason, { code: "TIMELENS_GPU_FALLBACK" });
+  }
+}
+
+/** Loads the native model, cancelling on the signal; native errors become TimelensErrors. */
+async function loadNative(selection: AddonSelection, options: ModelLoadOptions, pair: ModelPairInfo): Promise<NativeModel> {
+  const resolved = resolveLoadOptions(options, { nCtxTrain: pair.text.nCtxTrain, gpuDevices: selection.gpu.devices });
+  const native = new selection.addon.Model();
+  const onAbort = () => native.cancel();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  let listenerError: { error: unknown } | undefined;
+  try {
+    await native.load(resolved, (e) => {
+      if (e.type !== "progress" || listenerError) return;
+      try {
+        options.onProgress?.(e.progress);
+      } catch (error) {
+        listenerError = { error }; // the load stops, and rejects with it
+        native.cancel();
+      }
+    });
+  } catch (e) {
+    if (listenerError) throw listenerError.error;
+    throw fromNativeError(e, "load");
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+  if (listenerError) {
+    native.dispose();
+    throw listenerError.error;
+  }
+  return native;
+}
+
+/** Ids of the chat and vision special tokens, looked up by text in the model's own vocabulary. */
+function specialTokenIds(native: NativeModel): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const text of PROMPT_SPECIAL_TOKENS) {
+    const ids = native.tokenize(text, true);
+    if (ids.length === 1) out[text] = ids[0];
+  }
+  return out;
+}
+
+function modelInfo(native: NativeModel, n: NativeModelInfo, pair: ModelPairInfo, selection: AddonSelection, requested: GpuPreference): ModelInfo {
+  const { location, gpu, skipped } = selection;
+  return {
+    architecture: n.architecture ?? pair.text.architecture,
+    name: n.name,
+    projectorType: pair.mmproj.projectorType,
+    patchSize: pair.mmproj.patchSize,
+    spatialMerge: pair.mmproj.spatialMerge,
+    temporalPatch: 2,
+    nEmbd: n.nEmbd,
+    nLayer: n.nLayer,
+    nCtxTrain: n.nCtxTrain,
+    contextSize: n.contextSize,
+    batchSize: n.batchSize,
+    ubatchSize: n.ubatchSize,
+    threads: n.threads,
+    flashAttention: n.flashAttention,
+    kvType: n.kvType,
+    imageMinTokens: n.imageMinTokens,
+    imageMaxTokens: n.imageMaxTokens,
+    vocabSize: n.vocabSize,
+    parameters: n.parameters,
+    chatTemplate: n.chatTemplate,
+    specialTokens: specialTokenIds(native),
+    fileSizes: pair.fileSizes,
+    usesMrope: n.usesMrope,
+    parallel: n.parallel,
+    addon: location,
+    gpu: {
+      requested,
+      // null when nothing went to the GPU after all (gpuLayers 0 and mmprojGpu false)
+      backend: n.offload.offloadedLayers > 0 || n.offload.projectorDevice ? gpu.backend : null,
+      layerDevices: n.offload.layerDevices,
+      offloadedLayers: n.offload.offloadedLayers,
+      totalLayers: n.offload.totalLayers,
+      projectorDevice: n.offload.projectorDevice,
+      reason: gpu.reason,
+      skipped: skipped.map((s) => ({ path: s.location.path, variant: s.location.variant, reason: s.reason })),
+    },
+    systemInfo: n.systemInfo,
+  };
+}
+
+/**
+ * Runs a native call with cancellation: the signal cancels it; a listener that throws
+ * cancels it too and the call rejects with what the listener threw (docs/cancellation.md).
+ */
+async function nativeCall<T>(
+  native: NativeModel,
+  signal: AbortSignal | undefined,
+  stage: string,
+  run: (listen: <E>(fn: (e: E) => void) => (e: E) => void) => Promise<T>,
+): Promise<T> {
+  throwIfAborted(signal, stage);
+  const onAbort = () => native.cancel();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  let listenerError: { error: unknown } | undefined;
+  const listen =
+    <E>(fn: (e: E) => void) =>
+    (e: E) => {
+      if (listenerError) return;
+      try {
+        fn(e);
+      } catch (error) {
+        listenerError = { error };
+        native.cancel();
+      }
+    };
+  try {
+    const result = await run(listen);
+    if (listenerError) throw listenerError.error;
+    return result;
+  } catch (e) {
+    if (listenerError) throw listenerError.error;
+    throw fromNativeError(e, stage);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
 export class VisionModel {
   readonly info: ModelInfo;
+  /** Which prefix this model's KV cache holds now (set by VideoSession; docs/architecture.md). */
+  kvHolder: object | undefined = undefined;
   private readonly native: NativeModel;
   private readonly queue = new SerialQueue();
   private disposed = false;
+  private disposing: Promise<void> | undefined;
 
   private constructor(native: NativeModel, info: ModelInfo) {
     this.native = native;
@@ -198,88 +360,11 @@ export class VisionModel {
     options = expandPathOptions(options); // "~/model.gguf" means the home folder's
     throwIfAborted(options.signal, "load");
     const pair = await inspectModelPair(options.model, options.mmproj);
-    const log = options.onLog ?? (() => {});
-    const requested = options.gpu ?? "auto";
-    const { addon, location, gpu, skipped } = loadAddon({ path: options.addonPath, gpu: requested });
-    for (const s of skipped) log(`timelens-native: skipped ${s.location.path}: ${s.reason}`);
-    log(
-      `timelens-native: using ${location.path} (${location.variant}, ${location.source})${gpu.backend ? ` on ${gpu.backend}: ${gpu.devices.map((d) => `${d.name} (${d.description})`).join(", ")}` : ""}`,
-    );
-    if (gpu.reason) {
-      log(`timelens-native: ${gpu.reason}`);
-      // Asked for a specific GPU and did not get it: say so even without onLog.
-      if (requested !== "auto" && requested !== false && !options.onLog) process.emitWarning(gpu.reason, { code: "TIMELENS_GPU_FALLBACK" });
-    }
-    const native = new addon.Model();
-    const onAbort = () => native.cancel();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      const useGpu = gpu.backend !== null;
-      await native.load(
-        {
-          model: options.model,
-          mmproj: options.mmproj,
-          gpuLayers: useGpu ? (options.gpuLayers ?? -1) : 0,
-          mmprojGpu: useGpu ? (options.mmprojGpu ?? true) : false,
-          threads: options.threads ?? 0,
-          contextSize: options.contextSize ?? Math.min(DEFAULT_CONTEXT_SIZE, pair.text.nCtxTrain || DEFAULT_CONTEXT_SIZE),
-          batchSize: options.batchSize ?? 512,
-          flashAttention: options.flashAttention === undefined || options.flashAttention === "auto" ? -1 : options.flashAttention ? 1 : 0,
-          imageMinTokens: 1,
-          imageMaxTokens: options.imageMaxTokens ?? 16384,
-          warmup: options.warmup ?? true,
-          parallel: options.parallel ?? 8,
-          ...(gpu.backend ? { gpuBackend: gpu.backend } : {}),
-        },
-        (e) => {
-          if (e.type === "progress") options.onProgress?.(e.progress);
-        },
-      );
-    } catch (e) {
-      throw fromNativeError(e, "load");
-    } finally {
-      options.signal?.removeEventListener("abort", onAbort);
-    }
-    const n = native.info();
-    const specialTokens: Record<string, number> = {};
-    for (const text of SPECIAL_TOKEN_TEXTS) {
-      const ids = native.tokenize(text, true);
-      if (ids.length === 1) specialTokens[text] = ids[0];
-    }
-    const info: ModelInfo = {
-      architecture: n.architecture ?? pair.text.architecture,
-      name: n.name,
-      projectorType: pair.mmproj.projectorType,
-      patchSize: pair.mmproj.patchSize,
-      spatialMerge: pair.mmproj.spatialMerge,
-      temporalPatch: 2,
-      nEmbd: n.nEmbd,
-      nLayer: n.nLayer,
-      nCtxTrain: n.nCtxTrain,
-      contextSize: n.contextSize,
-      batchSize: n.batchSize,
-      vocabSize: n.vocabSize,
-      parameters: n.parameters,
-      chatTemplate: n.chatTemplate,
-      specialTokens,
-      fileSizes: pair.fileSizes,
-      usesMrope: n.usesMrope,
-      parallel: options.parallel ?? 8,
-      addon: location,
-      gpu: {
-        requested,
-        // null when nothing went to the GPU after all (gpuLayers 0 and mmprojGpu false)
-        backend: !n.offload || n.offload.offloadedLayers > 0 || n.offload.projectorDevice ? gpu.backend : null,
-        layerDevices: n.offload?.layerDevices ?? [],
-        offloadedLayers: n.offload?.offloadedLayers ?? 0,
-        totalLayers: n.offload?.totalLayers ?? n.nLayer + 1,
-        projectorDevice: n.offload?.projectorDevice ?? null,
-        reason: gpu.reason,
-        skipped: skipped.map((s) => ({ path: s.location.path, variant: s.location.variant, reason: s.reason })),
-      },
-      systemInfo: n.systemInfo,
-    };
-    return new VisionModel(native, info);
+    const requested = options.gpu ?? LOAD_DEFAULTS.gpu;
+    const selection = loadAddon({ path: options.addonPath, gpu: requested });
+    reportSelection(selection, options, requested);
+    const native = await loadNative(selection, options, pair);
+    return new VisionModel(native, modelInfo(native, native.info(), pair, selection, requested));
   }
 
   get isDisposed(): boolean {
@@ -293,6 +378,7 @@ export class VisionModel {
   /** Token ids of `text`; with special=false, `<|im_end|>` and friends are plain text. */
   tokenize(text: string, options: { special?: boolean } = {}): number[] {
     this.checkOpen();
+    if (typeof text !== "string") throw invalidArgument("tokenize(text)", "a string", text);
     return Array.from(this.native.tokenize(text, options.special ?? false));
   }
 
@@ -303,7 +389,11 @@ export class VisionModel {
   /** The raw bytes of the tokens' pieces (a piece may hold part of a UTF-8 character). */
   detokenizeBytes(tokens: readonly number[]): Buffer {
     this.checkOpen();
-    return this.native.detokenize(Int32Array.from(tokens));
+    try {
+      return this.native.detokenize(Int32Array.from(tokens));
+    } catch (e) {
+      throw fromNativeError(e);
+    }
   }
 
   /**
@@ -328,70 +418,79 @@ export class VisionModel {
 
   private ops(): ModelOps {
     const native = this.native;
-    const withSignal = async <T>(signal: AbortSignal | undefined, stage: string, run: () => Promise<T>): Promise<T> => {
-      throwIfAborted(signal, stage);
-      const onAbort = () => native.cancel();
-      signal?.addEventListener("abort", onAbort, { once: true });
+    const wrap = <T>(run: () => T): T => {
       try {
-        return await run();
+        return run();
       } catch (e) {
-        throw fromNativeError(e, stage);
-      } finally {
-        signal?.removeEventListener("abort", onAbort);
+        throw fromNativeError(e);
       }
     };
     return {
       evaluate: (chunks, options = {}) =>
-        withSignal(options.signal, "prefill", () =>
-          native.evaluate(chunks, { reserve: options.reserve ?? 0 }, (e) => {
-            if (e.type === "chunk") options.onChunk?.(e.index);
-          }),
+        nativeCall(native, options.signal, "prefill", (listen) =>
+          native.evaluate(
+            chunks,
+            { reserve: options.reserve ?? 0 },
+            listen((e: NativeEvent) => {
+              if (e.type === "chunk") options.onChunk?.(e.index);
+              else if (e.type === "stage") options.onStage?.(e.stage, e.index);
+            }),
+          ),
         ),
-      generate: (options = {}) =>
-        withSignal(options.signal, "generate", async () => {
+      generate: (options = {}) => {
+        const { signal, onToken, ...generation } = options;
+        return nativeCall(native, signal, "generate", async (listen) => {
+          const resolved = resolveGeneration(generation);
           const decoder = new TextDecoder("utf-8");
-          const { signal: _s, onToken, ...sampling } = options;
-          const r = await native.generate(sampling, (e) => {
-            if (e.type === "token" && onToken) onToken(decoder.decode(e.bytes, { stream: true }), e.token);
-          });
+          const r = await native.generate(
+            resolved,
+            listen((e: NativeEvent) => {
+              if (e.type === "token" && onToken) onToken(decoder.decode(e.bytes, { stream: true }), e.token);
+            }),
+          );
           return toResult(r);
-        }),
-      generateMany: (suffixes, options = {}) =>
-        withSignal(options.signal, "generate", async () => {
-          const decoders = suffixes.map(() => new TextDecoder("utf-8"));
-          const { signal: _s, onToken, ...sampling } = options;
-          const reports = await native.generateMany(suffixes, sampling, (e) => {
-            if (e.type === "token" && onToken) onToken(e.seq, decoders[e.seq].decode(e.bytes, { stream: true }), e.token);
-          });
-          return reports.map(toResult);
-        }),
-      saveState: (path) => withSignal(undefined, "save", () => native.saveState(path)),
-      loadState: (path, state) => withSignal(undefined, "load", () => native.loadState(path, state)),
-      state: () => native.state(),
-      rewind: (state) => {
-        try {
-          native.rewind(state);
-        } catch (e) {
-          throw fromNativeError(e);
-        }
+        });
       },
-      reset: () => native.reset(),
+      generateMany: (suffixes, options = {}) => {
+        const { signal, onToken, ...generation } = options;
+        return nativeCall(native, signal, "generate", async (listen) => {
+          const resolved = resolveGeneration(generation);
+          if (!Array.isArray(suffixes)) throw invalidArgument("generateMany(suffixes)", "an array of chunk arrays", suffixes);
+          const decoders = suffixes.map(() => new TextDecoder("utf-8"));
+          const reports = await native.generateMany(
+            suffixes,
+            resolved,
+            listen((e: NativeEvent) => {
+              if (e.type === "token" && onToken) onToken(e.seq, decoders[e.seq].decode(e.bytes, { stream: true }), e.token);
+            }),
+          );
+          return reports.map(toResult);
+        });
+      },
+      saveState: (path) => nativeCall(native, undefined, "save", () => native.saveState(path)),
+      loadState: (path, state) => nativeCall(native, undefined, "load", () => native.loadState(path, state)),
+      state: () => wrap(() => native.state()),
+      rewind: (state) => wrap(() => native.rewind(state)),
+      reset: () => wrap(() => native.reset()),
     };
   }
 
   /**
    * Cancels the running call, rejects the queued ones when they come up, then frees the
-   * native model. A second dispose() rejects with ERR_DISPOSED.
+   * native model. Calling it again is a no-op that waits for the first call to finish; every
+   * other call after dispose() rejects with ERR_DISPOSED.
    */
-  async dispose(): Promise<void> {
-    this.checkOpen();
-    this.disposed = true;
-    if (this.native.busy) this.native.cancel();
-    await this.queue.idle();
-    this.native.dispose();
+  dispose(): Promise<void> {
+    if (!this.disposing) {
+      this.disposed = true;
+      this.kvHolder = undefined;
+      if (this.native.busy) this.native.cancel();
+      this.disposing = this.queue.idle().then(() => this.native.dispose());
+    }
+    return this.disposing;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.disposed) await this.dispose();
+    await this.dispose();
   }
 }

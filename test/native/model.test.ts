@@ -125,7 +125,11 @@ describe.each(FAMILIES)("$name", ({ name, arch, projector, patch }) => {
     const a = await greedy();
     const b = await greedy();
     expect(a.tokens.length).toBeGreaterThan(0);
-    expect(a.stopReason === "maxTokens" ? a.tokens.length : 16).toBe(16);
+    expect(a.tokens.length).toBeLessThanOrEqual(16);
+    // Either it ran to maxTokens, or it stopped early because the model ended its turn (no
+    // stop sequences were given, and 16 tokens fit the context): the reason must say which.
+    expect(a.stopReason).toBe(a.tokens.length === 16 ? "maxTokens" : "eog");
+    expect(b.stopReason).toBe(a.stopReason);
     expect(b.tokens).toEqual(a.tokens);
     expect(b.text).toBe(a.text);
   });
@@ -220,10 +224,11 @@ describe.each(FAMILIES)("$name", ({ name, arch, projector, patch }) => {
 });
 
 describe("lifecycle", () => {
-  test("dispose twice and calls after dispose are typed errors", async () => {
+  test("dispose twice is a no-op; calls after dispose are typed errors", async () => {
     const m = await VisionModel.load({ ...fixturePair("tiny-qwen3vl"), contextSize: 512 });
     await m.dispose();
-    await expect(m.dispose()).rejects.toMatchObject({ code: "ERR_DISPOSED" });
+    await expect(m.dispose()).resolves.toBeUndefined();
+    expect(m.isDisposed).toBe(true);
     expect(() => m.tokenize("hi")).toThrow(expect.objectContaining({ code: "ERR_DISPOSED" }));
     await expect(m.generate({ maxTokens: 2 })).rejects.toMatchObject({ code: "ERR_DISPOSED" } as never);
   });

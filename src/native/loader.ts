@@ -4,199 +4,11 @@
  * then local builds (build-<gpu>/Release, build/Release). Paths inside an Electron app.asar
  * are mapped to app.asar.unpacked, where native files must live.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { posix, resolve, win32 } from "node:path";
-import { TimelensError } from "./errors";
-
-export type GpuVariant = "cuda" | "vulkan" | "metal";
-export type GpuPreference = "auto" | GpuVariant | false;
-
-/** Raw chunk given to the addon: text, or frames (a mergeable pair becomes one temporal patch). */
-export type NativeChunk = { text: string; special: boolean } | { frames: Array<{ width: number; height: number; data: Uint8Array }>; mergeable: boolean };
-
-export interface NativeChunkReport {
-  type: "text" | "image";
-  nTokens: number;
-  nPos: number;
-  tokens?: Int32Array;
-}
-
-export interface NativeEvalResult {
-  chunks: NativeChunkReport[];
-  nPast: number;
-  nCells: number;
-  timings: { tokenizeMs: number; encodeMs: number; prefillMs: number; textTokens: number; imageTokens: number; images: number };
-}
-
-export interface NativeGenerateReport {
-  tokens: Int32Array;
-  /** With reportMargins: top1 - top2 logit before each sampled token. */
-  margins?: Float32Array;
-  bytes: Buffer;
-  stopReason: "eog" | "maxTokens" | "stop" | "context";
-  timings: { generateMs: number; firstTokenMs: number; tokens: number };
-}
-
-export interface NativeGenerateResult extends NativeGenerateReport {
-  nPast: number;
-  nCells: number;
-}
-
-export type NativeEvent =
-  | { type: "progress"; progress: number }
-  | { type: "token"; token: number; bytes: Buffer; seq: number }
-  | { type: "chunk"; index: number };
-
-export interface NativeLoadOptions {
-  model: string;
-  mmproj: string;
-  gpuLayers?: number;
-  mmprojGpu?: boolean;
-  threads?: number;
-  contextSize?: number;
-  batchSize?: number;
-  /** -1 auto, 0 off, 1 on */
-  flashAttention?: number;
-  imageMinTokens?: number;
-  imageMaxTokens?: number;
-  warmup?: boolean;
-  /** Sequences for generateMany (default 8); they share the prefix's KV cells. */
-  parallel?: number;
-  /** Offload only to devices of this ggml backend ("Vulkan", "CUDA", "MTL"); default: any GPU. */
-  gpuBackend?: string;
-}
-
-export interface NativeDeviceRef {
-  name: string;
-  description: string;
-  backend: string;
-}
-
-/** Where the loaded model's work runs, as chosen at load. */
-export interface NativeOffload {
-  /** Devices holding the offloaded text layers (empty: all on the CPU). */
-  layerDevices: NativeDeviceRef[];
-  /** Text layers offloaded, counting the output layer, of totalLayers (n_layer + 1). */
-  offloadedLayers: number;
-  totalLayers: number;
-  /** Where the vision encoder (mmproj) runs; null: the CPU. */
-  projectorDevice: NativeDeviceRef | null;
-}
-
-export interface NativeModelInfo {
-  architecture: string | null;
-  name: string | null;
-  description: string;
-  parameters: number;
-  sizeBytes: number;
-  nCtxTrain: number;
-  nEmbd: number;
-  nLayer: number;
-  vocabSize: number;
-  contextSize: number;
-  batchSize: number;
-  chatTemplate: string | null;
-  eosToken: number;
-  usesMrope: boolean;
-  hasVision: boolean;
-  systemInfo: string;
-  /** Absent in addons built before it existed. */
-  offload?: NativeOffload;
-}
-
-export interface NativeSamplingOptions {
-  maxTokens?: number;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  seed?: number;
-  stop?: string[];
-  /** Report, per step, how far the best logit is ahead of the second (parity debugging). */
-  reportMargins?: boolean;
-}
-
-export interface NativeState {
-  nPast: number;
-  nCells: number;
-  hasLogits?: boolean;
-}
-
-/** The addon's Model class: one call at a time (callers queue), every method may throw a coded Error. */
-export interface NativeModel {
-  load(options: NativeLoadOptions, onEvent?: (e: NativeEvent) => void): Promise<void>;
-  info(): NativeModelInfo;
-  tokenize(text: string, special: boolean): Int32Array;
-  detokenize(tokens: Int32Array): Buffer;
-  evaluate(chunks: NativeChunk[], options?: { reserve?: number }, onEvent?: (e: NativeEvent) => void): Promise<NativeEvalResult>;
-  generate(options: NativeSamplingOptions, onEvent?: (e: NativeEvent) => void): Promise<NativeGenerateResult>;
-  /** One text-only suffix per sequence on top of the current state; the state is restored after. */
-  generateMany(suffixes: NativeChunk[][], options: NativeSamplingOptions, onEvent?: (e: NativeEvent) => void): Promise<NativeGenerateReport[]>;
-  /** Writes the current state (sequence 0) to a file; resolves with its size in bytes. */
-  saveState(path: string): Promise<number>;
-  /** Replaces the context with a state written by saveState; rejects with ERR_STATE_INVALID if it does not fit. */
-  loadState(path: string, state: NativeState): Promise<void>;
-  state(): NativeState;
-  rewind(state: NativeState): void;
-  reset(): void;
-  cancel(): void;
-  dispose(): void;
-  readonly busy: boolean;
-  readonly disposed: boolean;
-}
-
-export interface NativeDevice {
-  name: string;
-  description: string;
-  backend: string;
-  type: "cpu" | "gpu" | "igpu" | "accel";
-  memoryFree: number;
-  memoryTotal: number;
-}
-
-export interface NativeBackends {
-  /** true for prebuilt binaries: backends are modules loaded from `dir`, the addon's folder. */
-  dynamic: boolean;
-  dir: string | null;
-  /** ggml backend registries present ("CPU", "Vulkan", "CUDA", "MTL" ...). */
-  registered: string[];
-  /** GPU backend modules found next to the addon, and why one did not load. */
-  gpuModules: Array<{ file: string; loaded: boolean; error: string | null }>;
-}
-
-/** native/quantize.cpp: every option is required; defaults live in src/quantize/. */
-export interface NativeQuantizeOptions {
-  input: string;
-  output: string;
-  /** A name from quantizeTypes(). */
-  type: string;
-  threads: number;
-  allowRequantize: boolean;
-  quantizeOutputTensor: boolean;
-  pure: boolean;
-  /** 0: llama.cpp's own cap. */
-  maxBufferBytes: number;
-}
-
-export interface NativeQuantizeJob {
-  /** Rejects with code ERR_ABORTED after cancel(), ERR_NATIVE with llama.cpp's errors otherwise. */
-  promise: Promise<void>;
-  /** Stops before the next tensor. */
-  cancel(): void;
-}
-
-export interface NativeAddon {
-  Model: new () => NativeModel;
-  setLogLevel(level: number): void;
-  systemInfo(): string;
-  devices(): NativeDevice[];
-  /** Absent in addons built before it existed. */
-  backends?(): NativeBackends;
-  /** Absent in addons built before it existed. Progress events: tensors started / tensors. */
-  quantize?(options: NativeQuantizeOptions, onEvent?: (e: NativeEvent) => void): NativeQuantizeJob;
-  quantizeTypes?(): string[];
-}
+import { dirname, join as joinPath, posix, resolve, win32 } from "node:path";
+import { TimelensError } from "../errors";
+import type { GpuPreference, GpuVariant, NativeAddon, NativeDevice } from "./types";
 
 export interface AddonLocation {
   path: string;
@@ -207,7 +19,26 @@ export interface AddonLocation {
 /** ggml's registry name for each GPU variant (what `NativeDevice.backend` says). */
 export const GPU_BACKEND_NAMES: Record<GpuVariant, string> = { cuda: "CUDA", vulkan: "Vulkan", metal: "MTL" };
 
-const packageRoot = resolve(__dirname, "..");
+/**
+ * The package's root folder: the nearest folder above this file whose package.json is ours
+ * (this file runs from src/native/ in tests and from dist/ when bundled).
+ */
+function findPackageRoot(start: string): string {
+  let dir = start;
+  for (;;) {
+    const manifest = joinPath(dir, "package.json");
+    try {
+      if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "timelens-native") return dir;
+    } catch {
+      // unreadable: keep looking further up
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return resolve(start, "..");
+    dir = parent;
+  }
+}
+
+const packageRoot = findPackageRoot(__dirname);
 // A real `require` in both the CommonJS and the ESM build (tsup shims __filename there).
 const nodeRequire = createRequire(__filename);
 
@@ -329,14 +160,26 @@ export interface AddonSelection {
   skipped: Array<{ location: AddonLocation; reason: string }>;
 }
 
+/**
+ * The GPUs to offload to, by llama.cpp's own default rule: every discrete GPU, else the
+ * integrated GPUs of one backend; optionally only those of `backend`; never RPC devices.
+ * This is the only place devices are chosen: the addon receives the list by name
+ * (docs/architecture.md "GPU choice"). Pure: tests check it.
+ */
+export function chooseGpuDevices(devices: readonly NativeDevice[], backend: string | null): NativeDevice[] {
+  const ofBackend = devices.filter((d) => d.backend !== "RPC" && (backend === null || d.backend.toLowerCase() === backend.toLowerCase()));
+  const discrete = ofBackend.filter((d) => d.type === "gpu");
+  if (discrete.length) return discrete;
+  const integrated = ofBackend.filter((d) => d.type === "igpu");
+  return integrated.filter((d) => d.backend === integrated[0]?.backend);
+}
+
 function gpuDevicesOf(addon: NativeAddon, backend: string | null): NativeDevice[] {
-  let devices: NativeDevice[];
   try {
-    devices = addon.devices();
+    return chooseGpuDevices(addon.devices(), backend);
   } catch {
     return [];
   }
-  return devices.filter((d) => (d.type === "gpu" || d.type === "igpu") && (backend === null || d.backend.toLowerCase() === backend.toLowerCase()));
 }
 
 function moduleErrors(addon: NativeAddon): string {
