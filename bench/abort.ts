@@ -3,7 +3,7 @@
  * prefill, generate), on the MEDIUM fixture pair and a 60 s video. Latency = time from
  * abort() to the promise's rejection. A reported figure, not a pass/fail test.
  */
-import { Grounder } from "../src/grounder";
+import { Grounder } from "../src/session";
 import type { GroundStage } from "../src/types";
 import { ensureFixtures } from "../scripts/fixtures/generate";
 import { benchVideo, fmt, table } from "./util";

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Grounder } from "../src/grounder";
+import { Grounder } from "../src/session";
 import type { GroundOptions, GroundingResult } from "../src/types";
 import { ensureFixtures } from "../scripts/fixtures/generate";
 import { benchVideo, fmt, table } from "./util";

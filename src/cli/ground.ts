@@ -1,6 +1,6 @@
 /** `timelens ground <video> <query> --model M --mmproj P`: streams the answer, prints the span. */
 import { parseArgs } from "node:util";
-import { Grounder } from "../grounder";
+import { Grounder } from "../session";
 import type { GroundingResult } from "../types";
 import { EXIT, UsageError, interruptSignal, num } from "./common";
 import { ProgressBar, formatMs } from "./progress";

@@ -46,9 +46,9 @@ export async function planCommand(argv: string[]): Promise<number> {
   const sampling = samplingFrom(values);
   const plan = planFrames(video, {
     profile,
-    fps: sampling.fps ?? profile.defaults.fps,
-    minTokens: sampling.minTokens ?? profile.defaults.minTokens,
-    totalTokens: sampling.totalTokens ?? profile.defaults.totalTokens,
+    fps: sampling.fps ?? profile.video.fps,
+    minTokens: sampling.minTokens ?? profile.video.minTokens,
+    totalTokens: sampling.totalTokens ?? profile.video.totalTokens,
     maxFrames: sampling.maxFrames,
     start: sampling.start,
     end: sampling.end,

@@ -11,8 +11,8 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { TimelensError, isTimelensError, type ErrorCode } from "../errors";
-import type { OpenVideoOptions } from "../grounder";
-import type { GroundProgress, GroundTimings, GroundingResult, QueryOptions, SamplingOptions } from "../types";
+import type { OpenVideoOptions } from "../session";
+import type { GroundProgress, GroundTimings, GroundingResult, QueryOptions, FrameSamplingOptions } from "../types";
 import type { BenchItem } from "./bench";
 import { referenceTimestamps } from "./metrics";
 import { formatPredictionLine, parsePredictionFile } from "./predictions";
@@ -85,7 +85,7 @@ export interface RunEvalOptions {
   /** The prediction file: one path for everything, or a path per dataset. */
   out: string | ((dataset: string) => string);
   /** Frame sampling (default: the model profile's, i.e. the reference's). */
-  sampling?: SamplingOptions;
+  sampling?: FrameSamplingOptions;
   /** Answer length cap (default: the profile's, 512). */
   maxNewTokens?: number;
   signal?: AbortSignal;

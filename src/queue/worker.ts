@@ -16,7 +16,7 @@ import { stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import { TimelensError, isTimelensError } from "../errors";
-import type { OpenVideoOptions } from "../grounder";
+import type { OpenVideoOptions } from "../session";
 import type { GroundingResult, GroundProgress, QueryOptions } from "../types";
 import { DEFAULT_QUEUE_NAME, connectionFor, type RedisTarget } from "./connection";
 import {

@@ -185,6 +185,8 @@ export class VisionModel {
   private readonly native: NativeModel;
   private readonly queue = new SerialQueue();
   private disposed = false;
+  /** Which prefix this model's KV cache holds now (set by VideoSession; docs/architecture.md). */
+  kvHolder: object | undefined = undefined;
 
   private constructor(native: NativeModel, info: ModelInfo) {
     this.native = native;

@@ -6,15 +6,18 @@
  * a `select` filter keeps the planned frame numbers (n counts decoded frames, the reference
  * reader's numbering), the display rotation is applied to the kept frames only (as ffmpeg's
  * autorotate would: transpose/flip), and they leave as full-size rgb24 on stdout. Each frame is
- * then resized here with the reference's antialiased bicubic (resize.ts) and yielded. The
- * iterator reads stdout only when the consumer asks for the next frame, so ffmpeg blocks on the
- * pipe and memory stays at a few frames whatever the video's length.
+ * then resized with the reference's antialiased bicubic (resize.ts) on a worker thread
+ * (resize-thread.ts; same code, same bytes) and yielded. The iterator reads stdout only when the
+ * consumer asks for the next frame, so ffmpeg blocks on the pipe and memory stays at a few
+ * frames whatever the video's length.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { AbortError, TimelensError, throwIfAborted } from "../errors";
 import { resolveFfmpeg, stderrTail } from "./ffmpeg";
-import { passthroughArgs, probeStream, removeTempVideo, writeTempVideo, type VideoSource } from "./probe";
-import { createResizer, type ResizeOptions } from "./resize";
+import { passthroughArgs, probeStream, type StreamLayout } from "./probe";
+import type { ResizeOptions } from "./resize";
+import { createAsyncResizer } from "./resize-thread";
+import { videoFile, type VideoSource } from "./temp-video";
 import type { Frame, FramePlan } from "./types";
 
 export interface ReadFramesOptions {
@@ -22,8 +25,13 @@ export interface ReadFramesOptions {
   signal?: AbortSignal;
   /** Explicit ffmpeg binary (else env, the @ffmpeg-installer package, PATH; see ffmpeg.ts). */
   ffmpegPath?: string;
-  /** Explicit ffprobe binary, used to read the stream layout and rotation. */
+  /** Explicit ffprobe binary, used to read the stream layout and rotation (unless `stream` is given). */
   ffprobePath?: string;
+  /**
+   * The stream layout probeVideo already returned (a ProbedVideoDetails fits): decoding then
+   * runs no ffprobe of its own. Without it the file is probed for it first.
+   */
+  stream?: StreamLayout;
   /** Look in the @ffmpeg-installer / @ffprobe-installer packages (default true); see resolveFfmpeg. */
   usePackages?: boolean;
   /** Called with each frame just before it is yielded (progress reporting). */
@@ -35,6 +43,11 @@ export interface ReadFramesOptions {
   autorotate?: boolean;
   /** Resampling reference and PyTorch build (default torchvision float path, torch2-simd). */
   resample?: ResizeOptions;
+  /**
+   * Where frames are resized: "worker" (default) on a shared worker thread, so the JS thread
+   * stays free; "main" on the JS thread. The bytes are the same either way.
+   */
+  resizeThread?: "worker" | "main";
   /** ffmpeg decoder threads (default: ffmpeg's choice, all cores). */
   threads?: number;
   /** Called with the ffmpeg child process right after it starts (tests, diagnostics). */
@@ -101,11 +114,11 @@ export function readFrames(source: VideoSource, plan: FramePlan, options: ReadFr
     throw new TimelensError("ERR_INVALID_ARGUMENT", "A video must be a file path or a Buffer/Uint8Array of the file's bytes");
   // Bytes: decoded from a temporary file that lives as long as the iteration.
   return (async function* () {
-    const path = await writeTempVideo(source);
+    const file = await videoFile(source);
     try {
-      yield* readFramesFromPath(path, plan, options);
+      yield* readFramesFromPath(file.path, plan, options);
     } finally {
-      await removeTempVideo(path);
+      await file.release();
     }
   })();
 }
@@ -114,7 +127,8 @@ async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadF
   const signal = options.signal;
   throwIfAborted(signal, "decode");
   const autorotate = options.autorotate ?? true;
-  const meta = await probeStream(path, { ffprobePath: options.ffprobePath, ffmpegPath: options.ffmpegPath, usePackages: options.usePackages, signal });
+  const meta =
+    options.stream ?? (await probeStream(path, { ffprobePath: options.ffprobePath, ffmpegPath: options.ffmpegPath, usePackages: options.usePackages, signal }));
   const srcW = autorotate ? meta.width : meta.codedWidth;
   const srcH = autorotate ? meta.height : meta.codedHeight;
   if (plan.sourceWidth !== undefined && plan.sourceHeight !== undefined && (plan.sourceWidth !== srcW || plan.sourceHeight !== srcH)) {
@@ -176,8 +190,9 @@ async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadF
   signal?.addEventListener("abort", onAbort, { once: true });
 
   const frameBytes = srcW * srcH * 3;
-  const resizer = createResizer(srcW, srcH, plan.width, plan.height, options.resample);
-  const full = new Uint8Array(frameBytes);
+  const resizer = createAsyncResizer([srcW, srcH, plan.width, plan.height], options.resample, options.resizeThread);
+  // Each full frame gets its own buffer: it is handed to the resize worker, not copied.
+  let full = new Uint8Array(frameBytes);
   let filled = 0;
   let uniquePos = 0; // next unique frame expected from ffmpeg
   let position = 0; // next plan position to yield
@@ -210,7 +225,8 @@ async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadF
           // More frames than selected: ffmpeg misbehaved; stop reading.
           throw new TimelensError("ERR_VIDEO_UNREADABLE", `ffmpeg returned more frames than the ${unique.length} selected from ${path}`, { path });
         }
-        const resized = resizer.resize(full);
+        const resized = await resizer.resize(full);
+        full = new Uint8Array(frameBytes);
         const frameNo = unique[uniquePos++];
         let first = true;
         while (position < total && plan.indices[position] === frameNo) {

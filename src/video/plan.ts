@@ -25,7 +25,7 @@ export interface PlanOptions {
   profile?: ModelProfile;
   /** Pixels per token side (32 for Qwen3-VL / TimeLens-8B, 28 for Qwen2.5-VL). Default profile.factor. */
   factor?: number;
-  /** Sampling rate in frames per second of video (reference `fps`). Default profile.defaults.fps (2). Ignored when `nframes` is given. */
+  /** Sampling rate in frames per second of video (reference `fps`). Default profile.video.fps (2). Ignored when `nframes` is given. */
   fps?: number;
   /**
    * Sample exactly this many frames instead of using `fps` (reference `nframes`); rounded to
@@ -48,9 +48,9 @@ export interface PlanOptions {
    * (TimeLens: 14336 tokens), else 128000 * factor^2 * 0.9.
    */
   totalPixels?: number;
-  /** minPixels as a token count: minTokens * factor^2 pixels. Default profile.defaults.minTokens; minPixels wins. */
+  /** minPixels as a token count: minTokens * factor^2 pixels. Default profile.video.minTokens; minPixels wins. */
   minTokens?: number;
-  /** totalPixels as a token count: totalTokens * factor^2 pixels. Default profile.defaults.totalTokens; totalPixels wins. */
+  /** totalPixels as a token count: totalTokens * factor^2 pixels. Default profile.video.totalTokens; totalPixels wins. */
   totalTokens?: number;
   /** Clip start in seconds (reference `video_start`); clamped to [0, duration]. */
   start?: number;
@@ -248,7 +248,7 @@ export function planFrames(video: VideoInfo, options: PlanOptions = {}): FramePl
   torchBuild(options.torchCompat); // validates
 
   const range = frameRange(video.totalFrames, video.fps, options.start, options.end);
-  const fps = options.nframes !== undefined ? undefined : (options.fps ?? profile.defaults.fps);
+  const fps = options.nframes !== undefined ? undefined : (options.fps ?? profile.video.fps);
   const n = frameCount(range.frames, video.fps, { fps, nframes: options.nframes, minFrames: options.minFrames, maxFrames: options.maxFrames });
 
   const lin = torchLinspace(range.startFrame, range.endFrame, n, options.torchCompat);
@@ -256,8 +256,8 @@ export function planFrames(video: VideoInfo, options: PlanOptions = {}): FramePl
   const frameTimes = indices.map((i) => i / video.fps);
 
   const f2 = factor * factor;
-  const minTokens = options.minTokens ?? profile.defaults.minTokens;
-  const totalTokens = options.totalTokens ?? profile.defaults.totalTokens;
+  const minTokens = options.minTokens ?? profile.video.minTokens;
+  const totalTokens = options.totalTokens ?? profile.video.totalTokens;
   const minPixels = options.minPixels ?? (minTokens !== undefined ? minTokens * f2 : VIDEO_MIN_TOKEN_NUM * f2);
   const totalPixels = options.totalPixels ?? (totalTokens !== undefined ? totalTokens * f2 : MODEL_SEQ_LEN * f2 * 0.9);
   let maxPixels = Math.max(Math.min(VIDEO_MAX_TOKEN_NUM * f2, (totalPixels / n) * FRAME_FACTOR), Math.trunc(minPixels * 1.05));

@@ -10,13 +10,13 @@
  * duration x frame rate to within one frame; otherwise the frames are counted by decoding the
  * stream with ffmpeg, exactly as readFrames will decode it. ("decode" mode always counts.)
  */
-import { randomBytes } from "node:crypto";
 import { promises as fsp, type Stats } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { AbortError, TimelensError, throwIfAborted } from "../errors";
 import { fpsModeArgs, resolveFfmpeg, resolveFfprobe, runTool, stderrTail, toolVersion, type FfmpegOptions, type FfprobeOptions } from "./ffmpeg";
+import { withVideoFile, type VideoSource } from "./temp-video";
 import type { ProbedVideo } from "./types";
+
+export type { VideoSource } from "./temp-video";
 
 /** How the frame count is obtained. */
 export type FrameCountMode =
@@ -33,15 +33,24 @@ export interface ProbeOptions extends FfprobeOptions {
   signal?: AbortSignal;
 }
 
-/** Video input: a file path, or the file's bytes (written to a temporary file while probed). */
-export type VideoSource = string | Uint8Array;
-
-export interface ProbedVideoDetails extends ProbedVideo {
+/**
+ * Where the frames are in the file and how they are stored: what readFrames needs besides the
+ * plan. The probe returns it, so decoding does not run ffprobe a second time.
+ */
+export interface StreamLayout {
   /** Index of the probed stream in the file (readFrames decodes this one). */
   streamIndex: number;
   /** Width and height as stored, before rotation. */
   codedWidth: number;
   codedHeight: number;
+  /** Clockwise display rotation (0, 90, 180, 270). */
+  rotation: number;
+  /** Display size (rotation applied). */
+  width: number;
+  height: number;
+}
+
+export interface ProbedVideoDetails extends ProbedVideo, StreamLayout {
   /** The container's frame count, when it states one. */
   containerFrames?: number;
   /** Where totalFrames came from. */
@@ -107,29 +116,6 @@ export function rotationOf(stream: Pick<FfprobeStream, "side_data_list" | "tags"
   if (cw === undefined) return 0;
   const q = Math.round(cw / 90) * 90;
   return ((q % 360) + 360) % 360;
-}
-
-/** Writes video bytes to a private temporary file (ffmpeg needs a seekable file for MP4). */
-export async function writeTempVideo(bytes: Uint8Array): Promise<string> {
-  const path = join(tmpdir(), `timelens-${process.pid}-${randomBytes(6).toString("hex")}.video`);
-  await fsp.writeFile(path, bytes, { mode: 0o600 });
-  return path;
-}
-
-export async function removeTempVideo(path: string): Promise<void> {
-  await fsp.rm(path, { force: true });
-}
-
-async function withSourceFile<T>(source: VideoSource, fn: (path: string) => Promise<T>): Promise<T> {
-  if (typeof source === "string") return fn(source);
-  if (!(source instanceof Uint8Array))
-    throw new TimelensError("ERR_INVALID_ARGUMENT", "A video must be a file path or a Buffer/Uint8Array of the file's bytes");
-  const path = await writeTempVideo(source);
-  try {
-    return await fn(path);
-  } finally {
-    await removeTempVideo(path);
-  }
 }
 
 /** Checks that a path names a readable file; throws ERR_FILE_NOT_FOUND / ERR_VIDEO_UNREADABLE. */
@@ -198,9 +184,17 @@ export async function countDecodedFrames(path: string, streamIndex: number, opts
  */
 export async function probeVideo(source: VideoSource, opts: ProbeOptions = {}): Promise<ProbedVideoDetails> {
   throwIfAborted(opts.signal, "probe");
-  const result = await withSourceFile(source, (path) => probePath(path, opts));
-  if (typeof source !== "string") result.path = "<buffer>";
-  return result;
+  try {
+    return await withVideoFile(source, async (file) => {
+      const result = await probePath(file.path, opts);
+      if (file.temporary) result.path = "<buffer>";
+      return result;
+    });
+  } catch (e) {
+    // ffprobe/ffmpeg killed by the signal: say which stage was cancelled
+    if (opts.signal?.aborted) throw new AbortError("Aborted during probe", { stage: "probe" });
+    throw e;
+  }
 }
 
 /** Stream facts from one metadata-only ffprobe call (no frame counting). */

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Grounder } from "../../src/grounder";
+import { Grounder } from "../../src/session";
 import type { GroundEvent, GroundOptions, GroundStage } from "../../src/types";
 import { fixturePair } from "../helpers/models";
 import { makeClip } from "../helpers/clips";

@@ -4,16 +4,19 @@
  * of that prefix, then rewinds the KV cache to it. With a PrefixCache the prefix also
  * survives the process.
  */
-import { ContextOverflowError, TimelensError, throwIfAborted } from "./errors";
-import { parseGroundingAnswer } from "./parse";
-import type { ModelProfile } from "./prompt/profiles";
-import { renderPrompt, type PromptSegment, type RenderedPrompt } from "./prompt/render";
-import type { GenerateResult, ModelOps, VisionModel } from "./runtime/model";
-import type { NativeChunk, NativeState } from "./native";
-import type { FramePlan, ProbedVideo } from "./video/types";
-import { readFrames } from "./video/decode";
-import { prefixKey, type PrefixCache } from "./cache/prefix-cache";
-import type { GroundProgress, GroundStage, GroundingResult, QueryOptions } from "./types";
+import { ContextOverflowError, TimelensError, throwIfAborted } from "../errors";
+import { parseGroundingAnswer } from "../parse";
+import type { ModelProfile } from "../prompt/profiles";
+import { renderPrompt, type PromptSegment, type RenderedPrompt } from "../prompt/render";
+import type { GenerateResult, ModelOps, VisionModel } from "../runtime/model";
+import type { NativeChunk, NativeState } from "../native";
+import type { FramePlan } from "../video/types";
+import type { ProbedVideoDetails } from "../video/probe";
+import { readFrames } from "../video/decode";
+import { prefixKey, type PrefixCache } from "../cache/prefix-cache";
+import type { Frame } from "../video/types";
+import type { GroundingResult, QueryOptions } from "../types";
+import { ProgressClock } from "./progress";
 
 /** Rough text overhead (template, labels, instruction) used only for the early size check. */
 const TEXT_TOKENS_ESTIMATE = 160;
@@ -22,8 +25,18 @@ interface Prefix {
   state: NativeState;
   segments: PromptSegment[];
   imageTokens: number;
-  timings: { probeMs: number; decodeMs: number; encodeMs: number; prefillMs: number };
+  timings: PrefixTimings;
 }
+
+interface PrefixTimings {
+  probeMs: number;
+  decodeMs: number;
+  decodeWaitMs: number;
+  encodeMs: number;
+  prefillMs: number;
+}
+
+const noPrefixWork = (probeMs: number): PrefixTimings => ({ probeMs, decodeMs: 0, decodeWaitMs: 0, encodeMs: 0, prefillMs: 0 });
 
 type PrefixSource = "built" | "live" | "disk";
 
@@ -46,14 +59,6 @@ function samplingOf(options: QueryOptions | GroundManyOptions, maxNewTokens: num
   return { maxTokens: maxNewTokens, temperature: options.temperature ?? 0, topK: options.topK, topP: options.topP, seed: options.seed };
 }
 
-export class ProgressClock {
-  readonly t0 = performance.now();
-  constructor(private readonly onProgress?: (p: GroundProgress) => void) {}
-  emit(stage: GroundStage, done: number, total: number): void {
-    this.onProgress?.({ stage, done, total, elapsedMs: performance.now() - this.t0 });
-  }
-}
-
 export interface SessionCache {
   cache: PrefixCache;
   /** Identity of the video content, the model pair and the addon build. */
@@ -64,12 +69,16 @@ export interface SessionInit {
   model: VisionModel;
   profile: ModelProfile;
   path: string;
-  video: ProbedVideo;
+  /** The probe's result; its stream layout goes to readFrames, so decoding probes nothing again. */
+  video: ProbedVideoDetails;
   plan: FramePlan;
   probeMs: number;
   ffmpegPath?: string;
+  ffprobePath?: string;
   cache?: SessionCache;
-  /** Called when the session is closed (to remove a temp file, say). */
+  /** Fires when the owner (the Grounder) is disposed: running queries stop with ERR_DISPOSED. */
+  lifetime?: AbortSignal;
+  /** Called once the session is closed and no query runs any more (to remove a temp file, say). */
   onClose?: () => Promise<void> | void;
 }
 
@@ -78,16 +87,22 @@ export interface GroundManyOptions extends Omit<QueryOptions, "onToken"> {
   onToken?: (index: number, text: string, token: number) => void;
 }
 
+/** Two frames for one native call. */
+type PairFrames = Array<Pick<Frame, "width" | "height" | "data">>;
+
 export class VideoSession {
-  readonly video: ProbedVideo;
+  readonly video: ProbedVideoDetails;
   readonly plan: FramePlan;
   readonly profile: ModelProfile;
   private readonly model: VisionModel;
   private readonly init: SessionInit;
   private prefix: Prefix | null = null;
   private closed = false;
-  /** Which session's prefix each model's KV cache holds right now. */
-  private static active = new WeakMap<VisionModel, VideoSession>();
+  private closing: Promise<void> | null = null;
+  /** Fires on close(): stops this session's running and queued queries. */
+  private readonly stop = new AbortController();
+  /** Queries started and not yet settled; close() waits for them before onClose. */
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(init: SessionInit) {
     this.init = init;
@@ -127,16 +142,51 @@ export class VideoSession {
     return query.trim();
   }
 
-  /** Decodes, encodes and prefills the shared prefix into the model's KV cache. */
+  /**
+   * Decodes, encodes and prefills the shared prefix into the model's KV cache. Pair k+1 is
+   * decoded and resized (ffmpeg, resize worker) while pair k is encoded and prefilled on the
+   * native thread: at most two pairs of frames are held at a time.
+   */
   private async buildPrefix(ops: ModelOps, segments: PromptSegment[], clock: ProgressClock, signal?: AbortSignal): Promise<Prefix> {
     ops.reset();
     const plan = this.plan;
-    const timings = { probeMs: this.init.probeMs, decodeMs: 0, encodeMs: 0, prefillMs: 0 };
-    const frames = readFrames(this.init.path, plan, { signal, ffmpegPath: this.init.ffmpegPath })[Symbol.asyncIterator]();
+    const timings = noPrefixWork(this.init.probeMs);
+    // Stops ffmpeg when the build fails for another reason than the signal (a native error).
+    const decodeStop = new AbortController();
+    const decodeSignal = signal ? AbortSignal.any([signal, decodeStop.signal]) : decodeStop.signal;
+    const frames = readFrames(this.init.path, plan, {
+      signal: decodeSignal,
+      ffmpegPath: this.init.ffmpegPath,
+      ffprobePath: this.init.ffprobePath,
+      stream: this.init.video,
+    })[Symbol.asyncIterator]();
     let decoded = 0;
     let encodedPairs = 0;
     let imageTokens = 0;
     let pending: NativeChunk[] = [];
+    const readPair = async (): Promise<PairFrames> => {
+      const t = performance.now();
+      const pair: PairFrames = [];
+      for (let k = 0; k < 2; k++) {
+        const next = await frames.next();
+        if (next.done)
+          throw new TimelensError("ERR_VIDEO_UNREADABLE", `The decoder stopped after ${decoded} of ${plan.indices.length} planned frames`, {
+            decoded,
+            planned: plan.indices.length,
+          });
+        decoded++;
+        pair.push({ width: next.value.width, height: next.value.height, data: next.value.data });
+      }
+      timings.decodeMs += performance.now() - t;
+      clock.emit("decode", decoded, plan.indices.length);
+      return pair;
+    };
+    let pairsLeft = segments.filter((s) => s.kind !== "text").length;
+    let upcoming: Promise<PairFrames> | null = null;
+    const prefetch = () => {
+      upcoming = pairsLeft-- > 0 ? readPair() : null;
+      upcoming?.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
+    };
     const flush = async () => {
       if (pending.length === 0) return;
       const r = await ops.evaluate(pending, { signal });
@@ -145,33 +195,29 @@ export class VideoSession {
       imageTokens += r.timings.imageTokens;
       pending = [];
     };
+    let finished = false;
     try {
+      prefetch();
       for (const seg of segments) {
         if (seg.kind === "text") {
           pending.push({ text: seg.text, special: seg.special });
           continue;
         }
-        const pairFrames = [];
         const t = performance.now();
-        for (let k = 0; k < 2; k++) {
-          const next = await frames.next();
-          if (next.done)
-            throw new TimelensError("ERR_VIDEO_UNREADABLE", `The decoder stopped after ${decoded} of ${plan.indices.length} planned frames`, {
-              decoded,
-              planned: plan.indices.length,
-            });
-          decoded++;
-          pairFrames.push({ width: next.value.width, height: next.value.height, data: next.value.data });
-        }
-        timings.decodeMs += performance.now() - t;
-        clock.emit("decode", decoded, plan.indices.length);
+        const pairFrames = await (upcoming as Promise<PairFrames> | null);
+        timings.decodeWaitMs += performance.now() - t;
+        if (!pairFrames) throw new TimelensError("ERR_MODEL_INVALID", "The rendered prompt has more frame pairs than the plan");
+        prefetch(); // decode the next pair while this one is encoded
         pending.push({ frames: pairFrames, mergeable: true });
         await flush(); // one pair per native call keeps frame memory bounded
         encodedPairs++;
         clock.emit("encode", encodedPairs, plan.pairs.length);
       }
       await flush();
+      finished = true;
     } finally {
+      if (!finished) decodeStop.abort();
+      await (upcoming as Promise<PairFrames> | null)?.catch(() => {});
       await frames.return?.();
     }
     throwIfAborted(signal, "prefill");
@@ -186,11 +232,11 @@ export class VideoSession {
 
   /** Puts this video's prefix into the KV cache: still there, from disk, or built now. */
   private async ensurePrefix(ops: ModelOps, segments: PromptSegment[], clock: ProgressClock, signal?: AbortSignal): Promise<PrefixSource> {
-    if (this.prefix && VideoSession.active.get(this.model) === this && JSON.stringify(this.prefix.segments) === JSON.stringify(segments)) {
+    if (this.prefix && this.model.kvHolder === this && JSON.stringify(this.prefix.segments) === JSON.stringify(segments)) {
       ops.rewind(this.prefix.state);
       return "live";
     }
-    VideoSession.active.delete(this.model);
+    this.model.kvHolder = undefined;
     this.prefix = null;
     const key = await this.cacheKey(segments);
     const cache = this.init.cache?.cache;
@@ -200,8 +246,8 @@ export class VideoSession {
         try {
           const state = { nPast: hit.meta.nPast, nCells: hit.meta.nCells };
           await ops.loadState(hit.statePath, state);
-          this.prefix = { state, segments, imageTokens: hit.meta.imageTokens, timings: { probeMs: this.init.probeMs, decodeMs: 0, encodeMs: 0, prefillMs: 0 } };
-          VideoSession.active.set(this.model, this);
+          this.prefix = { state, segments, imageTokens: hit.meta.imageTokens, timings: noPrefixWork(this.init.probeMs) };
+          this.model.kvHolder = this;
           return "disk";
         } catch (e) {
           if ((e as TimelensError).code === "ERR_ABORTED") throw e;
@@ -210,7 +256,7 @@ export class VideoSession {
       }
     }
     this.prefix = await this.buildPrefix(ops, segments, clock, signal);
-    VideoSession.active.set(this.model, this);
+    this.model.kvHolder = this;
     if (key && cache) {
       const t = this.prefix.timings;
       const { nPast, nCells } = this.prefix.state;
@@ -234,12 +280,12 @@ export class VideoSession {
         return await fn(ops, source);
       } finally {
         // Back to the prefix, so the next query (or an abort) finds the video ready.
-        if (this.prefix && VideoSession.active.get(this.model) === this) {
+        if (this.prefix && this.model.kvHolder === this) {
           try {
             ops.rewind(this.prefix.state);
           } catch {
             this.prefix = null;
-            VideoSession.active.delete(this.model);
+            this.model.kvHolder = undefined;
           }
         }
       }
@@ -280,10 +326,11 @@ export class VideoSession {
       timings: {
         probeMs: built ? t.probeMs : 0,
         decodeMs: built ? t.decodeMs : 0,
+        decodeWaitMs: built ? t.decodeWaitMs : 0,
         encodeMs: built ? t.encodeMs : 0,
         prefillMs: (built ? t.prefillMs : 0) + extraPrefillMs,
         generateMs: gen.timings.generateMs,
-        totalMs: performance.now() - clock.t0,
+        totalMs: clock.elapsedMs(),
         tokensPerSecond: gen.timings.tokensPerSecond,
         reusedPrefix: !built,
         prefixSource: source,
@@ -302,13 +349,45 @@ export class VideoSession {
     return { encode: gpu.projectorDevice?.name ?? "CPU", llm: layers };
   }
 
+  /**
+   * Runs one query of this session: its signal also fires when the session is closed or the
+   * Grounder disposed (the query then rejects with ERR_DISPOSED), and close() waits for it.
+   */
+  private track<T>(signal: AbortSignal | undefined, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const stops = [this.stop.signal, ...(this.init.lifetime ? [this.init.lifetime] : [])];
+    const combined = AbortSignal.any(signal ? [signal, ...stops] : stops);
+    const p = run(combined).catch((e: unknown) => {
+      const stopped = stops.some((s) => s.aborted) && !signal?.aborted;
+      if (stopped && (e as TimelensError).code === "ERR_ABORTED") {
+        const what = this.init.lifetime?.aborted ? "The Grounder was disposed" : "This video session was closed";
+        throw new TimelensError("ERR_DISPOSED", `${what} while the query ran`, {}, { cause: e });
+      }
+      throw e;
+    });
+    const settled = p.then(
+      () => {},
+      () => {},
+    );
+    this.running.add(settled);
+    void settled.then(() => this.running.delete(settled));
+    return p;
+  }
+
   /** Grounds one query on this video. Runs exclusively on the model (queued behind other calls). */
   async ground(query: string, options: QueryOptions = {}): Promise<GroundingResult> {
+    return this.groundWith(query, options, new ProgressClock(options.onProgress));
+  }
+
+  /** ground() on a clock the caller started (Grounder.ground starts it before the probe). */
+  async groundWith(query: string, options: QueryOptions, clock: ProgressClock): Promise<GroundingResult> {
     query = this.checkQuery(query);
-    const { signal } = options;
-    const maxNewTokens = options.maxNewTokens ?? this.profile.defaults.maxNewTokens;
-    const clock = new ProgressClock(options.onProgress);
+    const maxNewTokens = options.maxNewTokens ?? this.profile.answer.maxNewTokens;
     this.checkFits(maxNewTokens);
+    return this.track(options.signal, (signal) => this.runQuery(query, { ...options, signal }, maxNewTokens, clock));
+  }
+
+  private runQuery(query: string, options: QueryOptions, maxNewTokens: number, clock: ProgressClock): Promise<GroundingResult> {
+    const { signal } = options;
     const { prefix, suffix } = splitAtInstruction(this.render(query));
     return this.withPrefix(prefix, clock, signal, async (ops, source) => {
       clock.emit("prefill", 0, 1);
@@ -336,13 +415,12 @@ export class VideoSession {
   async groundMany(queries: readonly string[], options: GroundManyOptions = {}): Promise<GroundingResult[]> {
     if (!Array.isArray(queries) || queries.length === 0) throw new TimelensError("ERR_INVALID_ARGUMENT", "groundMany needs a non-empty array of queries");
     const clean = queries.map((q) => this.checkQuery(q));
-    const { signal } = options;
-    const maxNewTokens = options.maxNewTokens ?? this.profile.defaults.maxNewTokens;
+    const maxNewTokens = options.maxNewTokens ?? this.profile.answer.maxNewTokens;
     const clock = new ProgressClock(options.onProgress);
     const width = Math.max(1, this.model.info.parallel);
     this.checkFits(maxNewTokens, Math.min(width, clean.length));
     const split = clean.map((q) => splitAtInstruction(this.render(q)));
-    return this.withPrefix(split[0].prefix, clock, signal, async (ops, source) => {
+    return this.track(options.signal, (signal) => this.withPrefix(split[0].prefix, clock, signal, async (ops, source) => {
       const results: GroundingResult[] = [];
       let generated = 0;
       for (let at = 0; at < clean.length; at += width) {
@@ -364,13 +442,25 @@ export class VideoSession {
         });
       }
       return results;
-    });
+    }));
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Closes the session: a running or queued query stops (it rejects with ERR_DISPOSED), and
+   * once none runs any more the prefix is dropped and onClose runs (a Buffer input's temp file
+   * is removed only then, so ffmpeg never loses its file mid-read). A second call waits for
+   * the first.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true;
-    if (VideoSession.active.get(this.model) === this) VideoSession.active.delete(this.model);
+    this.stop.abort();
+    while (this.running.size > 0) await Promise.all([...this.running]);
+    if (this.model.kvHolder === this) this.model.kvHolder = undefined;
     this.prefix = null;
     await this.init.onClose?.();
   }

@@ -2,21 +2,21 @@
  * The public entry point: load a TimeLens / Qwen-VL GGUF pair, then ask when something
  * happens in a video.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
-import { TimelensError, throwIfAborted } from "./errors";
-import { loadAddon, type GpuPreference, type NativeDevice } from "./native";
-import { detectProfile, getProfile, type ModelProfile, type ProfileId } from "./prompt/profiles";
-import { VisionModel, type ModelInfo, type ModelLoadOptions } from "./runtime/model";
-import { ProgressClock, VideoSession } from "./session";
-import { PrefixCache, sampledFileHash } from "./cache/prefix-cache";
-import { eventStream } from "./util/event-stream";
-import { resolveLoadOptions, type HfLoadOptions } from "./models/resolve";
-import { expandHome, expandPathOptions } from "./util/paths";
-import { planFrames } from "./video/plan";
-import { probeVideo } from "./video/probe";
-import type { GroundEvent, GroundOptions, GroundingResult, QueryOptions, SamplingOptions } from "./types";
+import { basename } from "node:path";
+import { AbortError, TimelensError, throwIfAborted } from "../errors";
+import { loadAddon, type GpuPreference, type NativeDevice } from "../native";
+import { detectProfile, getProfile, type ModelProfile, type ProfileId } from "../prompt/profiles";
+import { VisionModel, type ModelInfo, type ModelLoadOptions } from "../runtime/model";
+import { PrefixCache, sampledFileHash } from "../cache/prefix-cache";
+import { resolveLoadOptions, type HfLoadOptions } from "../models/resolve";
+import { expandHome, expandPathOptions } from "../util/paths";
+import { planFrames } from "../video/plan";
+import { probeVideo } from "../video/probe";
+import { videoFile } from "../video/temp-video";
+import type { FrameSamplingOptions, GroundEvent, GroundOptions, GroundingResult, QueryOptions } from "../types";
+import { groundEvents } from "./events";
+import { ProgressClock } from "./progress";
+import { VideoSession } from "./video-session";
 
 export interface GrounderLoadOptions extends ModelLoadOptions {
   /** Model profile; detected from the GGUF metadata when omitted. */
@@ -40,7 +40,7 @@ export interface GrounderInfo extends ModelInfo {
 
 export type VideoInput = string | Buffer | Uint8Array;
 
-export interface OpenVideoOptions extends SamplingOptions {
+export interface OpenVideoOptions extends FrameSamplingOptions {
   signal?: AbortSignal;
   /** Only used for the early "does it fit" check (default: the profile's). */
   maxNewTokens?: number;
@@ -55,6 +55,10 @@ export class Grounder {
   private readonly options: GrounderLoadOptions;
   private readonly cache: PrefixCache | null;
   private modelIdentity: Promise<string> | null = null;
+  /** Fires on dispose(): probes and queries of every open session stop. */
+  private readonly lifetime = new AbortController();
+  private readonly sessions = new Set<VideoSession>();
+  private disposing: Promise<void> | null = null;
 
   private constructor(model: VisionModel, profile: ModelProfile, options: GrounderLoadOptions) {
     this.model = model;
@@ -85,43 +89,77 @@ export class Grounder {
 
   /** Probes and plans a video and returns a session; the heavy work happens on the first query. */
   async openVideo(video: VideoInput, options: OpenVideoOptions = {}): Promise<VideoSession> {
-    if (this.model.isDisposed) throw new TimelensError("ERR_DISPOSED", "This Grounder was disposed");
+    return this.open(video, options, new ProgressClock());
+  }
+
+  private checkOpen(): void {
+    if (this.disposing || this.model.isDisposed) throw new TimelensError("ERR_DISPOSED", "This Grounder was disposed");
+  }
+
+  private async open(video: VideoInput, options: OpenVideoOptions, clock: ProgressClock): Promise<VideoSession> {
+    this.checkOpen();
     throwIfAborted(options.signal, "probe");
-    const { path, cleanup } = await materialize(video);
+    const file = await videoFile(typeof video === "string" ? expandHome(video) : video);
     try {
+      clock.emit("probe", 0, 1);
       const t0 = performance.now();
-      const probed = await probeVideo(path, { ffprobePath: this.options.ffprobePath });
+      const probed = await this.probe(file.path, options.signal);
       const probeMs = performance.now() - t0;
-      throwIfAborted(options.signal, "probe");
-      const plan = planFrames(probed, {
-        profile: this.profile,
-        fps: options.fps ?? this.profile.defaults.fps,
-        minTokens: options.minTokens ?? this.profile.defaults.minTokens,
-        totalTokens: options.totalTokens ?? this.profile.defaults.totalTokens,
-        minFrames: options.minFrames,
-        maxFrames: options.maxFrames,
-        nframes: options.nframes,
-        start: options.start,
-        end: options.end,
-        timestampFormat: options.timestampFormat,
-      });
+      clock.emit("probe", 1, 1);
       const session = new VideoSession({
         model: this.model,
         profile: this.profile,
-        path,
+        path: file.path,
         video: probed,
-        plan,
+        plan: planFrames(probed, this.planOptions(options)),
         probeMs,
         ffmpegPath: this.options.ffmpegPath,
-        cache: this.cache && options.cache !== false ? { cache: this.cache, identity: () => this.identity(path) } : undefined,
-        onClose: cleanup,
+        ffprobePath: this.options.ffprobePath,
+        cache: this.cache && options.cache !== false ? { cache: this.cache, identity: () => this.identity(file.path) } : undefined,
+        lifetime: this.lifetime.signal,
+        onClose: async () => {
+          this.sessions.delete(session);
+          await file.release();
+        },
       });
-      session.checkFits(options.maxNewTokens ?? this.profile.defaults.maxNewTokens);
+      session.checkFits(options.maxNewTokens ?? this.profile.answer.maxNewTokens);
+      this.checkOpen(); // disposed while probing: this session would outlive the model
+      this.sessions.add(session);
       return session;
     } catch (e) {
-      await cleanup();
+      await file.release();
       throw e;
     }
+  }
+
+  /** The probe, with the configured ffprobe and ffmpeg (MKV/WebM frames are counted by decoding), cancellable. */
+  private async probe(path: string, signal: AbortSignal | undefined) {
+    const stops = signal ? [signal, this.lifetime.signal] : [this.lifetime.signal];
+    try {
+      return await probeVideo(path, { ffprobePath: this.options.ffprobePath, ffmpegPath: this.options.ffmpegPath, signal: AbortSignal.any(stops) });
+    } catch (e) {
+      if (e instanceof AbortError && this.lifetime.signal.aborted && !signal?.aborted) {
+        throw new TimelensError("ERR_DISPOSED", "The Grounder was disposed while the video was probed", {}, { cause: e });
+      }
+      throw e;
+    }
+  }
+
+  /** Frame sampling options with the profile's video defaults filled in. */
+  private planOptions(options: FrameSamplingOptions) {
+    const defaults = this.profile.video;
+    return {
+      profile: this.profile,
+      fps: options.fps ?? defaults.fps,
+      minTokens: options.minTokens ?? defaults.minTokens,
+      totalTokens: options.totalTokens ?? defaults.totalTokens,
+      minFrames: options.minFrames,
+      maxFrames: options.maxFrames,
+      nframes: options.nframes,
+      start: options.start,
+      end: options.end,
+      timestampFormat: options.timestampFormat,
+    };
   }
 
   /** What a cached prefix depends on besides the plan and prompt: the exact video, model pair and build. */
@@ -140,12 +178,11 @@ export class Grounder {
   /** When does `query` happen in `video`? One-shot: opens a session, asks, closes it. */
   async ground(video: VideoInput, query: string, options: GroundOptions = {}): Promise<GroundingResult> {
     if (typeof query !== "string" || query.trim() === "") throw new TimelensError("ERR_INVALID_ARGUMENT", "The query must be a non-empty string");
+    // One clock for the whole call: elapsedMs and totalMs include the probe.
     const clock = new ProgressClock(options.onProgress);
-    clock.emit("probe", 0, 1);
-    const session = await this.openVideo(video, options);
-    clock.emit("probe", 1, 1);
+    const session = await this.open(video, options, clock);
     try {
-      return await session.ground(query, options);
+      return await session.groundWith(query, options, clock);
     } finally {
       await session.close();
     }
@@ -156,40 +193,33 @@ export class Grounder {
    * Leaving the loop early (break, return, throw) cancels the work.
    */
   stream(video: VideoInput, query: string, options: Omit<GroundOptions, "onToken" | "onProgress"> = {}): AsyncIterable<GroundEvent> {
-    return eventStream<GroundEvent, GroundingResult>(
-      (emit, signal) =>
-        this.ground(video, query, {
-          ...options,
-          signal: options.signal ? AbortSignal.any([options.signal, signal]) : signal,
-          onProgress: (progress) => emit({ type: "progress", progress }),
-          onToken: (text, token) => emit({ type: "token", text, token }),
-        }),
-      (result) => ({ type: "result", result }),
-    );
+    return groundEvents((hooks) => this.ground(video, query, { ...options, ...hooks }), options.signal);
   }
 
-  /** Frees the model. Running work is cancelled; queued work rejects with ERR_DISPOSED. */
-  async dispose(): Promise<void> {
-    await this.model.dispose();
+  /**
+   * Frees the model. Every open session is closed: running work is cancelled (it rejects with
+   * ERR_DISPOSED, also while it waits for ffmpeg), queued work rejects with ERR_DISPOSED. A
+   * second call is a no-op (it waits for the first).
+   */
+  dispose(): Promise<void> {
+    this.disposing ??= this.shutdown();
+    return this.disposing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.lifetime.abort();
+    await Promise.all([...this.sessions].map((s) => s.close()));
+    if (!this.model.isDisposed) await this.model.dispose();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.model.isDisposed) await this.dispose();
+    await this.dispose();
   }
 }
 
 /** Streams one query on an open session as events (used by the CLI and by users). */
 export function streamSession(session: VideoSession, query: string, options: Omit<QueryOptions, "onToken" | "onProgress"> = {}): AsyncIterable<GroundEvent> {
-  return eventStream<GroundEvent, GroundingResult>(
-    (emit, signal) =>
-      session.ground(query, {
-        ...options,
-        signal: options.signal ? AbortSignal.any([options.signal, signal]) : signal,
-        onProgress: (progress) => emit({ type: "progress", progress }),
-        onToken: (text, token) => emit({ type: "token", text, token }),
-      }),
-    (result) => ({ type: "result", result }),
-  );
+  return groundEvents((hooks) => session.ground(query, { ...options, ...hooks }), options.signal);
 }
 
 function resolveProfile(choice: ProfileId | ModelProfile | undefined, info: ModelInfo, modelPath: string): ModelProfile {
@@ -207,14 +237,4 @@ function resolveProfile(choice: ProfileId | ModelProfile | undefined, info: Mode
     );
   }
   return profile;
-}
-
-/** A Buffer input goes to a private temp file (ffmpeg needs a seekable file). */
-async function materialize(video: VideoInput): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  if (typeof video === "string") return { path: expandHome(video), cleanup: async () => {} };
-  if (!(video instanceof Uint8Array)) throw new TimelensError("ERR_INVALID_ARGUMENT", "video must be a file path or a Buffer");
-  const dir = await mkdtemp(join(tmpdir(), "timelens-video-"));
-  const path = join(dir, "input");
-  await writeFile(path, video);
-  return { path, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
