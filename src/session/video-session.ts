@@ -420,29 +420,31 @@ export class VideoSession {
     const width = Math.max(1, this.model.info.parallel);
     this.checkFits(maxNewTokens, Math.min(width, clean.length));
     const split = clean.map((q) => splitAtInstruction(this.render(q)));
-    return this.track(options.signal, (signal) => this.withPrefix(split[0].prefix, clock, signal, async (ops, source) => {
-      const results: GroundingResult[] = [];
-      let generated = 0;
-      for (let at = 0; at < clean.length; at += width) {
-        const batch = split.slice(at, at + width);
-        const gens = await ops.generateMany(
-          batch.map((s) => suffixChunks(s.suffix)),
-          {
-            ...samplingOf(options, maxNewTokens),
-            signal,
-            onToken: (i, text, token) => {
-              generated++;
-              options.onToken?.(at + i, text, token);
-              clock.emit("generate", generated, maxNewTokens * clean.length);
+    return this.track(options.signal, (signal) =>
+      this.withPrefix(split[0].prefix, clock, signal, async (ops, source) => {
+        const results: GroundingResult[] = [];
+        let generated = 0;
+        for (let at = 0; at < clean.length; at += width) {
+          const batch = split.slice(at, at + width);
+          const gens = await ops.generateMany(
+            batch.map((s) => suffixChunks(s.suffix)),
+            {
+              ...samplingOf(options, maxNewTokens),
+              signal,
+              onToken: (i, text, token) => {
+                generated++;
+                options.onToken?.(at + i, text, token);
+                clock.emit("generate", generated, maxNewTokens * clean.length);
+              },
             },
-          },
-        );
-        gens.forEach((gen, i) => {
-          results.push(this.result(clean[at + i], gen, at === 0 && i === 0 ? source : "live", this.prefix!.state.nCells, 0, clock));
-        });
-      }
-      return results;
-    }));
+          );
+          gens.forEach((gen, i) => {
+            results.push(this.result(clean[at + i], gen, at === 0 && i === 0 ? source : "live", this.prefix!.state.nCells, 0, clock));
+          });
+        }
+        return results;
+      }),
+    );
   }
 
   /**
