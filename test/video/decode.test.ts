@@ -192,7 +192,9 @@ describe("lifecycle", () => {
     const ac = new AbortController();
     const it = readFrames(video("numbered").path, rawPlan([0, 1], 64, 48), { ffmpegPath: stuck, signal: ac.signal, onSpawn: (c) => (child = c) });
     const pending = it.next();
-    await new Promise((r) => setTimeout(r, 300));
+    // wait for the spawn itself (probe and version check first take longer on a loaded machine)
+    while (!child) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
     const t0 = Date.now();
     ac.abort();
     const e = await failure(pending);
