@@ -15,6 +15,7 @@ import { probeVideo } from "../video/probe";
 import { videoFile } from "../video/temp-video";
 import type { FrameSamplingOptions, GroundEvent, GroundOptions, GroundingResult, QueryOptions } from "../types";
 import { groundEvents } from "./events";
+import { checkQueryOptions } from "./query-options";
 import { ProgressClock } from "./progress";
 import { VideoSession } from "./video-session";
 
@@ -70,6 +71,7 @@ export class Grounder {
 
   /** Loads the text GGUF and its mmproj; validates both before llama.cpp reads them. */
   static async load(input: GrounderLoadOptions | HfLoadOptions): Promise<Grounder> {
+    checkLoadInput(input);
     // hf: models are pulled first (docs/hub.md); "~/..." means the home folder, as in a shell
     const options = expandPathOptions(await resolveLoadOptions(input));
     const model = await VisionModel.load(options);
@@ -178,6 +180,7 @@ export class Grounder {
   /** When does `query` happen in `video`? One-shot: opens a session, asks, closes it. */
   async ground(video: VideoInput, query: string, options: GroundOptions = {}): Promise<GroundingResult> {
     if (typeof query !== "string" || query.trim() === "") throw new TimelensError("ERR_INVALID_ARGUMENT", "The query must be a non-empty string");
+    checkQueryOptions(options); // before the probe: a bad option costs nothing
     // One clock for the whole call: elapsedMs and totalMs include the probe.
     const clock = new ProgressClock(options.onProgress);
     const session = await this.open(video, options, clock);
@@ -237,4 +240,17 @@ function resolveProfile(choice: ProfileId | ModelProfile | undefined, info: Mode
     );
   }
   return profile;
+}
+
+/** The shape checks resolveLoadOptions and path expansion rely on: a typed error, not a TypeError. */
+function checkLoadInput(input: unknown): void {
+  const o = input as Record<string, unknown> | null;
+  if (o === null || typeof o !== "object") {
+    throw new TimelensError("ERR_INVALID_ARGUMENT", "load() needs { model, mmproj } paths to the text GGUF and the mmproj GGUF");
+  }
+  for (const key of ["model", "mmproj", "cacheDir", "ffmpegPath", "ffprobePath"]) {
+    if (o[key] !== undefined && typeof o[key] !== "string") {
+      throw new TimelensError("ERR_INVALID_ARGUMENT", `load(): ${key} must be a path string, got ${typeof o[key]}`, { option: key });
+    }
+  }
 }

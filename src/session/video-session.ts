@@ -17,6 +17,7 @@ import { prefixKey, type PrefixCache } from "../cache/prefix-cache";
 import type { Frame } from "../video/types";
 import type { GroundingResult, QueryOptions } from "../types";
 import { ProgressClock } from "./progress";
+import { checkQueryOptions } from "./query-options";
 
 /** Rough text overhead (template, labels, instruction) used only for the early size check. */
 const TEXT_TOKENS_ESTIMATE = 160;
@@ -375,12 +376,14 @@ export class VideoSession {
 
   /** Grounds one query on this video. Runs exclusively on the model (queued behind other calls). */
   async ground(query: string, options: QueryOptions = {}): Promise<GroundingResult> {
+    checkQueryOptions(options);
     return this.groundWith(query, options, new ProgressClock(options.onProgress));
   }
 
   /** ground() on a clock the caller started (Grounder.ground starts it before the probe). */
   async groundWith(query: string, options: QueryOptions, clock: ProgressClock): Promise<GroundingResult> {
     query = this.checkQuery(query);
+    checkQueryOptions(options);
     const maxNewTokens = options.maxNewTokens ?? this.profile.answer.maxNewTokens;
     this.checkFits(maxNewTokens);
     return this.track(options.signal, (signal) => this.runQuery(query, { ...options, signal }, maxNewTokens, clock));
@@ -415,6 +418,7 @@ export class VideoSession {
   async groundMany(queries: readonly string[], options: GroundManyOptions = {}): Promise<GroundingResult[]> {
     if (!Array.isArray(queries) || queries.length === 0) throw new TimelensError("ERR_INVALID_ARGUMENT", "groundMany needs a non-empty array of queries");
     const clean = queries.map((q) => this.checkQuery(q));
+    checkQueryOptions(options);
     const maxNewTokens = options.maxNewTokens ?? this.profile.answer.maxNewTokens;
     const clock = new ProgressClock(options.onProgress);
     const width = Math.max(1, this.model.info.parallel);

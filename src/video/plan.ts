@@ -245,6 +245,16 @@ export function planFrames(video: VideoInfo, options: PlanOptions = {}): FramePl
   checkPositive("totalPixels", options.totalPixels);
   checkPositive("minTokens", options.minTokens);
   checkPositive("totalTokens", options.totalTokens);
+  if (options.minFrames !== undefined && options.maxFrames !== undefined && options.minFrames > options.maxFrames) {
+    throw invalid(`minFrames (${options.minFrames}) must not exceed maxFrames (${options.maxFrames})`, {
+      minFrames: options.minFrames,
+      maxFrames: options.maxFrames,
+    });
+  }
+  const tf = options.timestampFormat;
+  if (tf !== undefined && typeof tf !== "string" && typeof tf !== "function") {
+    throw invalid(`timestampFormat must be a template string or a function of the seconds, got ${typeof tf}`);
+  }
   torchBuild(options.torchCompat); // validates
 
   const range = frameRange(video.totalFrames, video.fps, options.start, options.end);
