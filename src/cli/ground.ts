@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { Grounder } from "../session";
 import type { GroundingResult } from "../types";
-import { EXIT, UsageError, interruptSignal, num } from "./common";
+import { EXIT, UsageError, interruptSignal, num, onInterruptDrain } from "./common";
 import { ProgressBar, formatMs } from "./progress";
 import { isHfUri } from "../models/uri";
 
@@ -44,9 +44,9 @@ export const MODEL_FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-/** Loads the Grounder the model flags describe. */
-export function loadGrounderFrom(values: Record<string, string | boolean | undefined>, signal: AbortSignal): Promise<Grounder> {
-  return Grounder.load({
+/** Loads the Grounder the model flags describe; a second Ctrl-C disposes it before exiting. */
+export async function loadGrounderFrom(values: Record<string, string | boolean | undefined>, signal: AbortSignal): Promise<Grounder> {
+  const grounder = await Grounder.load({
     model: values.model as string,
     mmproj: values.mmproj as string,
     profile: values.profile as never,
@@ -55,6 +55,8 @@ export function loadGrounderFrom(values: Record<string, string | boolean | undef
     gpu: gpuFrom(values.gpu as string | undefined),
     signal,
   });
+  onInterruptDrain(() => grounder.dispose());
+  return grounder;
 }
 
 export function samplingFrom(v: Record<string, string | boolean | undefined>) {
