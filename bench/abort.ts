@@ -24,7 +24,8 @@ const WINDOW: Record<Stage, (p: GroundProgress, seen: number) => boolean> = {
   generate: (p, seen) => p.stage === "generate" && seen >= 3,
 };
 
-const nativeBusy = (g: Grounder): boolean => (g as unknown as { model: { native: { busy: boolean } } }).model.native.busy;
+const nativeBusy = (g: Grounder): boolean =>
+  (g as unknown as { model: { native: { busy: boolean } } }).model.native.busy;
 
 async function abortOnce(g: Grounder, video: string, stage: Stage): Promise<{ ms: number; inNative: boolean }> {
   const controller = new AbortController();
@@ -62,7 +63,8 @@ async function abortOnce(g: Grounder, video: string, stage: Stage): Promise<{ ms
       (e) => e,
     );
   watching = false;
-  if (!err || err.code !== "ERR_ABORTED") throw new Error(`expected an abort during ${stage}, got ${err?.code ?? "a result"}`);
+  if (!err || err.code !== "ERR_ABORTED")
+    throw new Error(`expected an abort during ${stage}, got ${err?.code ?? "a result"}`);
   return { ms: performance.now() - abortedAt, inNative };
 }
 
@@ -70,15 +72,24 @@ export async function runAbortBench(family: "qwen3vl" | "qwen25vl" = "qwen3vl", 
   const [pair] = await ensureFixtures({ names: [`medium-${family}`], log: (l) => console.error(l) });
   const video = benchVideo(60);
   const g = await Grounder.load({ model: pair.model, mmproj: pair.mmproj, contextSize: 16384 });
-  const rows: string[][] = [["stage", "aborted while", "abort -> rejection (each run)", "median", "then a normal query"]];
+  const rows: string[][] = [
+    ["stage", "aborted while", "abort -> rejection (each run)", "median", "then a normal query"],
+  ];
   try {
     for (const stage of STAGES) {
       const runs: Array<{ ms: number; inNative: boolean }> = [];
       for (let i = 0; i < repeats; i++) runs.push(await abortOnce(g, video, stage));
       const ok = await g.ground(video, "a person opens the door", { maxNewTokens: 8 });
       const sorted = runs.map((r) => r.ms).sort((a, b) => a - b);
-      const where = stage === "decode" ? "ffmpeg reads" : `native call runs (${runs.filter((r) => r.inNative).length}/${repeats})`;
-      rows.push([stage, where, runs.map((r) => fmt(r.ms)).join(", "), fmt(sorted[sorted.length >> 1]), `ok (${ok.usage.generatedTokens} tokens)`]);
+      const where =
+        stage === "decode" ? "ffmpeg reads" : `native call runs (${runs.filter((r) => r.inNative).length}/${repeats})`;
+      rows.push([
+        stage,
+        where,
+        runs.map((r) => fmt(r.ms)).join(", "),
+        fmt(sorted[sorted.length >> 1]),
+        `ok (${ok.usage.generatedTokens} tokens)`,
+      ]);
     }
   } finally {
     await g.dispose();

@@ -31,7 +31,10 @@ export function reportError(e: unknown, json: boolean): number {
     payload = { code: "ERR_INTERNAL", message: (e as Error)?.stack ?? String(e) };
   }
   if (json) process.stderr.write(`${JSON.stringify({ error: payload })}\n`);
-  else process.stderr.write(`timelens: ${payload.message}${e instanceof UsageError ? "\nRun `timelens --help` for usage." : ""}\n`);
+  else
+    process.stderr.write(
+      `timelens: ${payload.message}${e instanceof UsageError ? "\nRun `timelens --help` for usage." : ""}\n`,
+    );
   return code;
 }
 

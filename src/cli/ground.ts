@@ -45,7 +45,10 @@ export const MODEL_FLAGS = {
 } as const;
 
 /** Loads the Grounder the model flags describe; a second Ctrl-C disposes it before exiting. */
-export async function loadGrounderFrom(values: Record<string, string | boolean | undefined>, signal: AbortSignal): Promise<Grounder> {
+export async function loadGrounderFrom(
+  values: Record<string, string | boolean | undefined>,
+  signal: AbortSignal,
+): Promise<Grounder> {
   const grounder = await Grounder.load({
     model: values.model as string,
     mmproj: values.mmproj as string,
@@ -130,8 +133,11 @@ export function describe(r: GroundingResult): string {
   const span = r.parsed ? `${r.start!.toFixed(1)} - ${r.end!.toFixed(1)} s` : "no time found in the answer";
   const t = r.timings;
   return [
-    `span: ${span}   (video ${r.video.duration.toFixed(1)} s, ${r.frames.count} frames at ${r.frames.width}x${r.frames.height}, ${r.usage.imageTokens} video tokens)`,
-    `time: decode ${formatMs(t.decodeMs)}, encode ${formatMs(t.encodeMs)}, prefill ${formatMs(t.prefillMs)}, generate ${formatMs(t.generateMs)} (${t.tokensPerSecond.toFixed(1)} tok/s), total ${formatMs(t.totalMs)}`,
+    `span: ${span}   (video ${r.video.duration.toFixed(1)} s, ${r.frames.count} frames at ` +
+      `${r.frames.width}x${r.frames.height}, ${r.usage.imageTokens} video tokens)`,
+    `time: decode ${formatMs(t.decodeMs)}, encode ${formatMs(t.encodeMs)}, prefill ` +
+      `${formatMs(t.prefillMs)}, generate ${formatMs(t.generateMs)} (${t.tokensPerSecond.toFixed(1)} tok/s), ` +
+      `total ${formatMs(t.totalMs)}`,
     `ran on: vision encoder ${t.devices.encode}, text model ${t.devices.llm}${t.prefixSource === "built" ? "" : `; video prefix from ${t.prefixSource === "disk" ? "the disk cache" : "the open session"}`}`,
   ].join("\n");
 }

@@ -60,7 +60,10 @@ export interface ModelProfile {
 const REFERENCE_VIDEO: VideoDefaults = { fps: 2, minTokens: 64, totalTokens: 14336 };
 const REFERENCE_ANSWER: AnswerDefaults = { maxNewTokens: 512 };
 
-const QWEN3: Pick<ModelProfile, "family" | "architecture" | "projectorType" | "patchSize" | "spatialMerge" | "temporalPatch" | "factor"> = {
+const QWEN3: Pick<
+  ModelProfile,
+  "family" | "architecture" | "projectorType" | "patchSize" | "spatialMerge" | "temporalPatch" | "factor"
+> = {
   family: "qwen3vl",
   architecture: "qwen3vl",
   projectorType: "qwen3vl_merger",
@@ -83,11 +86,13 @@ const QWEN25: typeof QWEN3 = {
 const QWEN3_TIMESTAMP = "<{t} seconds>";
 /**
  * TimeLens-7B: the pair's first frame time with one decimal. The exact string its processor
- * inserts is not published outside the model repo (docs/reference.md "Prompt layout and special tokens"); this default follows the
- * paper's "10.2 seconds" and can be overridden per call with `timestampFormat`.
+ * inserts is not published outside the model repo (docs/reference.md "Prompt layout and special
+ * tokens"); this default follows the paper's "10.2 seconds" and can be overridden per call with
+ * `timestampFormat`.
  */
 const TIMELENS_7B_TIMESTAMP = "{t} seconds";
-const TIMELENS_7B_PREFIX = "You are given a video with multiple frames. The numbers before each video frame indicate its sampling timestamp (in seconds). ";
+const TIMELENS_7B_PREFIX =
+  "You are given a video with multiple frames. The numbers before each video frame indicate its sampling timestamp (in seconds). ";
 
 export const PROFILES: Readonly<Record<ProfileId, ModelProfile>> = Object.freeze({
   "timelens-8b": {
@@ -144,7 +149,10 @@ export const PROFILES: Readonly<Record<ProfileId, ModelProfile>> = Object.freeze
 
 export const PROFILE_IDS = Object.keys(PROFILES) as ProfileId[];
 
-/** The grounding instruction the models were trained on (docs/reference.md "Prompt layout and special tokens"), byte-exact. */
+/**
+ * The grounding instruction the models were trained on, byte-exact
+ * (docs/reference.md "Prompt layout and special tokens").
+ */
 export function groundingInstruction(profile: ModelProfile, query: string): string {
   return `${profile.promptPrefix}Please find the visual event described by the sentence '${query}', determining its starting and ending times. The format should be: 'The event happens in <start time> - <end time> seconds'.`;
 }
@@ -164,10 +172,14 @@ export function getProfile(id: string): ModelProfile {
   const key = id.toLowerCase() as ProfileId;
   const p = PROFILES[key];
   if (!p) {
-    throw new TimelensError("ERR_PROFILE_UNKNOWN", `Unknown model profile "${id}". Known profiles: ${PROFILE_IDS.join(", ")}.`, {
-      profile: id,
-      known: PROFILE_IDS,
-    });
+    throw new TimelensError(
+      "ERR_PROFILE_UNKNOWN",
+      `Unknown model profile "${id}". Known profiles: ${PROFILE_IDS.join(", ")}.`,
+      {
+        profile: id,
+        known: PROFILE_IDS,
+      },
+    );
   }
   return p;
 }
@@ -186,11 +198,14 @@ export interface ModelIdentity {
  */
 export function detectProfile(id: ModelIdentity): ModelProfile {
   const arch = id.architecture.toLowerCase();
-  const family: ModelFamily | undefined = arch === "qwen3vl" || arch === "qwen3vlmoe" ? "qwen3vl" : arch === "qwen2vl" ? "qwen25vl" : undefined;
+  const family: ModelFamily | undefined =
+    arch === "qwen3vl" || arch === "qwen3vlmoe" ? "qwen3vl" : arch === "qwen2vl" ? "qwen25vl" : undefined;
   if (!family) {
     throw new TimelensError(
       "ERR_PROFILE_UNKNOWN",
-      `No profile for a model with architecture "${id.architecture}". Supported: qwen3vl (TimeLens-8B, Qwen3-VL) and qwen2vl (TimeLens-7B/3B, Qwen2.5-VL). Known profiles: ${PROFILE_IDS.join(", ")}; pass { profile } to choose one.`,
+      `No profile for a model with architecture "${id.architecture}". Supported: qwen3vl (TimeLens-8B, ` +
+        `Qwen3-VL) and qwen2vl (TimeLens-7B/3B, Qwen2.5-VL). Known profiles: ${PROFILE_IDS.join(", ")}; pass ` +
+        `{ profile } to choose one.`,
       { architecture: id.architecture, known: PROFILE_IDS },
     );
   }
@@ -199,7 +214,8 @@ export function detectProfile(id: ModelIdentity): ModelProfile {
     if (id.projectorType !== expected) {
       throw new TimelensError(
         "ERR_MMPROJ_MISMATCH",
-        `The mmproj projector "${id.projectorType}" does not belong to a ${id.architecture} text model (expected "${expected}").`,
+        `The mmproj projector "${id.projectorType}" does not belong to a ${id.architecture} text model ` +
+          `(expected "${expected}").`,
         { projectorType: id.projectorType, expected },
       );
     }

@@ -13,7 +13,10 @@ export interface EventHooks {
 }
 
 /** Runs `run` with hooks that feed the stream; `signal` (the caller's) also cancels it. */
-export function groundEvents(run: (hooks: EventHooks) => Promise<GroundingResult>, signal?: AbortSignal): AsyncIterable<GroundEvent> {
+export function groundEvents(
+  run: (hooks: EventHooks) => Promise<GroundingResult>,
+  signal?: AbortSignal,
+): AsyncIterable<GroundEvent> {
   return eventStream<GroundEvent, GroundingResult>(
     (emit, stop) =>
       run({

@@ -117,7 +117,10 @@ export class Grounder {
         probeMs,
         ffmpegPath: this.options.ffmpegPath,
         ffprobePath: this.options.ffprobePath,
-        cache: this.cache && options.cache !== false ? { cache: this.cache, identity: () => this.identity(file.path) } : undefined,
+        cache:
+          this.cache && options.cache !== false
+            ? { cache: this.cache, identity: () => this.identity(file.path) }
+            : undefined,
         lifetime: this.lifetime.signal,
         onClose: async () => {
           this.sessions.delete(session);
@@ -138,10 +141,19 @@ export class Grounder {
   private async probe(path: string, signal: AbortSignal | undefined) {
     const stops = signal ? [signal, this.lifetime.signal] : [this.lifetime.signal];
     try {
-      return await probeVideo(path, { ffprobePath: this.options.ffprobePath, ffmpegPath: this.options.ffmpegPath, signal: AbortSignal.any(stops) });
+      return await probeVideo(path, {
+        ffprobePath: this.options.ffprobePath,
+        ffmpegPath: this.options.ffmpegPath,
+        signal: AbortSignal.any(stops),
+      });
     } catch (e) {
       if (e instanceof AbortError && this.lifetime.signal.aborted && !signal?.aborted) {
-        throw new TimelensError("ERR_DISPOSED", "The Grounder was disposed while the video was probed", {}, { cause: e });
+        throw new TimelensError(
+          "ERR_DISPOSED",
+          "The Grounder was disposed while the video was probed",
+          {},
+          { cause: e },
+        );
       }
       throw e;
     }
@@ -166,7 +178,10 @@ export class Grounder {
 
   /** What a cached prefix depends on besides the plan and prompt: the exact video, model pair and build. */
   private async identity(videoPath: string): Promise<Record<string, unknown>> {
-    this.modelIdentity ??= Promise.all([sampledFileHash(this.options.model), sampledFileHash(this.options.mmproj)]).then((h) => h.join(":"));
+    this.modelIdentity ??= Promise.all([
+      sampledFileHash(this.options.model),
+      sampledFileHash(this.options.mmproj),
+    ]).then((h) => h.join(":"));
     const info = this.model.info;
     return {
       video: await sampledFileHash(videoPath),
@@ -179,7 +194,8 @@ export class Grounder {
 
   /** When does `query` happen in `video`? One-shot: opens a session, asks, closes it. */
   async ground(video: VideoInput, query: string, options: GroundOptions = {}): Promise<GroundingResult> {
-    if (typeof query !== "string" || query.trim() === "") throw new TimelensError("ERR_INVALID_ARGUMENT", "The query must be a non-empty string");
+    if (typeof query !== "string" || query.trim() === "")
+      throw new TimelensError("ERR_INVALID_ARGUMENT", "The query must be a non-empty string");
     checkQueryOptions(options); // before the probe: a bad option costs nothing
     // One clock for the whole call: elapsedMs and totalMs include the probe.
     const clock = new ProgressClock(options.onProgress);
@@ -195,7 +211,11 @@ export class Grounder {
    * The same as ground(), as an async iterable of progress, token and result events.
    * Leaving the loop early (break, return, throw) cancels the work.
    */
-  stream(video: VideoInput, query: string, options: Omit<GroundOptions, "onToken" | "onProgress"> = {}): AsyncIterable<GroundEvent> {
+  stream(
+    video: VideoInput,
+    query: string,
+    options: Omit<GroundOptions, "onToken" | "onProgress"> = {},
+  ): AsyncIterable<GroundEvent> {
     return groundEvents((hooks) => this.ground(video, query, { ...options, ...hooks }), options.signal);
   }
 
@@ -221,14 +241,26 @@ export class Grounder {
 }
 
 /** Streams one query on an open session as events (used by the CLI and by users). */
-export function streamSession(session: VideoSession, query: string, options: Omit<QueryOptions, "onToken" | "onProgress"> = {}): AsyncIterable<GroundEvent> {
+export function streamSession(
+  session: VideoSession,
+  query: string,
+  options: Omit<QueryOptions, "onToken" | "onProgress"> = {},
+): AsyncIterable<GroundEvent> {
   return groundEvents((hooks) => session.ground(query, { ...options, ...hooks }), options.signal);
 }
 
-function resolveProfile(choice: ProfileId | ModelProfile | undefined, info: ModelInfo, modelPath: string): ModelProfile {
+function resolveProfile(
+  choice: ProfileId | ModelProfile | undefined,
+  info: ModelInfo,
+  modelPath: string,
+): ModelProfile {
   const profile =
     choice === undefined
-      ? detectProfile({ architecture: info.architecture, projectorType: info.projectorType, name: [info.name ?? "", basename(modelPath)].join(" ") })
+      ? detectProfile({
+          architecture: info.architecture,
+          projectorType: info.projectorType,
+          name: [info.name ?? "", basename(modelPath)].join(" "),
+        })
       : typeof choice === "string"
         ? getProfile(choice)
         : choice;
@@ -246,11 +278,16 @@ function resolveProfile(choice: ProfileId | ModelProfile | undefined, info: Mode
 function checkLoadInput(input: unknown): void {
   const o = input as Record<string, unknown> | null;
   if (o === null || typeof o !== "object") {
-    throw new TimelensError("ERR_INVALID_ARGUMENT", "load() needs { model, mmproj } paths to the text GGUF and the mmproj GGUF");
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      "load() needs { model, mmproj } paths to the text GGUF and the mmproj GGUF",
+    );
   }
   for (const key of ["model", "mmproj", "cacheDir", "ffmpegPath", "ffprobePath"]) {
     if (o[key] !== undefined && typeof o[key] !== "string") {
-      throw new TimelensError("ERR_INVALID_ARGUMENT", `load(): ${key} must be a path string, got ${typeof o[key]}`, { option: key });
+      throw new TimelensError("ERR_INVALID_ARGUMENT", `load(): ${key} must be a path string, got ${typeof o[key]}`, {
+        option: key,
+      });
     }
   }
 }

@@ -6,14 +6,17 @@
 import { TimelensError } from "../errors";
 
 function invalid(name: string, expected: string, actual: unknown): TimelensError {
-  const shown = typeof actual === "function" ? "a function" : typeof actual === "string" ? JSON.stringify(actual) : String(actual);
+  const shown =
+    typeof actual === "function" ? "a function" : typeof actual === "string" ? JSON.stringify(actual) : String(actual);
   return new TimelensError("ERR_INVALID_ARGUMENT", `${name} must be ${expected}, got ${shown}`, { option: name });
 }
 
 /** An AbortSignal from any realm (an Electron preload, a vm context) has these. */
 function isSignal(v: unknown): v is AbortSignal {
   const s = v as AbortSignal;
-  return typeof s === "object" && s !== null && typeof s.aborted === "boolean" && typeof s.addEventListener === "function";
+  return (
+    typeof s === "object" && s !== null && typeof s.aborted === "boolean" && typeof s.addEventListener === "function"
+  );
 }
 
 export interface CheckedQueryOptions {
@@ -35,13 +38,19 @@ export function checkQueryOptions(options: CheckedQueryOptions): void {
   if (maxNewTokens !== undefined && !(isInt(maxNewTokens) && maxNewTokens >= 1)) {
     throw invalid("maxNewTokens", "a positive integer", maxNewTokens);
   }
-  if (temperature !== undefined && !(typeof temperature === "number" && Number.isFinite(temperature) && temperature >= 0)) {
+  if (
+    temperature !== undefined &&
+    !(typeof temperature === "number" && Number.isFinite(temperature) && temperature >= 0)
+  ) {
     throw invalid("temperature", "a finite number >= 0", temperature);
   }
   if (topK !== undefined && !(isInt(topK) && topK >= 0)) throw invalid("topK", "an integer >= 0", topK);
-  if (topP !== undefined && !(typeof topP === "number" && topP >= 0 && topP <= 1)) throw invalid("topP", "a number in [0, 1]", topP);
-  if (seed !== undefined && !(isInt(seed) && seed >= 0 && seed <= 0xffffffff)) throw invalid("seed", "an integer in [0, 2^32 - 1]", seed);
+  if (topP !== undefined && !(typeof topP === "number" && topP >= 0 && topP <= 1))
+    throw invalid("topP", "a number in [0, 1]", topP);
+  if (seed !== undefined && !(isInt(seed) && seed >= 0 && seed <= 0xffffffff))
+    throw invalid("seed", "an integer in [0, 2^32 - 1]", seed);
   if (signal !== undefined && !isSignal(signal)) throw invalid("signal", "an AbortSignal", signal);
   if (onToken !== undefined && typeof onToken !== "function") throw invalid("onToken", "a function", onToken);
-  if (onProgress !== undefined && typeof onProgress !== "function") throw invalid("onProgress", "a function", onProgress);
+  if (onProgress !== undefined && typeof onProgress !== "function")
+    throw invalid("onProgress", "a function", onProgress);
 }

@@ -37,7 +37,13 @@ interface PrefixTimings {
   prefillMs: number;
 }
 
-const noPrefixWork = (probeMs: number): PrefixTimings => ({ probeMs, decodeMs: 0, decodeWaitMs: 0, encodeMs: 0, prefillMs: 0 });
+const noPrefixWork = (probeMs: number): PrefixTimings => ({
+  probeMs,
+  decodeMs: 0,
+  decodeWaitMs: 0,
+  encodeMs: 0,
+  prefillMs: 0,
+});
 
 type PrefixSource = "built" | "live" | "disk";
 
@@ -50,14 +56,24 @@ export function splitAtInstruction(prompt: RenderedPrompt): { prefix: PromptSegm
 
 function suffixChunks(suffix: PromptSegment[]): NativeChunk[] {
   return suffix.map((s) => {
-    if (s.kind !== "text") throw new TimelensError("ERR_MODEL_INVALID", "The chat template places the video after the query; TimeLens prompts put it first");
+    if (s.kind !== "text")
+      throw new TimelensError(
+        "ERR_MODEL_INVALID",
+        "The chat template places the video after the query; TimeLens prompts put it first",
+      );
     return { text: s.text, special: s.special };
   });
 }
 
 /** The answer's sampling settings; greedy unless a temperature is given, as the reference evaluates. */
 function samplingOf(options: QueryOptions | GroundManyOptions, maxNewTokens: number) {
-  return { maxTokens: maxNewTokens, temperature: options.temperature ?? 0, topK: options.topK, topP: options.topP, seed: options.seed };
+  return {
+    maxTokens: maxNewTokens,
+    temperature: options.temperature ?? 0,
+    topK: options.topK,
+    topP: options.topP,
+    seed: options.seed,
+  };
 }
 
 export interface SessionCache {
@@ -119,8 +135,18 @@ export class VideoSession {
 
   private render(query: string): RenderedPrompt {
     const template = this.model.info.chatTemplate;
-    if (!template) throw new TimelensError("ERR_MODEL_INVALID", "The model has no chat template (tokenizer.chat_template); it cannot be prompted");
-    return renderPrompt({ chatTemplate: template, profile: this.profile, pairs: this.plan.pairs, query, tokensPerPair: this.plan.tokensPerPair });
+    if (!template)
+      throw new TimelensError(
+        "ERR_MODEL_INVALID",
+        "The model has no chat template (tokenizer.chat_template); it cannot be prompted",
+      );
+    return renderPrompt({
+      chatTemplate: template,
+      profile: this.profile,
+      pairs: this.plan.pairs,
+      query,
+      tokensPerPair: this.plan.tokensPerPair,
+    });
   }
 
   /** Fails fast, before any decoding, when the video cannot fit the context. */
@@ -132,14 +158,17 @@ export class VideoSession {
       throw new ContextOverflowError(
         needed,
         available,
-        `The video needs about ${this.plan.pairs.length * this.plan.tokensPerPair} tokens for ${this.plan.pairs.length} frame pairs. Lower totalTokens, fps or maxFrames, or load the model with a larger contextSize.`,
+        `The video needs about ${this.plan.pairs.length * this.plan.tokensPerPair} tokens for ` +
+          `${this.plan.pairs.length} frame pairs. Lower totalTokens, fps or maxFrames, or load the model with ` +
+          `a larger contextSize.`,
       );
     }
   }
 
   private checkQuery(query: unknown): string {
     if (this.closed) throw new TimelensError("ERR_DISPOSED", "This video session was closed");
-    if (typeof query !== "string" || query.trim() === "") throw new TimelensError("ERR_INVALID_ARGUMENT", "The query must be a non-empty string");
+    if (typeof query !== "string" || query.trim() === "")
+      throw new TimelensError("ERR_INVALID_ARGUMENT", "The query must be a non-empty string");
     return query.trim();
   }
 
@@ -148,7 +177,12 @@ export class VideoSession {
    * decoded and resized (ffmpeg, resize worker) while pair k is encoded and prefilled on the
    * native thread: at most two pairs of frames are held at a time.
    */
-  private async buildPrefix(ops: ModelOps, segments: PromptSegment[], clock: ProgressClock, signal?: AbortSignal): Promise<Prefix> {
+  private async buildPrefix(
+    ops: ModelOps,
+    segments: PromptSegment[],
+    clock: ProgressClock,
+    signal?: AbortSignal,
+  ): Promise<Prefix> {
     ops.reset();
     const plan = this.plan;
     const timings = noPrefixWork(this.init.probeMs);
@@ -171,10 +205,14 @@ export class VideoSession {
       for (let k = 0; k < 2; k++) {
         const next = await frames.next();
         if (next.done)
-          throw new TimelensError("ERR_VIDEO_UNREADABLE", `The decoder stopped after ${decoded} of ${plan.indices.length} planned frames`, {
-            decoded,
-            planned: plan.indices.length,
-          });
+          throw new TimelensError(
+            "ERR_VIDEO_UNREADABLE",
+            `The decoder stopped after ${decoded} of ${plan.indices.length} planned frames`,
+            {
+              decoded,
+              planned: plan.indices.length,
+            },
+          );
         decoded++;
         pair.push({ width: next.value.width, height: next.value.height, data: next.value.data });
       }
@@ -207,7 +245,8 @@ export class VideoSession {
         const t = performance.now();
         const pairFrames = await (upcoming as Promise<PairFrames> | null);
         timings.decodeWaitMs += performance.now() - t;
-        if (!pairFrames) throw new TimelensError("ERR_MODEL_INVALID", "The rendered prompt has more frame pairs than the plan");
+        if (!pairFrames)
+          throw new TimelensError("ERR_MODEL_INVALID", "The rendered prompt has more frame pairs than the plan");
         prefetch(); // decode the next pair while this one is encoded
         pending.push({ frames: pairFrames, mergeable: true });
         await flush(); // one pair per native call keeps frame memory bounded
@@ -228,12 +267,28 @@ export class VideoSession {
   private async cacheKey(segments: PromptSegment[]): Promise<string | null> {
     if (!this.init.cache) return null;
     const p = this.plan;
-    return prefixKey({ ...(await this.init.cache.identity()), profile: this.profile.id, indices: p.indices, width: p.width, height: p.height, segments });
+    return prefixKey({
+      ...(await this.init.cache.identity()),
+      profile: this.profile.id,
+      indices: p.indices,
+      width: p.width,
+      height: p.height,
+      segments,
+    });
   }
 
   /** Puts this video's prefix into the KV cache: still there, from disk, or built now. */
-  private async ensurePrefix(ops: ModelOps, segments: PromptSegment[], clock: ProgressClock, signal?: AbortSignal): Promise<PrefixSource> {
-    if (this.prefix && this.model.kvHolder === this && JSON.stringify(this.prefix.segments) === JSON.stringify(segments)) {
+  private async ensurePrefix(
+    ops: ModelOps,
+    segments: PromptSegment[],
+    clock: ProgressClock,
+    signal?: AbortSignal,
+  ): Promise<PrefixSource> {
+    if (
+      this.prefix &&
+      this.model.kvHolder === this &&
+      JSON.stringify(this.prefix.segments) === JSON.stringify(segments)
+    ) {
       ops.rewind(this.prefix.state);
       return "live";
     }
@@ -247,7 +302,12 @@ export class VideoSession {
         try {
           const state = { nPast: hit.meta.nPast, nCells: hit.meta.nCells };
           await ops.loadState(hit.statePath, state);
-          this.prefix = { state, segments, imageTokens: hit.meta.imageTokens, timings: noPrefixWork(this.init.probeMs) };
+          this.prefix = {
+            state,
+            segments,
+            imageTokens: hit.meta.imageTokens,
+            timings: noPrefixWork(this.init.probeMs),
+          };
           this.model.kvHolder = this;
           return "disk";
         } catch (e) {
@@ -261,8 +321,10 @@ export class VideoSession {
     if (key && cache) {
       const t = this.prefix.timings;
       const { nPast, nCells } = this.prefix.state;
-      await cache.store(key, { nPast, nCells, imageTokens: this.prefix.imageTokens, savedMs: t.decodeMs + t.encodeMs + t.prefillMs }, (tmp) =>
-        ops.saveState(tmp).then(() => undefined),
+      await cache.store(
+        key,
+        { nPast, nCells, imageTokens: this.prefix.imageTokens, savedMs: t.decodeMs + t.encodeMs + t.prefillMs },
+        (tmp) => ops.saveState(tmp).then(() => undefined),
       );
     }
     return "built";
@@ -313,7 +375,13 @@ export class VideoSession {
       query,
       profile: this.profile.id,
       stopReason: gen.stopReason,
-      video: { duration: this.video.duration, fps: this.video.fps, totalFrames: this.video.totalFrames, width: this.video.width, height: this.video.height },
+      video: {
+        duration: this.video.duration,
+        fps: this.video.fps,
+        totalFrames: this.video.totalFrames,
+        width: this.video.width,
+        height: this.video.height,
+      },
       frames: {
         count: this.plan.indices.length,
         width: this.plan.width,
@@ -337,7 +405,12 @@ export class VideoSession {
         prefixSource: source,
         devices: this.devices(),
       },
-      usage: { promptTokens, imageTokens: this.prefix!.imageTokens, generatedTokens: gen.tokens.length, contextSize: this.model.info.contextSize },
+      usage: {
+        promptTokens,
+        imageTokens: this.prefix!.imageTokens,
+        generatedTokens: gen.tokens.length,
+        contextSize: this.model.info.contextSize,
+      },
     };
   }
 
@@ -389,7 +462,12 @@ export class VideoSession {
     return this.track(options.signal, (signal) => this.runQuery(query, { ...options, signal }, maxNewTokens, clock));
   }
 
-  private runQuery(query: string, options: QueryOptions, maxNewTokens: number, clock: ProgressClock): Promise<GroundingResult> {
+  private runQuery(
+    query: string,
+    options: QueryOptions,
+    maxNewTokens: number,
+    clock: ProgressClock,
+  ): Promise<GroundingResult> {
     const { signal } = options;
     const { prefix, suffix } = splitAtInstruction(this.render(query));
     return this.withPrefix(prefix, clock, signal, async (ops, source) => {
@@ -416,7 +494,8 @@ export class VideoSession {
    * per step, `model.parallel` queries at a time. Results are in query order.
    */
   async groundMany(queries: readonly string[], options: GroundManyOptions = {}): Promise<GroundingResult[]> {
-    if (!Array.isArray(queries) || queries.length === 0) throw new TimelensError("ERR_INVALID_ARGUMENT", "groundMany needs a non-empty array of queries");
+    if (!Array.isArray(queries) || queries.length === 0)
+      throw new TimelensError("ERR_INVALID_ARGUMENT", "groundMany needs a non-empty array of queries");
     const clean = queries.map((q) => this.checkQuery(q));
     checkQueryOptions(options);
     const maxNewTokens = options.maxNewTokens ?? this.profile.answer.maxNewTokens;
@@ -443,7 +522,16 @@ export class VideoSession {
             },
           );
           gens.forEach((gen, i) => {
-            results.push(this.result(clean[at + i], gen, at === 0 && i === 0 ? source : "live", this.prefix!.state.nCells, 0, clock));
+            results.push(
+              this.result(
+                clean[at + i],
+                gen,
+                at === 0 && i === 0 ? source : "live",
+                this.prefix!.state.nCells,
+                0,
+                clock,
+              ),
+            );
           });
         }
         return results;

@@ -96,9 +96,11 @@ function validatePlan(plan: FramePlan): void {
   for (let i = 0; i < plan.indices.length; i++) {
     const v = plan.indices[i];
     if (!Number.isInteger(v) || v < 0) throw bad(`index ${i} is ${v}`);
-    if (i > 0 && v < plan.indices[i - 1]) throw bad(`indices must be in ascending order (position ${i}: ${v} after ${plan.indices[i - 1]})`);
+    if (i > 0 && v < plan.indices[i - 1])
+      throw bad(`indices must be in ascending order (position ${i}: ${v} after ${plan.indices[i - 1]})`);
   }
-  if (!(Number.isInteger(plan.width) && plan.width > 0 && Number.isInteger(plan.height) && plan.height > 0)) throw bad(`size ${plan.width}x${plan.height}`);
+  if (!(Number.isInteger(plan.width) && plan.width > 0 && Number.isInteger(plan.height) && plan.height > 0))
+    throw bad(`size ${plan.width}x${plan.height}`);
 }
 
 /**
@@ -107,11 +109,18 @@ function validatePlan(plan: FramePlan): void {
  * kills ffmpeg. Errors: ERR_VIDEO_UNREADABLE (ffmpeg failed, or the video has fewer frames than
  * planned; with ffmpeg's stderr tail), ERR_FILE_NOT_FOUND, ERR_FFMPEG_NOT_FOUND, ERR_ABORTED.
  */
-export function readFrames(source: VideoSource, plan: FramePlan, options: ReadFramesOptions = {}): AsyncGenerator<Frame, void, undefined> {
+export function readFrames(
+  source: VideoSource,
+  plan: FramePlan,
+  options: ReadFramesOptions = {},
+): AsyncGenerator<Frame, void, undefined> {
   validatePlan(plan);
   if (typeof source === "string") return readFramesFromPath(source, plan, options);
   if (!(source instanceof Uint8Array))
-    throw new TimelensError("ERR_INVALID_ARGUMENT", "A video must be a file path or a Buffer/Uint8Array of the file's bytes");
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      "A video must be a file path or a Buffer/Uint8Array of the file's bytes",
+    );
   // Bytes: decoded from a temporary file that lives as long as the iteration.
   return (async function* () {
     const file = await videoFile(source);
@@ -123,24 +132,44 @@ export function readFrames(source: VideoSource, plan: FramePlan, options: ReadFr
   })();
 }
 
-async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadFramesOptions): AsyncGenerator<Frame, void, undefined> {
+async function* readFramesFromPath(
+  path: string,
+  plan: FramePlan,
+  options: ReadFramesOptions,
+): AsyncGenerator<Frame, void, undefined> {
   const signal = options.signal;
   throwIfAborted(signal, "decode");
   const autorotate = options.autorotate ?? true;
   const meta =
-    options.stream ?? (await probeStream(path, { ffprobePath: options.ffprobePath, ffmpegPath: options.ffmpegPath, usePackages: options.usePackages, signal }));
+    options.stream ??
+    (await probeStream(path, {
+      ffprobePath: options.ffprobePath,
+      ffmpegPath: options.ffmpegPath,
+      usePackages: options.usePackages,
+      signal,
+    }));
   const srcW = autorotate ? meta.width : meta.codedWidth;
   const srcH = autorotate ? meta.height : meta.codedHeight;
-  if (plan.sourceWidth !== undefined && plan.sourceHeight !== undefined && (plan.sourceWidth !== srcW || plan.sourceHeight !== srcH)) {
+  if (
+    plan.sourceWidth !== undefined &&
+    plan.sourceHeight !== undefined &&
+    (plan.sourceWidth !== srcW || plan.sourceHeight !== srcH)
+  ) {
     throw new TimelensError(
       "ERR_INVALID_ARGUMENT",
-      `The frame plan was made for a ${plan.sourceWidth}x${plan.sourceHeight} video but ${path} decodes to ${srcW}x${srcH}${autorotate ? "" : " (autorotate off)"}`,
+      `The frame plan was made for a ${plan.sourceWidth}x${plan.sourceHeight} video but ${path} decodes to ` +
+        `${srcW}x${srcH}${autorotate ? "" : " (autorotate off)"}`,
       { planned: [plan.sourceWidth, plan.sourceHeight], decoded: [srcW, srcH] },
     );
   }
   const ffmpeg = resolveFfmpeg({ ffmpegPath: options.ffmpegPath, usePackages: options.usePackages });
   const unique = [...new Set(plan.indices)];
-  const filters = [`select='${selectExpression(unique)}'`, ...(autorotate ? rotationFilters(meta.rotation) : []), `scale=${srcW}:${srcH}`, "format=rgb24"];
+  const filters = [
+    `select='${selectExpression(unique)}'`,
+    ...(autorotate ? rotationFilters(meta.rotation) : []),
+    `scale=${srcW}:${srcH}`,
+    "format=rgb24",
+  ];
   const args = [
     "-hide_banner",
     "-nostdin",
@@ -223,7 +252,11 @@ async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadF
         filled = 0;
         if (uniquePos >= unique.length) {
           // More frames than selected: ffmpeg misbehaved; stop reading.
-          throw new TimelensError("ERR_VIDEO_UNREADABLE", `ffmpeg returned more frames than the ${unique.length} selected from ${path}`, { path });
+          throw new TimelensError(
+            "ERR_VIDEO_UNREADABLE",
+            `ffmpeg returned more frames than the ${unique.length} selected from ${path}`,
+            { path },
+          );
         }
         const resized = await resizer.resize(full);
         full = new Uint8Array(frameBytes);
@@ -239,7 +272,13 @@ async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadF
     }
     const exit = await closed;
     if (signal?.aborted) throw new AbortError("Aborted during decode", { stage: "decode" });
-    if (spawnError) throw new TimelensError("ERR_FFMPEG_NOT_FOUND", `Could not run ${ffmpeg}: ${spawnError.message}`, { path: ffmpeg }, { cause: spawnError });
+    if (spawnError)
+      throw new TimelensError(
+        "ERR_FFMPEG_NOT_FOUND",
+        `Could not run ${ffmpeg}: ${spawnError.message}`,
+        { path: ffmpeg },
+        { cause: spawnError },
+      );
     if (exit.code !== 0) {
       throw new TimelensError(
         "ERR_VIDEO_UNREADABLE",
@@ -250,12 +289,21 @@ async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadF
     if (position < total) {
       throw new TimelensError(
         "ERR_VIDEO_UNREADABLE",
-        `The decoder stopped after ${position} of ${total} planned frames of ${path}: frame ${plan.indices[position]} was never decoded (the video yields fewer frames than planned)${stderrTail(stderr) ? `. ffmpeg: ${stderrTail(stderr)}` : ""}`,
-        { path, decoded: position, planned: total, missingIndex: plan.indices[position], stderr: stderrTail(stderr, 20) },
+        `The decoder stopped after ${position} of ${total} planned frames of ${path}: frame ` +
+          `${plan.indices[position]} was never decoded (the video yields fewer frames than ` +
+          `planned)${stderrTail(stderr) ? `. ffmpeg: ${stderrTail(stderr)}` : ""}`,
+        {
+          path,
+          decoded: position,
+          planned: total,
+          missingIndex: plan.indices[position],
+          stderr: stderrTail(stderr, 20),
+        },
       );
     }
   } catch (e) {
-    if (signal?.aborted && !(e instanceof AbortError)) throw new AbortError("Aborted during decode", { stage: "decode" });
+    if (signal?.aborted && !(e instanceof AbortError))
+      throw new AbortError("Aborted during decode", { stage: "decode" });
     throw e;
   } finally {
     signal?.removeEventListener("abort", onAbort);

@@ -12,7 +12,16 @@
  */
 import { promises as fsp, type Stats } from "node:fs";
 import { AbortError, TimelensError, throwIfAborted } from "../errors";
-import { fpsModeArgs, resolveFfmpeg, resolveFfprobe, runTool, stderrTail, toolVersion, type FfmpegOptions, type FfprobeOptions } from "./ffmpeg";
+import {
+  fpsModeArgs,
+  resolveFfmpeg,
+  resolveFfprobe,
+  runTool,
+  stderrTail,
+  toolVersion,
+  type FfmpegOptions,
+  type FfprobeOptions,
+} from "./ffmpeg";
 import { withVideoFile, type VideoSource } from "./temp-video";
 import type { ProbedVideo } from "./types";
 
@@ -125,11 +134,18 @@ export async function assertVideoFile(path: string): Promise<void> {
     st = await fsp.stat(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") throw new TimelensError("ERR_FILE_NOT_FOUND", `Video file not found: ${path}`, { path }, { cause: e });
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot access video ${path}: ${(e as Error).message}`, { path }, { cause: e });
+    if (code === "ENOENT" || code === "ENOTDIR")
+      throw new TimelensError("ERR_FILE_NOT_FOUND", `Video file not found: ${path}`, { path }, { cause: e });
+    throw new TimelensError(
+      "ERR_VIDEO_UNREADABLE",
+      `Cannot access video ${path}: ${(e as Error).message}`,
+      { path },
+      { cause: e },
+    );
   }
   if (!st.isFile()) throw new TimelensError("ERR_VIDEO_UNREADABLE", `Not a file: ${path}`, { path });
-  if (st.size === 0) throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: the file is empty`, { path });
+  if (st.size === 0)
+    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: the file is empty`, { path });
 }
 
 /** ffmpeg arguments that make the decoder neither drop nor duplicate frames. */
@@ -142,7 +158,11 @@ export async function passthroughArgs(ffmpeg: string): Promise<string[]> {
  * Counts the frames ffmpeg's decoder yields for one stream (a full decode, no conversion).
  * Exported for tests and diagnostics.
  */
-export async function countDecodedFrames(path: string, streamIndex: number, opts: FfmpegOptions & { signal?: AbortSignal } = {}): Promise<number> {
+export async function countDecodedFrames(
+  path: string,
+  streamIndex: number,
+  opts: FfmpegOptions & { signal?: AbortSignal } = {},
+): Promise<number> {
   const ffmpeg = resolveFfmpeg(opts);
   const args = [
     "-hide_banner",
@@ -168,10 +188,14 @@ export async function countDecodedFrames(path: string, streamIndex: number, opts
   let frames = NaN;
   for (const m of r.stdout.matchAll(/^frame=(\d+)$/gm)) frames = Number(m[1]);
   if (r.code !== 0 || !Number.isFinite(frames)) {
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot decode video ${path}: ${stderrTail(r.stderr) || `ffmpeg exited with code ${r.code}`}`, {
-      path,
-      stderr: stderrTail(r.stderr, 20),
-    });
+    throw new TimelensError(
+      "ERR_VIDEO_UNREADABLE",
+      `Cannot decode video ${path}: ${stderrTail(r.stderr) || `ffmpeg exited with code ${r.code}`}`,
+      {
+        path,
+        stderr: stderrTail(r.stderr, 20),
+      },
+    );
   }
   return frames;
 }
@@ -219,36 +243,63 @@ export interface StreamInfo {
  * Reads the stream layout of a file with one ffprobe call (fast: no decoding, no packet scan).
  * The stream is the first video stream that is not a cover picture (ffmpeg's `V:0`).
  */
-export async function probeStream(path: string, opts: FfprobeOptions & { signal?: AbortSignal } = {}): Promise<StreamInfo> {
+export async function probeStream(
+  path: string,
+  opts: FfprobeOptions & { signal?: AbortSignal } = {},
+): Promise<StreamInfo> {
   await assertVideoFile(path);
-  const ffprobe = resolveFfprobe({ ffprobePath: opts.ffprobePath, ffmpegPath: opts.ffmpegPath, usePackages: opts.usePackages });
-  const r = await runTool(ffprobe, ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", path], { signal: opts.signal });
+  const ffprobe = resolveFfprobe({
+    ffprobePath: opts.ffprobePath,
+    ffmpegPath: opts.ffmpegPath,
+    usePackages: opts.usePackages,
+  });
+  const r = await runTool(ffprobe, ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", path], {
+    signal: opts.signal,
+  });
   if (r.code !== 0) {
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: ${stderrTail(r.stderr) || `ffprobe exited with code ${r.code}`}`, {
-      path,
-      stderr: stderrTail(r.stderr, 20),
-    });
+    throw new TimelensError(
+      "ERR_VIDEO_UNREADABLE",
+      `Cannot read video ${path}: ${stderrTail(r.stderr) || `ffprobe exited with code ${r.code}`}`,
+      {
+        path,
+        stderr: stderrTail(r.stderr, 20),
+      },
+    );
   }
   let info: FfprobeOutput;
   try {
     info = JSON.parse(r.stdout) as FfprobeOutput;
   } catch (e) {
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: ffprobe printed no usable description`, { path }, { cause: e });
+    throw new TimelensError(
+      "ERR_VIDEO_UNREADABLE",
+      `Cannot read video ${path}: ffprobe printed no usable description`,
+      { path },
+      { cause: e },
+    );
   }
   const streams = info.streams ?? [];
   const videos = streams.filter((s) => s.codec_type === "video");
   const stream = videos.find((s) => !s.disposition?.attached_pic);
   if (!stream) {
     const kinds = [...new Set(streams.map((s) => s.codec_type ?? "unknown"))];
-    const what = videos.length > 0 ? "only a cover picture" : kinds.length > 0 ? `only ${kinds.join(", ")}` : "no streams";
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: no video stream (the file has ${what})`, { path, streams: kinds });
+    const what =
+      videos.length > 0 ? "only a cover picture" : kinds.length > 0 ? `only ${kinds.join(", ")}` : "no streams";
+    throw new TimelensError(
+      "ERR_VIDEO_UNREADABLE",
+      `Cannot read video ${path}: no video stream (the file has ${what})`,
+      { path, streams: kinds },
+    );
   }
   const codedWidth = stream.width ?? 0;
   const codedHeight = stream.height ?? 0;
   if (!(codedWidth > 0 && codedHeight > 0)) {
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: the video stream has no frame size (${stream.codec_name ?? "unknown codec"})`, {
-      path,
-    });
+    throw new TimelensError(
+      "ERR_VIDEO_UNREADABLE",
+      `Cannot read video ${path}: the video stream has no frame size (${stream.codec_name ?? "unknown codec"})`,
+      {
+        path,
+      },
+    );
   }
   const rotation = rotationOf(stream);
   const swap = rotation === 90 || rotation === 270;
@@ -270,10 +321,17 @@ export async function probeStream(path: string, opts: FfprobeOptions & { signal?
 async function probePath(path: string, opts: ProbeOptions): Promise<ProbedVideoDetails> {
   const mode = opts.countFrames ?? "auto";
   if (mode !== "auto" && mode !== "decode" && mode !== "container")
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `countFrames must be "auto", "decode" or "container", got ${JSON.stringify(mode)}`);
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      `countFrames must be "auto", "decode" or "container", got ${JSON.stringify(mode)}`,
+    );
   const meta = await probeStream(path, opts);
   const { stream, codedWidth, codedHeight, rotation } = meta;
-  const ffprobe = resolveFfprobe({ ffprobePath: opts.ffprobePath, ffmpegPath: opts.ffmpegPath, usePackages: opts.usePackages });
+  const ffprobe = resolveFfprobe({
+    ffprobePath: opts.ffprobePath,
+    ffmpegPath: opts.ffmpegPath,
+    usePackages: opts.usePackages,
+  });
   let duration = parseNum(stream.duration);
   if (!(duration > 0)) duration = meta.formatDuration;
   let fps = parseRate(stream.avg_frame_rate);
@@ -294,7 +352,18 @@ async function probePath(path: string, opts: ProbeOptions): Promise<ProbedVideoD
     if (consistent) {
       const pk = await runTool(
         ffprobe,
-        ["-v", "error", "-print_format", "json", "-count_packets", "-select_streams", String(stream.index), "-show_entries", "stream=nb_read_packets", path],
+        [
+          "-v",
+          "error",
+          "-print_format",
+          "json",
+          "-count_packets",
+          "-select_streams",
+          String(stream.index),
+          "-show_entries",
+          "stream=nb_read_packets",
+          path,
+        ],
         { signal: opts.signal },
       );
       let packets = NaN;
@@ -310,11 +379,17 @@ async function probePath(path: string, opts: ProbeOptions): Promise<ProbedVideoD
     }
   }
   if (totalFrames === undefined) {
-    totalFrames = await countDecodedFrames(path, stream.index, { ffmpegPath: opts.ffmpegPath, usePackages: opts.usePackages, signal: opts.signal });
+    totalFrames = await countDecodedFrames(path, stream.index, {
+      ffmpegPath: opts.ffmpegPath,
+      usePackages: opts.usePackages,
+      signal: opts.signal,
+    });
   }
   if (opts.signal?.aborted) throw new AbortError("Aborted during probe", { stage: "probe" });
   if (totalFrames <= 0) {
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: the decoder yields no frames`, { path });
+    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: the decoder yields no frames`, {
+      path,
+    });
   }
   if (!(fps > 0)) fps = parseRate(stream.r_frame_rate);
   if (!(fps > 0) && duration > 0) fps = totalFrames / duration;

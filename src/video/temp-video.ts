@@ -31,7 +31,10 @@ async function writeTempVideo(bytes: Uint8Array): Promise<string> {
 export async function videoFile(source: VideoSource): Promise<VideoFile> {
   if (typeof source === "string") return { path: source, temporary: false, release: async () => {} };
   if (!(source instanceof Uint8Array)) {
-    throw new TimelensError("ERR_INVALID_ARGUMENT", "A video must be a file path or a Buffer/Uint8Array of the file's bytes");
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      "A video must be a file path or a Buffer/Uint8Array of the file's bytes",
+    );
   }
   const path = await writeTempVideo(source);
   return { path, temporary: true, release: () => fsp.rm(path, { force: true }) };

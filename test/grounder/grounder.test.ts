@@ -128,7 +128,8 @@ const NATIVE_WINDOW: Record<"encode" | "prefill" | "generate", (p: GroundProgres
 };
 
 /** True while the addon runs a job for this grounder (the JS thread is free meanwhile). */
-const nativeBusy = (g: Grounder): boolean => (g as unknown as { model: { native: { busy: boolean } } }).model.native.busy;
+const nativeBusy = (g: Grounder): boolean =>
+  (g as unknown as { model: { native: { busy: boolean } } }).model.native.busy;
 
 describe.each(["decode", "encode", "prefill", "generate"] as const)("abort during %s", (stage) => {
   test("rejects promptly with AbortError and the grounder still works", async () => {
@@ -220,7 +221,9 @@ describe("typed errors from real bad input", () => {
     const err = await grounder.ground(missing, QUERY, FAST).catch((e) => e);
     expect(err.code).toBe("ERR_FILE_NOT_FOUND");
     expect(err.details.path).toBe(missing);
-    await expect(grounder.openVideo(join(dir, "no-dir", "missing.mkv"))).rejects.toMatchObject({ code: "ERR_FILE_NOT_FOUND" });
+    await expect(grounder.openVideo(join(dir, "no-dir", "missing.mkv"))).rejects.toMatchObject({
+      code: "ERR_FILE_NOT_FOUND",
+    });
   });
 
   test("ERR_FFMPEG_NOT_FOUND when the configured ffprobe does not exist", async () => {
@@ -242,8 +245,12 @@ describe("typed errors from real bad input", () => {
   test("ERR_MODEL_INVALID and ERR_MMPROJ_MISMATCH at load", async () => {
     const bad = join(dir, "bad.gguf");
     writeFileSync(bad, "definitely not a model file");
-    await expect(Grounder.load({ model: bad, mmproj: fixturePair("tiny-qwen3vl").mmproj })).rejects.toMatchObject({ code: "ERR_MODEL_INVALID" });
-    await expect(Grounder.load({ model: fixturePair("tiny-qwen3vl").model, mmproj: fixturePair("tiny-qwen25vl").mmproj })).rejects.toMatchObject({
+    await expect(Grounder.load({ model: bad, mmproj: fixturePair("tiny-qwen3vl").mmproj })).rejects.toMatchObject({
+      code: "ERR_MODEL_INVALID",
+    });
+    await expect(
+      Grounder.load({ model: fixturePair("tiny-qwen3vl").model, mmproj: fixturePair("tiny-qwen25vl").mmproj }),
+    ).rejects.toMatchObject({
       code: "ERR_MMPROJ_MISMATCH",
     });
   });
@@ -253,7 +260,9 @@ describe("typed errors from real bad input", () => {
   });
 
   test("a profile of the wrong family is refused", async () => {
-    await expect(Grounder.load({ ...fixturePair("tiny-qwen3vl"), profile: "timelens-7b" })).rejects.toMatchObject({ code: "ERR_PROFILE_UNKNOWN" });
+    await expect(Grounder.load({ ...fixturePair("tiny-qwen3vl"), profile: "timelens-7b" })).rejects.toMatchObject({
+      code: "ERR_PROFILE_UNKNOWN",
+    });
   });
 });
 

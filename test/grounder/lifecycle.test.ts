@@ -196,7 +196,10 @@ test("one clock per call: Grounder.ground's progress starts at the probe and tot
   const g = await load({});
   try {
     const seen: Array<{ stage: string; elapsedMs: number }> = [];
-    const r = await g.ground(clip, QUERY, { ...FAST, onProgress: (p) => seen.push({ stage: p.stage, elapsedMs: p.elapsedMs }) });
+    const r = await g.ground(clip, QUERY, {
+      ...FAST,
+      onProgress: (p) => seen.push({ stage: p.stage, elapsedMs: p.elapsedMs }),
+    });
     expect(seen[0].stage).toBe("probe");
     for (let i = 1; i < seen.length; i++) expect(seen[i].elapsedMs).toBeGreaterThanOrEqual(seen[i - 1].elapsedMs);
     const probeDone = seen.filter((s) => s.stage === "probe").at(-1)!;

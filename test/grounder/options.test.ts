@@ -46,7 +46,9 @@ describe.each(BAD)("%s = %p", (name, bad) => {
     const session = await grounder.openVideo(clip, FAST);
     try {
       await expect(session.ground(QUERY, { ...FAST, ...bad } as GroundOptions)).rejects.toMatchObject(expected);
-      await expect(session.groundMany([QUERY], { ...FAST, ...bad } as GroundManyOptions)).rejects.toMatchObject(expected);
+      await expect(session.groundMany([QUERY], { ...FAST, ...bad } as GroundManyOptions)).rejects.toMatchObject(
+        expected,
+      );
     } finally {
       await session.close();
     }
@@ -54,19 +56,36 @@ describe.each(BAD)("%s = %p", (name, bad) => {
 });
 
 test("frame sampling options are checked: minFrames above maxFrames, a numeric timestampFormat", async () => {
-  await expect(grounder.ground(clip, QUERY, { ...FAST, minFrames: 10, maxFrames: 2 })).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+  await expect(grounder.ground(clip, QUERY, { ...FAST, minFrames: 10, maxFrames: 2 })).rejects.toMatchObject({
+    code: "ERR_INVALID_ARGUMENT",
+  });
   const format = 3 as unknown as string;
-  await expect(grounder.ground(clip, QUERY, { ...FAST, timestampFormat: format })).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+  await expect(grounder.ground(clip, QUERY, { ...FAST, timestampFormat: format })).rejects.toMatchObject({
+    code: "ERR_INVALID_ARGUMENT",
+  });
 });
 
 test("good options still ground (the checks reject only what is wrong)", async () => {
-  const r = await grounder.ground(clip, QUERY, { ...FAST, temperature: 0, topK: 40, topP: 0.95, seed: 7, onToken: () => {}, onProgress: () => {} });
+  const r = await grounder.ground(clip, QUERY, {
+    ...FAST,
+    temperature: 0,
+    topK: 40,
+    topP: 0.95,
+    seed: 7,
+    onToken: () => {},
+    onProgress: () => {},
+  });
   expect(r.frames.count).toBe(12);
 });
 
 test("load() input of the wrong shape is ERR_INVALID_ARGUMENT, not a TypeError", async () => {
   const load = Grounder.load as (input: unknown) => Promise<Grounder>;
   await expect(load(undefined)).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
-  await expect(load({ model: 42, mmproj: 7 })).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT", details: { option: "model" } });
-  await expect(load({ ...fixturePair("tiny-qwen3vl"), ffmpegPath: 1 })).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+  await expect(load({ model: 42, mmproj: 7 })).rejects.toMatchObject({
+    code: "ERR_INVALID_ARGUMENT",
+    details: { option: "model" },
+  });
+  await expect(load({ ...fixturePair("tiny-qwen3vl"), ffmpegPath: 1 })).rejects.toMatchObject({
+    code: "ERR_INVALID_ARGUMENT",
+  });
 });
