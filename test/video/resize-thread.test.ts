@@ -43,7 +43,9 @@ test("frames in flight together come back to their own callers", async () => {
   const resizer = createAsyncResizer(size, undefined);
   const srcs = [0, 1, 2, 3, 4, 5].map((s) => pattern(160, 120, s));
   const outs = await Promise.all(srcs.map((s) => resizer.resize(s.slice())));
-  outs.forEach((o, i) => expect(Buffer.from(o).equals(Buffer.from(expected.resize(srcs[i])))).toBe(true));
+  outs.forEach((o, i) => {
+    expect(Buffer.from(o).equals(Buffer.from(expected.resize(srcs[i])))).toBe(true);
+  });
 });
 
 test("invalid sizes throw the same RangeError on either thread; 'main' stays on the JS thread", () => {
@@ -63,5 +65,7 @@ test("readFrames yields identical frames with the worker and on the JS thread", 
   };
   const [viaWorker, onMain] = [await collect("worker"), await collect("main")];
   expect(viaWorker.length).toBe(plan.indices.length);
-  viaWorker.forEach((f, i) => expect(f.equals(onMain[i])).toBe(true));
+  viaWorker.forEach((f, i) => {
+    expect(f.equals(onMain[i])).toBe(true);
+  });
 });
