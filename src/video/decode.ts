@@ -220,7 +220,7 @@ async function* readFramesFromPath(
 
   const frameBytes = srcW * srcH * 3;
   const resizer = createAsyncResizer([srcW, srcH, plan.width, plan.height], options.resample, options.resizeThread);
-  // Each full frame gets its own buffer: it is handed to the resize worker, not copied.
+  // Each full frame gets its own buffer: it is kept until its resized frame comes back.
   let full = new Uint8Array(frameBytes);
   let filled = 0;
   let uniquePos = 0; // next unique frame expected from ffmpeg

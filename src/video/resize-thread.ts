@@ -11,7 +11,7 @@ import { Worker } from "node:worker_threads";
 import { createResizer, type ResizeOptions } from "./resize";
 import type { ResizeReply, ResizeRequest } from "./resize-worker";
 
-/** Resizes frames of one size pair; `resize` takes ownership of `src` (it is transferred). */
+/** Resizes frames of one size pair. */
 export interface AsyncResizer {
   resize(src: Uint8Array): Promise<Uint8Array>;
   /** "worker" when frames are resized off the JS thread. */
@@ -26,7 +26,8 @@ interface Pending {
 let worker: Worker | null = null;
 let workerFailed = false;
 let nextId = 1;
-const pending = new Map<number, Pending>();
+/** Frames sent to each worker and not yet back. */
+const pendingOf = new WeakMap<Worker, Map<number, Pending>>();
 
 /**
  * The worker script next to this file: the built .js in dist/, or the .ts source when the
@@ -44,7 +45,10 @@ function workerScript(): { path: string; execArgv: string[] } | null {
   }
 }
 
-function failAll(error: Error): void {
+/** The worker died or could not start: the frames it held are resized on the JS thread. */
+class WorkerGone extends Error {}
+
+function failAll(pending: Map<number, Pending>, error: Error): void {
   for (const p of pending.values()) p.reject(error);
   pending.clear();
 }
@@ -58,6 +62,8 @@ function startWorker(): Worker | null {
   }
   try {
     const w = new Worker(script.path, { execArgv: script.execArgv });
+    const pending = new Map<number, Pending>();
+    pendingOf.set(w, pending);
     w.on("message", (reply: ResizeReply) => {
       const p = pending.get(reply.id);
       if (!p) return;
@@ -66,10 +72,13 @@ function startWorker(): Worker | null {
       if ("error" in reply) p.reject(new RangeError(reply.error));
       else p.resolve(reply.out);
     });
-    w.on("error", (e) => failAll(e));
+    w.on("error", () => {
+      // cannot load or crashed (a packager that left the file out, say): stay on the JS thread
+      workerFailed = true;
+    });
     w.on("exit", () => {
       if (worker === w) worker = null;
-      failAll(new Error("The resize worker stopped"));
+      failAll(pending, new WorkerGone("The resize worker stopped"));
     });
     w.unref();
     worker = w;
@@ -79,9 +88,21 @@ function startWorker(): Worker | null {
   return worker;
 }
 
+/** Sends one frame to the worker; `src` is cloned, so the caller's copy stays for a fallback. */
+function resizeOnWorker(w: Worker, request: Omit<ResizeRequest, "id">): Promise<Uint8Array> {
+  return new Promise<Uint8Array>((resolve, reject) => {
+    const id = nextId++;
+    pendingOf.get(w)!.set(id, { resolve, reject });
+    w.ref(); // a frame in flight keeps the process alive until it comes back
+    w.postMessage({ ...request, id } satisfies ResizeRequest);
+  });
+}
+
 /**
  * A resizer for one size pair on the shared worker (`thread: "worker"`), or on the JS thread
- * when `thread` is "main" or the worker is unavailable.
+ * when `thread` is "main" or the worker is unavailable. If the worker stops, the frames in
+ * flight and later ones are resized on the JS thread (a stopped worker is restarted for the
+ * next video; one that fails to load is not tried again).
  */
 export function createAsyncResizer(
   size: readonly [srcWidth: number, srcHeight: number, dstWidth: number, dstHeight: number],
@@ -90,17 +111,31 @@ export function createAsyncResizer(
 ): AsyncResizer {
   // Built here first: invalid sizes throw the same RangeError synchronously on both paths.
   const local = createResizer(...size, options);
-  const w = thread === "worker" ? startWorker() : null;
-  if (!w) return { thread: "main", resize: async (src) => local.resize(src) };
+  if (thread === "main" || !startWorker()) return { thread: "main", resize: async (src) => local.resize(src) };
+  let gone = false;
   return {
     thread: "worker",
-    resize: (src) =>
-      new Promise<Uint8Array>((resolve, reject) => {
-        const id = nextId++;
-        pending.set(id, { resolve, reject });
-        w.ref(); // a frame in flight keeps the process alive until it comes back
-        const request: ResizeRequest = { id, size, options, src };
-        w.postMessage(request, [src.buffer as ArrayBuffer]);
-      }),
+    resize: async (src) => {
+      const w = gone ? null : startWorker();
+      if (!w) return local.resize(src);
+      try {
+        return await resizeOnWorker(w, { size, options, src });
+      } catch (e) {
+        if (!(e instanceof WorkerGone)) throw e;
+        gone = true;
+        return local.resize(src);
+      }
+    },
   };
+}
+
+/**
+ * Stops the shared resize worker; the next resize starts a new one. Frames in flight finish on
+ * the JS thread. (Idle, the worker does not keep a process alive; this is for tests and for
+ * apps that want every thread gone at once.)
+ */
+export async function stopResizeWorker(): Promise<void> {
+  const w = worker;
+  worker = null;
+  await w?.terminate();
 }

@@ -6,7 +6,7 @@
 import { parentPort } from "node:worker_threads";
 import { createResizer, type ResizeOptions, type Resizer } from "./resize";
 
-/** One frame to resize; `src` is transferred, not copied. */
+/** One frame to resize (the reply's `out` is transferred back, not copied). */
 export interface ResizeRequest {
   id: number;
   size: readonly [srcWidth: number, srcHeight: number, dstWidth: number, dstHeight: number];

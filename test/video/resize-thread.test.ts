@@ -4,7 +4,7 @@
  * whichever thread resizes. Errors stay the same RangeError.
  */
 import { createResizer, type ResizeOptions } from "../../src/video/resize";
-import { createAsyncResizer } from "../../src/video/resize-thread";
+import { createAsyncResizer, stopResizeWorker } from "../../src/video/resize-thread";
 import { readFrames } from "../../src/video/decode";
 import { probeVideo } from "../../src/video/probe";
 import { planFrames } from "../../src/video/plan";
@@ -31,7 +31,7 @@ test.each(CASES)("%s: the worker's bytes equal the JS thread's", async (_name, s
   for (let seed = 0; seed < 3; seed++) {
     const src = pattern(size[0], size[1], seed);
     const want = expected.resize(src);
-    const got = await resizer.resize(src.slice()); // the copy is transferred to the worker
+    const got = await resizer.resize(src);
     expect(got.length).toBe(size[2] * size[3] * 3);
     expect(Buffer.from(got).equals(Buffer.from(want))).toBe(true);
   }
@@ -68,4 +68,22 @@ test("readFrames yields identical frames with the worker and on the JS thread", 
   viaWorker.forEach((f, i) => {
     expect(f.equals(onMain[i])).toBe(true);
   });
+});
+
+test("a worker stopped while frames are in flight: they and later frames still come out identical", async () => {
+  const size = [320, 240, 160, 96] as const;
+  const expected = createResizer(...size);
+  const resizer = createAsyncResizer(size, undefined);
+  expect(resizer.thread).toBe("worker");
+  const srcs = [0, 1, 2, 3].map((s) => pattern(320, 240, s));
+  const inFlight = srcs.map((s) => resizer.resize(s));
+  await stopResizeWorker();
+  const later = await resizer.resize(srcs[0]);
+  const outs = await Promise.all(inFlight);
+  outs.forEach((o, i) => {
+    expect(Buffer.from(o).equals(Buffer.from(expected.resize(srcs[i])))).toBe(true);
+  });
+  expect(Buffer.from(later).equals(Buffer.from(expected.resize(srcs[0])))).toBe(true);
+  // a new resizer gets a fresh worker
+  expect(createAsyncResizer(size, undefined).thread).toBe("worker");
 });
