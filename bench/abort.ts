@@ -14,12 +14,15 @@ import { benchVideo, fmt, table } from "./util";
 type Stage = "decode" | "encode" | "prefill" | "generate";
 const STAGES: Stage[] = ["decode", "encode", "prefill", "generate"];
 
-/** When a stage's work runs, judged from the last progress event (see the test's NATIVE_WINDOW). */
+/**
+ * When a stage's work runs, judged from the last progress event and how many events of the
+ * stage came so far (see the test's NATIVE_WINDOW).
+ */
 const WINDOW: Record<Stage, (p: GroundProgress, seen: number) => boolean> = {
   // the third decode event: ffmpeg has more frames to read
   decode: (p, seen) => p.stage === "decode" && seen >= 3,
   // a few pairs in: a frame pair is being encoded and prefilled
-  encode: (p, seen) => (p.stage === "decode" || p.stage === "encode") && seen >= 3,
+  encode: (p, seen) => (p.stage === "decode" || p.stage === "encode") && seen >= 2,
   prefill: (p) => p.stage === "prefill" && p.done === 0,
   generate: (p, seen) => p.stage === "generate" && seen >= 3,
 };
@@ -32,7 +35,7 @@ async function abortOnce(g: Grounder, video: string, stage: Stage): Promise<{ ms
   let abortedAt = 0;
   let inNative = false;
   let last: GroundProgress | null = null;
-  let seen = 0;
+  const seen: Record<string, number> = {};
   let watching = true;
   const fire = () => {
     abortedAt = performance.now();
@@ -40,7 +43,7 @@ async function abortOnce(g: Grounder, video: string, stage: Stage): Promise<{ ms
   };
   const watch = () => {
     if (!watching || abortedAt) return;
-    if (stage !== "decode" && last && WINDOW[stage](last, seen) && nativeBusy(g)) {
+    if (stage !== "decode" && last && WINDOW[stage](last, seen[stage] ?? 0) && nativeBusy(g)) {
       inNative = true;
       fire();
       return;
@@ -53,9 +56,9 @@ async function abortOnce(g: Grounder, video: string, stage: Stage): Promise<{ ms
       maxNewTokens: 2000,
       signal: controller.signal,
       onProgress: (p) => {
-        seen = last?.stage === p.stage ? seen + 1 : 1;
+        seen[p.stage] = (seen[p.stage] ?? 0) + 1;
         last = p;
-        if (stage === "decode" && !abortedAt && WINDOW.decode(p, seen)) fire();
+        if (stage === "decode" && !abortedAt && WINDOW.decode(p, seen.decode)) fire();
       },
     })
     .then(
