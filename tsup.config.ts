@@ -39,4 +39,14 @@ export default defineConfig([
     sourcemap: true,
     splitting: false,
   },
+  {
+    // The frame resize worker (src/video/resize-thread.ts loads dist/resize-worker.js next to the
+    // bundle that uses it): CommonJS, so every entry (ESM, CJS, CLI) can start it.
+    entry: { "resize-worker": "src/video/resize-worker.ts" },
+    format: ["cjs"],
+    target: "node18",
+    platform: "node",
+    sourcemap: true,
+    splitting: false,
+  },
 ]);

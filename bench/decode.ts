@@ -56,9 +56,26 @@ function ensureClip(seconds: 30 | 120 | 600): string {
   const out = join(OUT, `bench-1080p-${seconds}s.mp4`);
   if (!existsSync(out)) {
     const list = join(OUT, `concat-${seconds}.txt`);
-    writeFileSync(list, Array.from({ length: seconds / 30 }, () => `file '${base.replace(/'/g, "'\\''")}'`).join("\n") + "\n");
+    writeFileSync(
+      list,
+      Array.from({ length: seconds / 30 }, () => `file '${base.replace(/'/g, "'\\''")}'`).join("\n") + "\n",
+    );
     const tmp = `${out}.tmp.mp4`;
-    execFileSync(ffmpeg, ["-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", list, "-c", "copy", tmp]);
+    execFileSync(ffmpeg, [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-y",
+      "-f",
+      "concat",
+      "-safe",
+      "0",
+      "-i",
+      list,
+      "-c",
+      "copy",
+      tmp,
+    ]);
     renameSync(tmp, out);
     rmSync(list, { force: true });
   }
@@ -66,7 +83,14 @@ function ensureClip(seconds: 30 | 120 | 600): string {
 }
 
 /** Naive: every frame to full-size RGB through the pipe, keep the planned ones, resize them. */
-async function naive(path: string, indices: number[], srcW: number, srcH: number, outW: number, outH: number): Promise<number> {
+async function naive(
+  path: string,
+  indices: number[],
+  srcW: number,
+  srcH: number,
+  outW: number,
+  outH: number,
+): Promise<number> {
   const ffmpeg = resolveFfmpeg();
   const child = spawn(
     ffmpeg,
@@ -164,7 +188,10 @@ function runChild(path: string): {
   totalFrames: number;
   plan: string;
 } {
-  const r = spawnSync(process.execPath, [...process.execArgv, __filename, "--rss-child", path], { encoding: "utf8", maxBuffer: 1 << 20 });
+  const r = spawnSync(process.execPath, [...process.execArgv, __filename, "--rss-child", path], {
+    encoding: "utf8",
+    maxBuffer: 1 << 20,
+  });
   if (r.status !== 0) throw new Error(`RSS child failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
@@ -181,10 +208,13 @@ export async function runDecodeBench(): Promise<void> {
   const video = await probeVideo(twoMin);
   const plan = planFrames(video);
   console.log(
-    `\n(a) ${twoMin.split("/").pop()}: ${video.totalFrames} frames ${video.width}x${video.height} @ ${video.fps} fps; plan ${plan.indices.length} frames at ${plan.width}x${plan.height}`,
+    `\n(a) ${twoMin.split("/").pop()}: ${video.totalFrames} frames ${video.width}x${video.height} @ ` +
+      `${video.fps} fps; plan ${plan.indices.length} frames at ${plan.width}x${plan.height}`,
   );
   // warm up the resizer JIT a little so both pipelines start equal
-  createResizer(video.width, video.height, plan.width, plan.height).resize(new Uint8Array(video.width * video.height * 3));
+  createResizer(video.width, video.height, plan.width, plan.height).resize(
+    new Uint8Array(video.width * video.height * 3),
+  );
   let t = performance.now();
   let n = 0;
   for await (const f of readFrames(twoMin, plan)) {
@@ -218,14 +248,19 @@ export async function runDecodeBench(): Promise<void> {
   for (let i = 0; i < 20; i++) resizer.resize(sample);
   const perResize = (performance.now() - t) / 20;
   console.log(
-    `  readFrames: ${n} frames in ${ours.toFixed(2)} s = ${(n / ours).toFixed(1)} planned frames/s (${(video.totalFrames / ours).toFixed(0)} video frames/s decoded)`,
+    `  readFrames: ${n} frames in ${ours.toFixed(2)} s = ${(n / ours).toFixed(1)} planned frames/s ` +
+      `(${(video.totalFrames / ours).toFixed(0)} video frames/s decoded)`,
   );
   console.log(
-    `  naive     : ${kept} frames in ${naiveS.toFixed(2)} s = ${(kept / naiveS).toFixed(1)} planned frames/s (${(video.totalFrames / naiveS).toFixed(0)} video frames/s decoded)`,
+    `  naive     : ${kept} frames in ${naiveS.toFixed(2)} s = ${(kept / naiveS).toFixed(1)} planned ` +
+      `frames/s (${(video.totalFrames / naiveS).toFixed(0)} video frames/s decoded)`,
   );
   console.log(`  speed-up ${(naiveS / ours).toFixed(2)}x`);
   console.log(
-    `  for scale: ffmpeg decoding every frame to nothing takes ${decodeOnly.toFixed(2)} s (${(video.totalFrames / decodeOnly).toFixed(0)} frames/s); our resize ${perResize.toFixed(1)} ms/frame (${resizer.mode}, ${wasmSimdAvailable() ? "WebAssembly SIMD" : "JavaScript"}) = ${((perResize * n) / 1000).toFixed(2)} s of the ${n} frames`,
+    `  for scale: ffmpeg decoding every frame to nothing takes ${decodeOnly.toFixed(2)} s ` +
+      `(${(video.totalFrames / decodeOnly).toFixed(0)} frames/s); our resize ${perResize.toFixed(1)} ms/frame ` +
+      `(${resizer.mode}, ${wasmSimdAvailable() ? "WebAssembly SIMD" : "JavaScript"}) = ` +
+      `${((perResize * n) / 1000).toFixed(2)} s of the ${n} frames`,
   );
 
   // (b) peak RSS, separate processes
@@ -233,7 +268,10 @@ export async function runDecodeBench(): Promise<void> {
   for (const p of [short, long]) {
     const r = runChild(p);
     console.log(
-      `  ${p.split("/").pop()}: ${r.videoSeconds.toFixed(0)} s video, ${r.totalFrames} frames, ${r.frames} planned at ${r.plan}: ${r.seconds.toFixed(1)} s, node peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MiB (${(r.baselineKb / 1024).toFixed(0)} MiB before decoding)${r.ffmpegPeakKb ? `, ffmpeg peak RSS ${(r.ffmpegPeakKb / 1024).toFixed(0)} MiB` : ""}`,
+      `  ${p.split("/").pop()}: ${r.videoSeconds.toFixed(0)} s video, ${r.totalFrames} frames, ${r.frames} ` +
+        `planned at ${r.plan}: ${r.seconds.toFixed(1)} s, node peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MiB ` +
+        `(${(r.baselineKb / 1024).toFixed(0)} MiB before ` +
+        `decoding)${r.ffmpegPeakKb ? `, ffmpeg peak RSS ${(r.ffmpegPeakKb / 1024).toFixed(0)} MiB` : ""}`,
     );
   }
 }

@@ -12,7 +12,7 @@ import { ensureFixtures } from "../scripts/fixtures/generate";
 import { benchVideo, table } from "./util";
 
 const CHILD = `
-const { Grounder } = require(${JSON.stringify(join(__dirname, "..", "src", "grounder"))});
+const { Grounder } = require(${JSON.stringify(join(__dirname, "..", "src", "session"))});
 (async () => {
   const [model, mmproj, video] = process.argv.slice(1);
   const g = await Grounder.load({ model, mmproj, threads: 2, contextSize: 16384 });

@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { join, resolve } from "node:path";
-import { Grounder } from "../src/grounder";
+import { Grounder } from "../src/session";
 import { createGroundingQueue } from "../src/queue";
 import { ensureFixtures } from "../scripts/fixtures/generate";
 import { startRedis } from "../test/helpers/redis";

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Grounder } from "../src/grounder";
+import { Grounder } from "../src/session";
 import { describe as describeResult } from "../src/cli/ground";
 import { resolveFfmpeg } from "../src/video/ffmpeg";
 import { ensureFixtures } from "./fixtures/generate";

@@ -1,7 +1,6 @@
 /** timelens-native: video temporal grounding with TimeLens / Qwen-VL models on llama.cpp. */
-export { Grounder, streamSession } from "./grounder";
-export type { GrounderInfo, GrounderLoadOptions, OpenVideoOptions, VideoInput } from "./grounder";
-export { VideoSession } from "./session";
+export { Grounder, streamSession, VideoSession } from "./session";
+export type { GrounderInfo, GrounderLoadOptions, OpenVideoOptions, VideoInput, GroundManyOptions } from "./session";
 export type * from "./types";
 
 export { TimelensError, AbortError, ContextOverflowError, isTimelensError } from "./errors";

@@ -9,12 +9,16 @@ export interface GroundProgress {
   /** Units done in this stage: frames (decode), pairs (encode), chunks (prefill), tokens (generate). */
   done: number;
   total: number;
-  /** Since the call started. */
+  /** Since the call started (for Grounder.ground: before the probe); never restarts within a call. */
   elapsedMs: number;
 }
 
-/** How the video is sampled; defaults come from the model profile (TimeLens: 2 fps, 64..14336 tokens). */
-export interface SamplingOptions {
+/**
+ * How the video's frames are sampled; defaults come from the model profile's `video`
+ * (TimeLens: 2 fps, 64..14336 tokens). Token sampling of the answer is in QueryOptions.
+ */
+export interface FrameSamplingOptions {
+  /** Frames per second of video (default: the profile's, 2). */
   fps?: number;
   /** Minimum tokens per frame (pixels = tokens * factor^2). */
   minTokens?: number;
@@ -32,7 +36,7 @@ export interface SamplingOptions {
 }
 
 export interface QueryOptions {
-  /** Default: the profile's (512). */
+  /** Default: the profile's `answer.maxNewTokens` (512). */
   maxNewTokens?: number;
   /** 0 (default) = greedy, as the reference evaluates. */
   temperature?: number;
@@ -45,7 +49,10 @@ export interface QueryOptions {
   onProgress?: (p: GroundProgress) => void;
 }
 
-export interface GroundOptions extends SamplingOptions, QueryOptions {}
+/** @deprecated Renamed FrameSamplingOptions (it is frame sampling, not token sampling). */
+export type SamplingOptions = FrameSamplingOptions;
+
+export interface GroundOptions extends FrameSamplingOptions, QueryOptions {}
 
 export interface FrameSummary {
   count: number;
@@ -63,10 +70,14 @@ export interface FrameSummary {
 
 export interface GroundTimings {
   probeMs: number;
+  /** Decoding and resizing the frames; it runs while earlier pairs are encoded and prefilled. */
   decodeMs: number;
+  /** The part of decodeMs that encode/prefill waited for (the rest was hidden behind them); always set by Grounder. */
+  decodeWaitMs?: number;
   encodeMs: number;
   prefillMs: number;
   generateMs: number;
+  /** The whole call: for Grounder.ground from before the probe, for a session query from its start. */
   totalMs: number;
   tokensPerSecond: number;
   /** True when the video prefix was not computed by this call (no decode/encode/prefill of the video). */

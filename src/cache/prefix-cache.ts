@@ -334,13 +334,3 @@ export class PrefixCache {
   }
 }
 
-/**
- * The cache key from free-form parts (kept for callers not yet on kvIdentity; the format
- * version is part of it).
- */
-export function prefixKey(parts: Record<string, unknown>): string {
-  return createHash("sha256")
-    .update(JSON.stringify({ v: CACHE_FORMAT_VERSION, ...parts }))
-    .digest("hex")
-    .slice(0, 40);
-}

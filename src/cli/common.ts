@@ -31,7 +31,10 @@ export function reportError(e: unknown, json: boolean): number {
     payload = { code: "ERR_INTERNAL", message: (e as Error)?.stack ?? String(e) };
   }
   if (json) process.stderr.write(`${JSON.stringify({ error: payload })}\n`);
-  else process.stderr.write(`timelens: ${payload.message}${e instanceof UsageError ? "\nRun `timelens --help` for usage." : ""}\n`);
+  else
+    process.stderr.write(
+      `timelens: ${payload.message}${e instanceof UsageError ? "\nRun `timelens --help` for usage." : ""}\n`,
+    );
   return code;
 }
 
@@ -42,12 +45,40 @@ export function num(value: string | undefined, name: string): number | undefined
   return n;
 }
 
-/** Aborts on Ctrl-C once; a second Ctrl-C exits at once. */
+/** Longest wait for running native work to stop after a second Ctrl-C, before exiting anyway. */
+export const INTERRUPT_DRAIN_MS = 5000;
+
+const drains = new Set<() => Promise<unknown>>();
+
+/**
+ * Registers work a second Ctrl-C waits for before it exits, e.g. disposing a Grounder (which
+ * cancels its native threads and waits for them): exiting while a thread is inside llama.cpp
+ * would tear the process down under it. Returns the unregister function.
+ */
+export function onInterruptDrain(drain: () => Promise<unknown>): () => void {
+  drains.add(drain);
+  return () => drains.delete(drain);
+}
+
+async function drainThenExit(): Promise<never> {
+  const timer = setTimeout(() => process.exit(EXIT.aborted), INTERRUPT_DRAIN_MS);
+  await Promise.allSettled([...drains].map((d) => d()));
+  clearTimeout(timer);
+  process.exit(EXIT.aborted);
+}
+
+/**
+ * Aborts on the first Ctrl-C. A second one cancels and waits (at most INTERRUPT_DRAIN_MS) for
+ * the registered drains, then exits with 130; later ones are ignored meanwhile.
+ */
 export function interruptSignal(): AbortSignal {
   const controller = new AbortController();
   process.once("SIGINT", () => {
     controller.abort();
-    process.once("SIGINT", () => process.exit(EXIT.aborted));
+    process.once("SIGINT", () => {
+      process.on("SIGINT", () => {}); // the drain is bounded: no third-Ctrl-C hard kill mid-decode
+      void drainThenExit();
+    });
   });
   return controller.signal;
 }

@@ -2,7 +2,7 @@
 import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
-import type { Grounder } from "../grounder";
+import type { Grounder } from "../session";
 import { loadBench, type BenchDataset } from "../eval/bench";
 import { formatMetricsTable, type Metrics } from "../eval/metrics";
 import { runEval, type EvalFailure, type EvalProgress, type EvalReport } from "../eval/run";

@@ -1,8 +1,8 @@
 /** `timelens ground <video> <query> --model M --mmproj P`: streams the answer, prints the span. */
 import { parseArgs } from "node:util";
-import { Grounder } from "../grounder";
+import { Grounder } from "../session";
 import type { GroundingResult } from "../types";
-import { EXIT, UsageError, interruptSignal, num } from "./common";
+import { EXIT, UsageError, interruptSignal, num, onInterruptDrain } from "./common";
 import { ProgressBar, formatMs } from "./progress";
 import { isHfUri } from "../models/uri";
 
@@ -44,9 +44,12 @@ export const MODEL_FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-/** Loads the Grounder the model flags describe. */
-export function loadGrounderFrom(values: Record<string, string | boolean | undefined>, signal: AbortSignal): Promise<Grounder> {
-  return Grounder.load({
+/** Loads the Grounder the model flags describe; a second Ctrl-C disposes it before exiting. */
+export async function loadGrounderFrom(
+  values: Record<string, string | boolean | undefined>,
+  signal: AbortSignal,
+): Promise<Grounder> {
+  const grounder = await Grounder.load({
     model: values.model as string,
     mmproj: values.mmproj as string,
     profile: values.profile as never,
@@ -55,6 +58,8 @@ export function loadGrounderFrom(values: Record<string, string | boolean | undef
     gpu: gpuFrom(values.gpu as string | undefined),
     signal,
   });
+  onInterruptDrain(() => grounder.dispose());
+  return grounder;
 }
 
 export function samplingFrom(v: Record<string, string | boolean | undefined>) {
@@ -128,8 +133,11 @@ export function describe(r: GroundingResult): string {
   const span = r.parsed ? `${r.start!.toFixed(1)} - ${r.end!.toFixed(1)} s` : "no time found in the answer";
   const t = r.timings;
   return [
-    `span: ${span}   (video ${r.video.duration.toFixed(1)} s, ${r.frames.count} frames at ${r.frames.width}x${r.frames.height}, ${r.usage.imageTokens} video tokens)`,
-    `time: decode ${formatMs(t.decodeMs)}, encode ${formatMs(t.encodeMs)}, prefill ${formatMs(t.prefillMs)}, generate ${formatMs(t.generateMs)} (${t.tokensPerSecond.toFixed(1)} tok/s), total ${formatMs(t.totalMs)}`,
+    `span: ${span}   (video ${r.video.duration.toFixed(1)} s, ${r.frames.count} frames at ` +
+      `${r.frames.width}x${r.frames.height}, ${r.usage.imageTokens} video tokens)`,
+    `time: decode ${formatMs(t.decodeMs)}, encode ${formatMs(t.encodeMs)}, prefill ` +
+      `${formatMs(t.prefillMs)}, generate ${formatMs(t.generateMs)} (${t.tokensPerSecond.toFixed(1)} tok/s), ` +
+      `total ${formatMs(t.totalMs)}`,
     `ran on: vision encoder ${t.devices.encode}, text model ${t.devices.llm}${t.prefixSource === "built" ? "" : `; video prefix from ${t.prefixSource === "disk" ? "the disk cache" : "the open session"}`}`,
   ].join("\n");
 }

@@ -35,7 +35,12 @@ export async function planCommand(argv: string[]): Promise<number> {
   const [videoPath] = positionals;
   if (!videoPath) throw new UsageError("plan needs a video path");
   const text = values.model
-    ? inspectTextModel(await readGguf(values.model, { skipLargeArrays: true, keepArrays: ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type"] }))
+    ? inspectTextModel(
+        await readGguf(values.model, {
+          skipLargeArrays: true,
+          keepArrays: ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type"],
+        }),
+      )
     : undefined;
   const profile = values.profile
     ? getProfile(values.profile)
@@ -46,16 +51,22 @@ export async function planCommand(argv: string[]): Promise<number> {
   const sampling = samplingFrom(values);
   const plan = planFrames(video, {
     profile,
-    fps: sampling.fps ?? profile.defaults.fps,
-    minTokens: sampling.minTokens ?? profile.defaults.minTokens,
-    totalTokens: sampling.totalTokens ?? profile.defaults.totalTokens,
+    fps: sampling.fps ?? profile.video.fps,
+    minTokens: sampling.minTokens ?? profile.video.minTokens,
+    totalTokens: sampling.totalTokens ?? profile.video.totalTokens,
     maxFrames: sampling.maxFrames,
     start: sampling.start,
     end: sampling.end,
     timestampFormat: sampling.timestampFormat,
   });
   const prompt = text?.chatTemplate
-    ? renderPrompt({ chatTemplate: text.chatTemplate, profile, pairs: plan.pairs, query: values.query ?? "<query>", tokensPerPair: plan.tokensPerPair }).text
+    ? renderPrompt({
+        chatTemplate: text.chatTemplate,
+        profile,
+        pairs: plan.pairs,
+        query: values.query ?? "<query>",
+        tokensPerPair: plan.tokensPerPair,
+      }).text
     : undefined;
   const summary = {
     video: {
@@ -84,9 +95,11 @@ export async function planCommand(argv: string[]): Promise<number> {
   }
   const v = summary.video;
   const out = [
-    `video   ${v.path}: ${v.duration.toFixed(2)} s, ${v.totalFrames} frames at ${v.fps.toFixed(3)} fps, ${v.width}x${v.height}${v.rotation ? ` (rotated ${v.rotation})` : ""}, ${v.codec}`,
+    `video   ${v.path}: ${v.duration.toFixed(2)} s, ${v.totalFrames} frames at ${v.fps.toFixed(3)} fps, ` +
+      `${v.width}x${v.height}${v.rotation ? ` (rotated ${v.rotation})` : ""}, ${v.codec}`,
     `profile ${profile.displayName}`,
-    `plan    ${summary.frames} frames -> ${summary.pairs} pairs at ${plan.width}x${plan.height}, ${summary.tokensPerPair} tokens per pair, ${summary.videoTokens} video tokens`,
+    `plan    ${summary.frames} frames -> ${summary.pairs} pairs at ${plan.width}x${plan.height}, ` +
+      `${summary.tokensPerPair} tokens per pair, ${summary.videoTokens} video tokens`,
     `labels  ${summary.labels.length > 12 ? [...summary.labels.slice(0, 6), "...", ...summary.labels.slice(-3)].join(" ") : summary.labels.join(" ")}`,
   ];
   if (values.prompt) out.push("", prompt ?? "(pass --model to render the prompt with the model's chat template)");

@@ -1,7 +1,7 @@
 /** `timelens worker --redis URL --model M --mmproj P`: answers grounding jobs from a BullMQ queue (docs/queue.md). */
 import { realpath } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { Grounder } from "../grounder";
+import { Grounder } from "../session";
 import { createGroundingWorker, modelIdentity } from "../queue";
 import { EXIT, UsageError, num } from "./common";
 import { MODEL_FLAGS, gpuFrom } from "./ground";

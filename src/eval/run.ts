@@ -12,8 +12,8 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { TimelensError, type ErrorCode } from "../errors";
-import type { OpenVideoOptions } from "../grounder";
-import type { GroundProgress, GroundTimings, GroundingResult, QueryOptions, SamplingOptions } from "../types";
+import type { OpenVideoOptions } from "../session";
+import type { GroundProgress, GroundTimings, GroundingResult, QueryOptions, FrameSamplingOptions } from "../types";
 import type { BenchItem } from "./bench";
 import { classifyFailure } from "./failure";
 import { referenceTimestamps } from "./metrics";
@@ -94,7 +94,7 @@ export interface RunEvalOptions {
   /** The prediction file: one path for everything, or a path per dataset. */
   out: string | ((dataset: string) => string);
   /** Frame sampling (default: the model profile's, i.e. the reference's). */
-  sampling?: SamplingOptions;
+  sampling?: FrameSamplingOptions;
   /** Answer length cap (default: the profile's, 512). */
   maxNewTokens?: number;
   signal?: AbortSignal;

@@ -1,6 +1,6 @@
 /** `hf:` model URIs in Grounder.load: pull (or reuse) the model, then load local paths (docs/hub.md). */
 import { TimelensError } from "../errors";
-import type { GrounderLoadOptions } from "../grounder";
+import type { GrounderLoadOptions } from "../session";
 import { pullModel, type PullOptions, type PullProgress } from "./pull";
 import { isHfUri, parseModelUri } from "./uri";
 

@@ -5,10 +5,10 @@
 import { createHash } from "node:crypto";
 import { isAbsolute, relative, resolve } from "node:path";
 import { TimelensError, isTimelensError, type ErrorCode } from "../errors";
-import type { GroundingResult, SamplingOptions } from "../types";
+import type { GroundingResult, FrameSamplingOptions } from "../types";
 
 /** How a job's video is sampled and answered; every field optional (default: the model profile's). */
-export interface GroundingJobOptions extends SamplingOptions {
+export interface GroundingJobOptions extends FrameSamplingOptions {
   /** Answer length cap (default: the profile's, 512). */
   maxNewTokens?: number;
   /** 0 (default) = greedy. */

@@ -7,7 +7,7 @@
  */
 import { stat } from "node:fs/promises";
 import { TimelensError } from "../errors";
-import type { OpenVideoOptions } from "../grounder";
+import type { OpenVideoOptions } from "../session";
 import type { EvalGrounderLike, EvalSessionLike, EvalVideoPlan } from "../eval/run";
 import type { GroundingResult } from "../types";
 import type { GroundingJobOptions } from "./job";

@@ -17,7 +17,7 @@ import { hostname } from "node:os";
 import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import { TimelensError } from "../errors";
 import { classifyFailure, workerDisposition } from "../eval/failure";
-import type { OpenVideoOptions } from "../grounder";
+import type { OpenVideoOptions } from "../session";
 import type { GroundingResult, GroundProgress, QueryOptions } from "../types";
 import { DEFAULT_QUEUE_NAME, connectionFor, type RedisTarget } from "./connection";
 import {

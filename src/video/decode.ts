@@ -6,15 +6,18 @@
  * a `select` filter keeps the planned frame numbers (n counts decoded frames, the reference
  * reader's numbering), the display rotation is applied to the kept frames only (as ffmpeg's
  * autorotate would: transpose/flip), and they leave as full-size rgb24 on stdout. Each frame is
- * then resized here with the reference's antialiased bicubic (resize.ts) and yielded. The
- * iterator reads stdout only when the consumer asks for the next frame, so ffmpeg blocks on the
- * pipe and memory stays at a few frames whatever the video's length.
+ * then resized with the reference's antialiased bicubic (resize.ts) on a worker thread
+ * (resize-thread.ts; same code, same bytes) and yielded. The iterator reads stdout only when the
+ * consumer asks for the next frame, so ffmpeg blocks on the pipe and memory stays at a few
+ * frames whatever the video's length.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { AbortError, TimelensError, throwIfAborted } from "../errors";
 import { resolveFfmpeg, stderrTail } from "./ffmpeg";
-import { passthroughArgs, probeStream, removeTempVideo, writeTempVideo, type VideoSource } from "./probe";
-import { createResizer, type ResizeOptions } from "./resize";
+import { passthroughArgs, probeStream, type StreamLayout } from "./probe";
+import type { ResizeOptions } from "./resize";
+import { createAsyncResizer } from "./resize-thread";
+import { videoFile, type VideoSource } from "./temp-video";
 import type { Frame, FramePlan } from "./types";
 
 export interface ReadFramesOptions {
@@ -22,8 +25,13 @@ export interface ReadFramesOptions {
   signal?: AbortSignal;
   /** Explicit ffmpeg binary (else env, the @ffmpeg-installer package, PATH; see ffmpeg.ts). */
   ffmpegPath?: string;
-  /** Explicit ffprobe binary, used to read the stream layout and rotation. */
+  /** Explicit ffprobe binary, used to read the stream layout and rotation (unless `stream` is given). */
   ffprobePath?: string;
+  /**
+   * The stream layout probeVideo already returned (a ProbedVideoDetails fits): decoding then
+   * runs no ffprobe of its own. Without it the file is probed for it first.
+   */
+  stream?: StreamLayout;
   /** Look in the @ffmpeg-installer / @ffprobe-installer packages (default true); see resolveFfmpeg. */
   usePackages?: boolean;
   /** Called with each frame just before it is yielded (progress reporting). */
@@ -35,6 +43,11 @@ export interface ReadFramesOptions {
   autorotate?: boolean;
   /** Resampling reference and PyTorch build (default torchvision float path, torch2-simd). */
   resample?: ResizeOptions;
+  /**
+   * Where frames are resized: "worker" (default) on a shared worker thread, so the JS thread
+   * stays free; "main" on the JS thread. The bytes are the same either way.
+   */
+  resizeThread?: "worker" | "main";
   /** ffmpeg decoder threads (default: ffmpeg's choice, all cores). */
   threads?: number;
   /** Called with the ffmpeg child process right after it starts (tests, diagnostics). */
@@ -83,9 +96,11 @@ function validatePlan(plan: FramePlan): void {
   for (let i = 0; i < plan.indices.length; i++) {
     const v = plan.indices[i];
     if (!Number.isInteger(v) || v < 0) throw bad(`index ${i} is ${v}`);
-    if (i > 0 && v < plan.indices[i - 1]) throw bad(`indices must be in ascending order (position ${i}: ${v} after ${plan.indices[i - 1]})`);
+    if (i > 0 && v < plan.indices[i - 1])
+      throw bad(`indices must be in ascending order (position ${i}: ${v} after ${plan.indices[i - 1]})`);
   }
-  if (!(Number.isInteger(plan.width) && plan.width > 0 && Number.isInteger(plan.height) && plan.height > 0)) throw bad(`size ${plan.width}x${plan.height}`);
+  if (!(Number.isInteger(plan.width) && plan.width > 0 && Number.isInteger(plan.height) && plan.height > 0))
+    throw bad(`size ${plan.width}x${plan.height}`);
 }
 
 /**
@@ -94,39 +109,67 @@ function validatePlan(plan: FramePlan): void {
  * kills ffmpeg. Errors: ERR_VIDEO_UNREADABLE (ffmpeg failed, or the video has fewer frames than
  * planned; with ffmpeg's stderr tail), ERR_FILE_NOT_FOUND, ERR_FFMPEG_NOT_FOUND, ERR_ABORTED.
  */
-export function readFrames(source: VideoSource, plan: FramePlan, options: ReadFramesOptions = {}): AsyncGenerator<Frame, void, undefined> {
+export function readFrames(
+  source: VideoSource,
+  plan: FramePlan,
+  options: ReadFramesOptions = {},
+): AsyncGenerator<Frame, void, undefined> {
   validatePlan(plan);
   if (typeof source === "string") return readFramesFromPath(source, plan, options);
   if (!(source instanceof Uint8Array))
-    throw new TimelensError("ERR_INVALID_ARGUMENT", "A video must be a file path or a Buffer/Uint8Array of the file's bytes");
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      "A video must be a file path or a Buffer/Uint8Array of the file's bytes",
+    );
   // Bytes: decoded from a temporary file that lives as long as the iteration.
   return (async function* () {
-    const path = await writeTempVideo(source);
+    const file = await videoFile(source);
     try {
-      yield* readFramesFromPath(path, plan, options);
+      yield* readFramesFromPath(file.path, plan, options);
     } finally {
-      await removeTempVideo(path);
+      await file.release();
     }
   })();
 }
 
-async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadFramesOptions): AsyncGenerator<Frame, void, undefined> {
+async function* readFramesFromPath(
+  path: string,
+  plan: FramePlan,
+  options: ReadFramesOptions,
+): AsyncGenerator<Frame, void, undefined> {
   const signal = options.signal;
   throwIfAborted(signal, "decode");
   const autorotate = options.autorotate ?? true;
-  const meta = await probeStream(path, { ffprobePath: options.ffprobePath, ffmpegPath: options.ffmpegPath, usePackages: options.usePackages, signal });
+  const meta =
+    options.stream ??
+    (await probeStream(path, {
+      ffprobePath: options.ffprobePath,
+      ffmpegPath: options.ffmpegPath,
+      usePackages: options.usePackages,
+      signal,
+    }));
   const srcW = autorotate ? meta.width : meta.codedWidth;
   const srcH = autorotate ? meta.height : meta.codedHeight;
-  if (plan.sourceWidth !== undefined && plan.sourceHeight !== undefined && (plan.sourceWidth !== srcW || plan.sourceHeight !== srcH)) {
+  if (
+    plan.sourceWidth !== undefined &&
+    plan.sourceHeight !== undefined &&
+    (plan.sourceWidth !== srcW || plan.sourceHeight !== srcH)
+  ) {
     throw new TimelensError(
       "ERR_INVALID_ARGUMENT",
-      `The frame plan was made for a ${plan.sourceWidth}x${plan.sourceHeight} video but ${path} decodes to ${srcW}x${srcH}${autorotate ? "" : " (autorotate off)"}`,
+      `The frame plan was made for a ${plan.sourceWidth}x${plan.sourceHeight} video but ${path} decodes to ` +
+        `${srcW}x${srcH}${autorotate ? "" : " (autorotate off)"}`,
       { planned: [plan.sourceWidth, plan.sourceHeight], decoded: [srcW, srcH] },
     );
   }
   const ffmpeg = resolveFfmpeg({ ffmpegPath: options.ffmpegPath, usePackages: options.usePackages });
   const unique = [...new Set(plan.indices)];
-  const filters = [`select='${selectExpression(unique)}'`, ...(autorotate ? rotationFilters(meta.rotation) : []), `scale=${srcW}:${srcH}`, "format=rgb24"];
+  const filters = [
+    `select='${selectExpression(unique)}'`,
+    ...(autorotate ? rotationFilters(meta.rotation) : []),
+    `scale=${srcW}:${srcH}`,
+    "format=rgb24",
+  ];
   const args = [
     "-hide_banner",
     "-nostdin",
@@ -176,8 +219,9 @@ async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadF
   signal?.addEventListener("abort", onAbort, { once: true });
 
   const frameBytes = srcW * srcH * 3;
-  const resizer = createResizer(srcW, srcH, plan.width, plan.height, options.resample);
-  const full = new Uint8Array(frameBytes);
+  const resizer = createAsyncResizer([srcW, srcH, plan.width, plan.height], options.resample, options.resizeThread);
+  // Each full frame gets its own buffer: it is kept until its resized frame comes back.
+  let full = new Uint8Array(frameBytes);
   let filled = 0;
   let uniquePos = 0; // next unique frame expected from ffmpeg
   let position = 0; // next plan position to yield
@@ -208,9 +252,14 @@ async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadF
         filled = 0;
         if (uniquePos >= unique.length) {
           // More frames than selected: ffmpeg misbehaved; stop reading.
-          throw new TimelensError("ERR_VIDEO_UNREADABLE", `ffmpeg returned more frames than the ${unique.length} selected from ${path}`, { path });
+          throw new TimelensError(
+            "ERR_VIDEO_UNREADABLE",
+            `ffmpeg returned more frames than the ${unique.length} selected from ${path}`,
+            { path },
+          );
         }
-        const resized = resizer.resize(full);
+        const resized = await resizer.resize(full);
+        full = new Uint8Array(frameBytes);
         const frameNo = unique[uniquePos++];
         let first = true;
         while (position < total && plan.indices[position] === frameNo) {
@@ -223,7 +272,13 @@ async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadF
     }
     const exit = await closed;
     if (signal?.aborted) throw new AbortError("Aborted during decode", { stage: "decode" });
-    if (spawnError) throw new TimelensError("ERR_FFMPEG_NOT_FOUND", `Could not run ${ffmpeg}: ${spawnError.message}`, { path: ffmpeg }, { cause: spawnError });
+    if (spawnError)
+      throw new TimelensError(
+        "ERR_FFMPEG_NOT_FOUND",
+        `Could not run ${ffmpeg}: ${spawnError.message}`,
+        { path: ffmpeg },
+        { cause: spawnError },
+      );
     if (exit.code !== 0) {
       throw new TimelensError(
         "ERR_VIDEO_UNREADABLE",
@@ -234,12 +289,21 @@ async function* readFramesFromPath(path: string, plan: FramePlan, options: ReadF
     if (position < total) {
       throw new TimelensError(
         "ERR_VIDEO_UNREADABLE",
-        `The decoder stopped after ${position} of ${total} planned frames of ${path}: frame ${plan.indices[position]} was never decoded (the video yields fewer frames than planned)${stderrTail(stderr) ? `. ffmpeg: ${stderrTail(stderr)}` : ""}`,
-        { path, decoded: position, planned: total, missingIndex: plan.indices[position], stderr: stderrTail(stderr, 20) },
+        `The decoder stopped after ${position} of ${total} planned frames of ${path}: frame ` +
+          `${plan.indices[position]} was never decoded (the video yields fewer frames than ` +
+          `planned)${stderrTail(stderr) ? `. ffmpeg: ${stderrTail(stderr)}` : ""}`,
+        {
+          path,
+          decoded: position,
+          planned: total,
+          missingIndex: plan.indices[position],
+          stderr: stderrTail(stderr, 20),
+        },
       );
     }
   } catch (e) {
-    if (signal?.aborted && !(e instanceof AbortError)) throw new AbortError("Aborted during decode", { stage: "decode" });
+    if (signal?.aborted && !(e instanceof AbortError))
+      throw new AbortError("Aborted during decode", { stage: "decode" });
     throw e;
   } finally {
     signal?.removeEventListener("abort", onAbort);

@@ -121,7 +121,8 @@ function resolveConfigured(tool: Tool, value: string, source: string): string {
   }
   throw new TimelensError(
     "ERR_FFMPEG_NOT_FOUND",
-    `${tool} was configured by ${source} as "${value}", but no executable file is there. Fix the path, or unset it to use ${tool} from ${PACKAGE_SCOPE[tool]} or PATH.`,
+    `${tool} was configured by ${source} as "${value}", but no executable file is there. Fix the path, or ` +
+      `unset it to use ${tool} from ${PACKAGE_SCOPE[tool]} or PATH.`,
     { tool, path: value, source },
   );
 }
@@ -129,7 +130,10 @@ function resolveConfigured(tool: Tool, value: string, source: string): string {
 const localRequire = createRequire(__filename);
 
 const PACKAGE_SCOPE: Record<Tool, string> = { ffmpeg: "@ffmpeg-installer", ffprobe: "@ffprobe-installer" };
-const WRAPPER_PACKAGE: Record<Tool, string> = { ffmpeg: "@ffmpeg-installer/ffmpeg", ffprobe: "@ffprobe-installer/ffprobe" };
+const WRAPPER_PACKAGE: Record<Tool, string> = {
+  ffmpeg: "@ffmpeg-installer/ffmpeg",
+  ffprobe: "@ffprobe-installer/ffprobe",
+};
 
 /** The per-platform package holding the binary, e.g. "@ffprobe-installer/linux-x64". */
 export function platformPackage(tool: Tool, platform: string = process.platform, arch: string = process.arch): string {
@@ -198,9 +202,16 @@ export function packageBinary(tool: Tool, lookup: PackageLookup = {}): LocatedTo
   const dir = join(lookup.copyDir ?? join(cacheRoot(), "ffmpeg"), `${pkg.replace("/", "+")}@${version}`);
   try {
     const copy = executableCopy(present, dir);
-    return { path: copy, source: "package", detail: `${label} (not executable as installed; verified 0755 copy in ${dir})` };
+    return {
+      path: copy,
+      source: "package",
+      detail: `${label} (not executable as installed; verified 0755 copy in ${dir})`,
+    };
   } catch (e) {
-    packageProblems.set(tool, `${label}'s ${basename(file)} is not executable and could not be copied to ${dir}: ${(e as Error).message}`);
+    packageProblems.set(
+      tool,
+      `${label}'s ${basename(file)} is not executable and could not be copied to ${dir}: ${(e as Error).message}`,
+    );
     return undefined;
   }
 }
@@ -210,7 +221,8 @@ function sha256File(path: string): string {
   const buf = Buffer.allocUnsafe(1 << 20);
   const fd = openSync(path, "r");
   try {
-    for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null)) h.update(buf.subarray(0, n));
+    for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null))
+      h.update(buf.subarray(0, n));
   } finally {
     closeSync(fd);
   }
@@ -238,7 +250,14 @@ export function executableCopy(source: string, dir: string): string {
   const st = statSync(source);
   try {
     const rec = JSON.parse(readFileSync(recordPath, "utf8")) as CopyRecord;
-    if (rec.source === source && rec.size === st.size && rec.mtimeMs === st.mtimeMs && statSync(dest).size === st.size && isExecutableFile(dest)) return dest;
+    if (
+      rec.source === source &&
+      rec.size === st.size &&
+      rec.mtimeMs === st.mtimeMs &&
+      statSync(dest).size === st.size &&
+      isExecutableFile(dest)
+    )
+      return dest;
   } catch {
     // no usable record: copy afresh
   }
@@ -265,7 +284,8 @@ function notFound(tool: Tool): TimelensError {
   const problem = packageProblems.get(tool);
   return new TimelensError(
     "ERR_FFMPEG_NOT_FOUND",
-    `${tool} was not found${problem ? ` (${problem})` : ""}. ${INSTALL_HINT}, or \`npm install ${WRAPPER_PACKAGE[tool]}\`, or set ${env} to the ${tool} binary's path (or pass the ${tool}Path option).`,
+    `${tool} was not found${problem ? ` (${problem})` : ""}. ${INSTALL_HINT}, or \`npm install ` +
+      `${WRAPPER_PACKAGE[tool]}\`, or set ${env} to the ${tool} binary's path (or pass the ${tool}Path option).`,
     { tool },
   );
 }
@@ -290,9 +310,16 @@ export function locateFfmpeg(opts: FfmpegOptions = {}, packages: PackageLookup =
   const hit = cacheable ? cache.get(key) : undefined;
   if (hit) return hit;
   let found: LocatedTool | undefined;
-  if (opts.ffmpegPath) found = { path: resolveConfigured("ffmpeg", opts.ffmpegPath, "the ffmpegPath option"), source: "option", detail: "ffmpegPath option" };
-  else if (envOwn) found = { path: resolveConfigured("ffmpeg", envOwn, "TIMELENS_FFMPEG"), source: "env", detail: "TIMELENS_FFMPEG" };
-  else if (envBin) found = { path: resolveConfigured("ffmpeg", envBin, "FFMPEG_BIN"), source: "env", detail: "FFMPEG_BIN" };
+  if (opts.ffmpegPath)
+    found = {
+      path: resolveConfigured("ffmpeg", opts.ffmpegPath, "the ffmpegPath option"),
+      source: "option",
+      detail: "ffmpegPath option",
+    };
+  else if (envOwn)
+    found = { path: resolveConfigured("ffmpeg", envOwn, "TIMELENS_FFMPEG"), source: "env", detail: "TIMELENS_FFMPEG" };
+  else if (envBin)
+    found = { path: resolveConfigured("ffmpeg", envBin, "FFMPEG_BIN"), source: "env", detail: "FFMPEG_BIN" };
   else found = (opts.usePackages === false ? undefined : packageBinary("ffmpeg", packages)) ?? onPath("ffmpeg");
   if (!found) throw notFound("ffmpeg");
   if (cacheable) cache.set(key, found);
@@ -309,8 +336,17 @@ export function locateFfprobe(opts: FfprobeOptions = {}, packages: PackageLookup
   if (hit) return hit;
   let found: LocatedTool | undefined;
   if (opts.ffprobePath)
-    found = { path: resolveConfigured("ffprobe", opts.ffprobePath, "the ffprobePath option"), source: "option", detail: "ffprobePath option" };
-  else if (envOwn) found = { path: resolveConfigured("ffprobe", envOwn, "TIMELENS_FFPROBE"), source: "env", detail: "TIMELENS_FFPROBE" };
+    found = {
+      path: resolveConfigured("ffprobe", opts.ffprobePath, "the ffprobePath option"),
+      source: "option",
+      detail: "ffprobePath option",
+    };
+  else if (envOwn)
+    found = {
+      path: resolveConfigured("ffprobe", envOwn, "TIMELENS_FFPROBE"),
+      source: "env",
+      detail: "TIMELENS_FFPROBE",
+    };
   else {
     if (ffmpegConfigured) {
       try {
@@ -385,7 +421,8 @@ export function parseToolVersion(output: string): ToolVersion {
   if (m) return { major: Number(m[1]), minor: Number(m[2]), line, libavutil };
   if (libavutil) {
     let best: readonly [number, number, number, number] | undefined;
-    for (const r of LIBAVUTIL_AT_RELEASE) if (libavutil.major > r[0] || (libavutil.major === r[0] && libavutil.minor >= r[1])) best = r;
+    for (const r of LIBAVUTIL_AT_RELEASE)
+      if (libavutil.major > r[0] || (libavutil.major === r[0] && libavutil.minor >= r[1])) best = r;
     if (best) return { major: best[2], minor: best[3], line, libavutil };
   }
   return { major: 99, minor: 0, line, libavutil };
@@ -395,7 +432,10 @@ export function parseToolVersion(output: string): ToolVersion {
  * The output frame-rate mode flag for this ffmpeg: `-fps_mode` since 5.1, `-vsync` before
  * (4.x has no -fps_mode; newer ones deprecate -vsync).
  */
-export function fpsModeArgs(version: Pick<ToolVersion, "major" | "minor">, mode: "passthrough" | "vfr" | "cfr"): string[] {
+export function fpsModeArgs(
+  version: Pick<ToolVersion, "major" | "minor">,
+  mode: "passthrough" | "vfr" | "cfr",
+): string[] {
   const hasFpsMode = version.major > 5 || (version.major === 5 && version.minor >= 1);
   return [hasFpsMode ? "-fps_mode" : "-vsync", mode];
 }
@@ -459,7 +499,14 @@ export function runTool(binary: string, args: string[], opts: RunOptions = {}): 
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     child.on("error", (e: NodeJS.ErrnoException) => {
       opts.signal?.removeEventListener("abort", onAbort);
-      reject(new TimelensError("ERR_FFMPEG_NOT_FOUND", `Could not run ${binary}: ${e.message}`, { path: binary, errno: e.code }, { cause: e }));
+      reject(
+        new TimelensError(
+          "ERR_FFMPEG_NOT_FOUND",
+          `Could not run ${binary}: ${e.message}`,
+          { path: binary, errno: e.code },
+          { cause: e },
+        ),
+      );
     });
     child.on("close", (code, signal) => {
       opts.signal?.removeEventListener("abort", onAbort);

@@ -3,7 +3,14 @@
  * as the reference sampler (qwen-vl-utils 0.0.14, docs/reference.md "Frame sampling") would do it. Pure: no I/O.
  */
 import { TimelensError } from "../errors";
-import { formatTimestamp, getProfile, pairTime, type ModelProfile, type TimestampFormat, type TimestampRule } from "../prompt/profiles";
+import {
+  formatTimestamp,
+  getProfile,
+  pairTime,
+  type ModelProfile,
+  type TimestampFormat,
+  type TimestampRule,
+} from "../prompt/profiles";
 import { pyRound } from "../util/pyformat";
 import { torchBuild, torchLinspace, type TorchCompat } from "./torch-compat";
 import type { FramePair, FramePlan, VideoInfo } from "./types";
@@ -25,7 +32,10 @@ export interface PlanOptions {
   profile?: ModelProfile;
   /** Pixels per token side (32 for Qwen3-VL / TimeLens-8B, 28 for Qwen2.5-VL). Default profile.factor. */
   factor?: number;
-  /** Sampling rate in frames per second of video (reference `fps`). Default profile.defaults.fps (2). Ignored when `nframes` is given. */
+  /**
+   * Sampling rate in frames per second of video (reference `fps`). Default profile.video.fps (2).
+   * Ignored when `nframes` is given.
+   */
   fps?: number;
   /**
    * Sample exactly this many frames instead of using `fps` (reference `nframes`); rounded to
@@ -48,9 +58,12 @@ export interface PlanOptions {
    * (TimeLens: 14336 tokens), else 128000 * factor^2 * 0.9.
    */
   totalPixels?: number;
-  /** minPixels as a token count: minTokens * factor^2 pixels. Default profile.defaults.minTokens; minPixels wins. */
+  /** minPixels as a token count: minTokens * factor^2 pixels. Default profile.video.minTokens; minPixels wins. */
   minTokens?: number;
-  /** totalPixels as a token count: totalTokens * factor^2 pixels. Default profile.defaults.totalTokens; totalPixels wins. */
+  /**
+   * totalPixels as a token count: totalTokens * factor^2 pixels. Default profile.video.totalTokens;
+   * totalPixels wins.
+   */
   totalTokens?: number;
   /** Clip start in seconds (reference `video_start`); clamped to [0, duration]. */
   start?: number;
@@ -109,13 +122,20 @@ function checkPositive(name: string, v: number | undefined, integer = false): vo
  * start_frame = ceil(clamp(start, 0, total/fps) * fps),
  * end_frame = min(floor(clamp(end, 0, total/fps) * fps), total - 1). ERR_CLIP_RANGE if start_frame >= end_frame.
  */
-export function frameRange(totalFrames: number, fps: number, start?: number, end?: number): { startFrame: number; endFrame: number; frames: number } {
-  if (start === undefined && end === undefined) return { startFrame: 0, endFrame: totalFrames - 1, frames: totalFrames };
+export function frameRange(
+  totalFrames: number,
+  fps: number,
+  start?: number,
+  end?: number,
+): { startFrame: number; endFrame: number; frames: number } {
+  if (start === undefined && end === undefined)
+    return { startFrame: 0, endFrame: totalFrames - 1, frames: totalFrames };
   for (const [name, v] of [
     ["start", start],
     ["end", end],
   ] as const) {
-    if (v !== undefined && (typeof v !== "number" || Number.isNaN(v))) throw invalid(`${name} must be a number of seconds, got ${String(v)}`);
+    if (v !== undefined && (typeof v !== "number" || Number.isNaN(v)))
+      throw invalid(`${name} must be a number of seconds, got ${String(v)}`);
   }
   const duration = totalFrames / fps;
   const clamp = (t: number) => Math.max(0, Math.min(t, duration));
@@ -124,7 +144,9 @@ export function frameRange(totalFrames: number, fps: number, start?: number, end
   if (startFrame >= endFrame) {
     throw new TimelensError(
       "ERR_CLIP_RANGE",
-      `Invalid time range: start frame ${startFrame} (at ${start !== undefined ? clamp(start) : 0}s) is not before end frame ${endFrame} (at ${end !== undefined ? clamp(end) : duration}s). Video duration: ${duration.toFixed(2)}s (${totalFrames} frames @ ${fps}fps)`,
+      `Invalid time range: start frame ${startFrame} (at ${start !== undefined ? clamp(start) : 0}s) is not ` +
+        `before end frame ${endFrame} (at ${end !== undefined ? clamp(end) : duration}s). Video duration: ` +
+        `${duration.toFixed(2)}s (${totalFrames} frames @ ${fps}fps)`,
       { start, end, startFrame, endFrame, totalFrames, fps, duration },
     );
   }
@@ -137,7 +159,11 @@ export function frameRange(totalFrames: number, fps: number, start?: number, end
  * min(768, total), 2), n = total / videoFps * fps, n = min(min(max(n, min_frames), max_frames),
  * total), n = floor_by_factor(n, 2). ERR_VIDEO_TOO_SHORT unless 2 <= n <= total.
  */
-export function frameCount(totalFrames: number, videoFps: number, o: { fps?: number; nframes?: number; minFrames?: number; maxFrames?: number }): number {
+export function frameCount(
+  totalFrames: number,
+  videoFps: number,
+  o: { fps?: number; nframes?: number; minFrames?: number; maxFrames?: number },
+): number {
   let n: number;
   if (o.nframes !== undefined) {
     n = roundByFactor(o.nframes, FRAME_FACTOR);
@@ -152,7 +178,9 @@ export function frameCount(totalFrames: number, videoFps: number, o: { fps?: num
   if (!(FRAME_FACTOR <= n && n <= totalFrames)) {
     throw new TimelensError(
       "ERR_VIDEO_TOO_SHORT",
-      `nframes should in interval [${FRAME_FACTOR}, ${totalFrames}], but got ${n}. The video (or clip) has ${totalFrames} frame${totalFrames === 1 ? "" : "s"}; at least ${FRAME_FACTOR} are needed${o.nframes !== undefined ? `, and nframes=${o.nframes} asks for ${n}` : ""}.`,
+      `nframes should in interval [${FRAME_FACTOR}, ${totalFrames}], but got ${n}. The video (or clip) has ` +
+        `${totalFrames} frame${totalFrames === 1 ? "" : "s"}; at least ${FRAME_FACTOR} are ` +
+        `needed${o.nframes !== undefined ? `, and nframes=${o.nframes} asks for ${n}` : ""}.`,
       { nframes: n, totalFrames },
     );
   }
@@ -164,18 +192,31 @@ export function frameCount(totalFrames: number, videoFps: number, o: { fps?: num
  * maxPixels or up to reach minPixels, keeping the aspect ratio. ERR_VIDEO_ASPECT if the long
  * side exceeds 200 x the short side (or the frame is so thin a side would round to 0).
  */
-export function smartResize(height: number, width: number, factor: number, minPixels: number, maxPixels: number): { height: number; width: number } {
+export function smartResize(
+  height: number,
+  width: number,
+  factor: number,
+  minPixels: number,
+  maxPixels: number,
+): { height: number; width: number } {
   if (!(height > 0 && width > 0)) throw invalid(`frame size must be positive, got ${width}x${height}`);
   if (maxPixels < minPixels) {
-    throw invalid(`max pixels (${maxPixels}) must be greater than or equal to min pixels (${minPixels})`, { minPixels, maxPixels });
+    throw invalid(`max pixels (${maxPixels}) must be greater than or equal to min pixels (${minPixels})`, {
+      minPixels,
+      maxPixels,
+    });
   }
   const ratio = Math.max(height, width) / Math.min(height, width);
   if (ratio > MAX_RATIO) {
-    throw new TimelensError("ERR_VIDEO_ASPECT", `absolute aspect ratio must be smaller than ${MAX_RATIO}, got ${ratio} (${width}x${height})`, {
-      width,
-      height,
-      ratio,
-    });
+    throw new TimelensError(
+      "ERR_VIDEO_ASPECT",
+      `absolute aspect ratio must be smaller than ${MAX_RATIO}, got ${ratio} (${width}x${height})`,
+      {
+        width,
+        height,
+        ratio,
+      },
+    );
   }
   let h = Math.max(factor, roundByFactor(height, factor));
   let w = Math.max(factor, roundByFactor(width, factor));
@@ -191,7 +232,9 @@ export function smartResize(height: number, width: number, factor: number, minPi
   if (h < factor || w < factor) {
     throw new TimelensError(
       "ERR_VIDEO_ASPECT",
-      `A ${width}x${height} frame is too thin for ${maxPixels} pixels per frame: a side would be ${Math.min(h, w)} px (less than one ${factor} px token). Raise the pixel budget or sample fewer frames.`,
+      `A ${width}x${height} frame is too thin for ${maxPixels} pixels per frame: a side would be ` +
+        `${Math.min(h, w)} px (less than one ${factor} px token). Raise the pixel budget or sample fewer ` +
+        `frames.`,
       { width, height, maxPixels, factor },
     );
   }
@@ -245,22 +288,40 @@ export function planFrames(video: VideoInfo, options: PlanOptions = {}): FramePl
   checkPositive("totalPixels", options.totalPixels);
   checkPositive("minTokens", options.minTokens);
   checkPositive("totalTokens", options.totalTokens);
+  if (options.minFrames !== undefined && options.maxFrames !== undefined && options.minFrames > options.maxFrames) {
+    throw invalid(`minFrames (${options.minFrames}) must not exceed maxFrames (${options.maxFrames})`, {
+      minFrames: options.minFrames,
+      maxFrames: options.maxFrames,
+    });
+  }
+  const tf = options.timestampFormat;
+  if (tf !== undefined && typeof tf !== "string" && typeof tf !== "function") {
+    throw invalid(`timestampFormat must be a template string or a function of the seconds, got ${typeof tf}`);
+  }
   torchBuild(options.torchCompat); // validates
 
   const range = frameRange(video.totalFrames, video.fps, options.start, options.end);
-  const fps = options.nframes !== undefined ? undefined : (options.fps ?? profile.defaults.fps);
-  const n = frameCount(range.frames, video.fps, { fps, nframes: options.nframes, minFrames: options.minFrames, maxFrames: options.maxFrames });
+  const fps = options.nframes !== undefined ? undefined : (options.fps ?? profile.video.fps);
+  const n = frameCount(range.frames, video.fps, {
+    fps,
+    nframes: options.nframes,
+    minFrames: options.minFrames,
+    maxFrames: options.maxFrames,
+  });
 
   const lin = torchLinspace(range.startFrame, range.endFrame, n, options.torchCompat);
   const indices = Array.from(lin, roundHalfEven);
   const frameTimes = indices.map((i) => i / video.fps);
 
   const f2 = factor * factor;
-  const minTokens = options.minTokens ?? profile.defaults.minTokens;
-  const totalTokens = options.totalTokens ?? profile.defaults.totalTokens;
+  const minTokens = options.minTokens ?? profile.video.minTokens;
+  const totalTokens = options.totalTokens ?? profile.video.totalTokens;
   const minPixels = options.minPixels ?? (minTokens !== undefined ? minTokens * f2 : VIDEO_MIN_TOKEN_NUM * f2);
   const totalPixels = options.totalPixels ?? (totalTokens !== undefined ? totalTokens * f2 : MODEL_SEQ_LEN * f2 * 0.9);
-  let maxPixels = Math.max(Math.min(VIDEO_MAX_TOKEN_NUM * f2, (totalPixels / n) * FRAME_FACTOR), Math.trunc(minPixels * 1.05));
+  let maxPixels = Math.max(
+    Math.min(VIDEO_MAX_TOKEN_NUM * f2, (totalPixels / n) * FRAME_FACTOR),
+    Math.trunc(minPixels * 1.05),
+  );
   if (options.maxPixels !== undefined) maxPixels = Math.min(options.maxPixels, maxPixels);
   const size = smartResize(video.height, video.width, factor, minPixels, maxPixels);
 

@@ -10,13 +10,22 @@
  * duration x frame rate to within one frame; otherwise the frames are counted by decoding the
  * stream with ffmpeg, exactly as readFrames will decode it. ("decode" mode always counts.)
  */
-import { randomBytes } from "node:crypto";
 import { promises as fsp, type Stats } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { AbortError, TimelensError, throwIfAborted } from "../errors";
-import { fpsModeArgs, resolveFfmpeg, resolveFfprobe, runTool, stderrTail, toolVersion, type FfmpegOptions, type FfprobeOptions } from "./ffmpeg";
+import {
+  fpsModeArgs,
+  resolveFfmpeg,
+  resolveFfprobe,
+  runTool,
+  stderrTail,
+  toolVersion,
+  type FfmpegOptions,
+  type FfprobeOptions,
+} from "./ffmpeg";
+import { withVideoFile, type VideoSource } from "./temp-video";
 import type { ProbedVideo } from "./types";
+
+export type { VideoSource } from "./temp-video";
 
 /** How the frame count is obtained. */
 export type FrameCountMode =
@@ -33,15 +42,24 @@ export interface ProbeOptions extends FfprobeOptions {
   signal?: AbortSignal;
 }
 
-/** Video input: a file path, or the file's bytes (written to a temporary file while probed). */
-export type VideoSource = string | Uint8Array;
-
-export interface ProbedVideoDetails extends ProbedVideo {
+/**
+ * Where the frames are in the file and how they are stored: what readFrames needs besides the
+ * plan. The probe returns it, so decoding does not run ffprobe a second time.
+ */
+export interface StreamLayout {
   /** Index of the probed stream in the file (readFrames decodes this one). */
   streamIndex: number;
   /** Width and height as stored, before rotation. */
   codedWidth: number;
   codedHeight: number;
+  /** Clockwise display rotation (0, 90, 180, 270). */
+  rotation: number;
+  /** Display size (rotation applied). */
+  width: number;
+  height: number;
+}
+
+export interface ProbedVideoDetails extends ProbedVideo, StreamLayout {
   /** The container's frame count, when it states one. */
   containerFrames?: number;
   /** Where totalFrames came from. */
@@ -109,29 +127,6 @@ export function rotationOf(stream: Pick<FfprobeStream, "side_data_list" | "tags"
   return ((q % 360) + 360) % 360;
 }
 
-/** Writes video bytes to a private temporary file (ffmpeg needs a seekable file for MP4). */
-export async function writeTempVideo(bytes: Uint8Array): Promise<string> {
-  const path = join(tmpdir(), `timelens-${process.pid}-${randomBytes(6).toString("hex")}.video`);
-  await fsp.writeFile(path, bytes, { mode: 0o600 });
-  return path;
-}
-
-export async function removeTempVideo(path: string): Promise<void> {
-  await fsp.rm(path, { force: true });
-}
-
-async function withSourceFile<T>(source: VideoSource, fn: (path: string) => Promise<T>): Promise<T> {
-  if (typeof source === "string") return fn(source);
-  if (!(source instanceof Uint8Array))
-    throw new TimelensError("ERR_INVALID_ARGUMENT", "A video must be a file path or a Buffer/Uint8Array of the file's bytes");
-  const path = await writeTempVideo(source);
-  try {
-    return await fn(path);
-  } finally {
-    await removeTempVideo(path);
-  }
-}
-
 /** Checks that a path names a readable file; throws ERR_FILE_NOT_FOUND / ERR_VIDEO_UNREADABLE. */
 export async function assertVideoFile(path: string): Promise<void> {
   let st: Stats;
@@ -139,11 +134,18 @@ export async function assertVideoFile(path: string): Promise<void> {
     st = await fsp.stat(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") throw new TimelensError("ERR_FILE_NOT_FOUND", `Video file not found: ${path}`, { path }, { cause: e });
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot access video ${path}: ${(e as Error).message}`, { path }, { cause: e });
+    if (code === "ENOENT" || code === "ENOTDIR")
+      throw new TimelensError("ERR_FILE_NOT_FOUND", `Video file not found: ${path}`, { path }, { cause: e });
+    throw new TimelensError(
+      "ERR_VIDEO_UNREADABLE",
+      `Cannot access video ${path}: ${(e as Error).message}`,
+      { path },
+      { cause: e },
+    );
   }
   if (!st.isFile()) throw new TimelensError("ERR_VIDEO_UNREADABLE", `Not a file: ${path}`, { path });
-  if (st.size === 0) throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: the file is empty`, { path });
+  if (st.size === 0)
+    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: the file is empty`, { path });
 }
 
 /** ffmpeg arguments that make the decoder neither drop nor duplicate frames. */
@@ -156,7 +158,11 @@ export async function passthroughArgs(ffmpeg: string): Promise<string[]> {
  * Counts the frames ffmpeg's decoder yields for one stream (a full decode, no conversion).
  * Exported for tests and diagnostics.
  */
-export async function countDecodedFrames(path: string, streamIndex: number, opts: FfmpegOptions & { signal?: AbortSignal } = {}): Promise<number> {
+export async function countDecodedFrames(
+  path: string,
+  streamIndex: number,
+  opts: FfmpegOptions & { signal?: AbortSignal } = {},
+): Promise<number> {
   const ffmpeg = resolveFfmpeg(opts);
   const args = [
     "-hide_banner",
@@ -182,10 +188,14 @@ export async function countDecodedFrames(path: string, streamIndex: number, opts
   let frames = NaN;
   for (const m of r.stdout.matchAll(/^frame=(\d+)$/gm)) frames = Number(m[1]);
   if (r.code !== 0 || !Number.isFinite(frames)) {
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot decode video ${path}: ${stderrTail(r.stderr) || `ffmpeg exited with code ${r.code}`}`, {
-      path,
-      stderr: stderrTail(r.stderr, 20),
-    });
+    throw new TimelensError(
+      "ERR_VIDEO_UNREADABLE",
+      `Cannot decode video ${path}: ${stderrTail(r.stderr) || `ffmpeg exited with code ${r.code}`}`,
+      {
+        path,
+        stderr: stderrTail(r.stderr, 20),
+      },
+    );
   }
   return frames;
 }
@@ -198,9 +208,17 @@ export async function countDecodedFrames(path: string, streamIndex: number, opts
  */
 export async function probeVideo(source: VideoSource, opts: ProbeOptions = {}): Promise<ProbedVideoDetails> {
   throwIfAborted(opts.signal, "probe");
-  const result = await withSourceFile(source, (path) => probePath(path, opts));
-  if (typeof source !== "string") result.path = "<buffer>";
-  return result;
+  try {
+    return await withVideoFile(source, async (file) => {
+      const result = await probePath(file.path, opts);
+      if (file.temporary) result.path = "<buffer>";
+      return result;
+    });
+  } catch (e) {
+    // ffprobe/ffmpeg killed by the signal: say which stage was cancelled
+    if (opts.signal?.aborted) throw new AbortError("Aborted during probe", { stage: "probe" });
+    throw e;
+  }
 }
 
 /** Stream facts from one metadata-only ffprobe call (no frame counting). */
@@ -225,36 +243,63 @@ export interface StreamInfo {
  * Reads the stream layout of a file with one ffprobe call (fast: no decoding, no packet scan).
  * The stream is the first video stream that is not a cover picture (ffmpeg's `V:0`).
  */
-export async function probeStream(path: string, opts: FfprobeOptions & { signal?: AbortSignal } = {}): Promise<StreamInfo> {
+export async function probeStream(
+  path: string,
+  opts: FfprobeOptions & { signal?: AbortSignal } = {},
+): Promise<StreamInfo> {
   await assertVideoFile(path);
-  const ffprobe = resolveFfprobe({ ffprobePath: opts.ffprobePath, ffmpegPath: opts.ffmpegPath, usePackages: opts.usePackages });
-  const r = await runTool(ffprobe, ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", path], { signal: opts.signal });
+  const ffprobe = resolveFfprobe({
+    ffprobePath: opts.ffprobePath,
+    ffmpegPath: opts.ffmpegPath,
+    usePackages: opts.usePackages,
+  });
+  const r = await runTool(ffprobe, ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", path], {
+    signal: opts.signal,
+  });
   if (r.code !== 0) {
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: ${stderrTail(r.stderr) || `ffprobe exited with code ${r.code}`}`, {
-      path,
-      stderr: stderrTail(r.stderr, 20),
-    });
+    throw new TimelensError(
+      "ERR_VIDEO_UNREADABLE",
+      `Cannot read video ${path}: ${stderrTail(r.stderr) || `ffprobe exited with code ${r.code}`}`,
+      {
+        path,
+        stderr: stderrTail(r.stderr, 20),
+      },
+    );
   }
   let info: FfprobeOutput;
   try {
     info = JSON.parse(r.stdout) as FfprobeOutput;
   } catch (e) {
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: ffprobe printed no usable description`, { path }, { cause: e });
+    throw new TimelensError(
+      "ERR_VIDEO_UNREADABLE",
+      `Cannot read video ${path}: ffprobe printed no usable description`,
+      { path },
+      { cause: e },
+    );
   }
   const streams = info.streams ?? [];
   const videos = streams.filter((s) => s.codec_type === "video");
   const stream = videos.find((s) => !s.disposition?.attached_pic);
   if (!stream) {
     const kinds = [...new Set(streams.map((s) => s.codec_type ?? "unknown"))];
-    const what = videos.length > 0 ? "only a cover picture" : kinds.length > 0 ? `only ${kinds.join(", ")}` : "no streams";
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: no video stream (the file has ${what})`, { path, streams: kinds });
+    const what =
+      videos.length > 0 ? "only a cover picture" : kinds.length > 0 ? `only ${kinds.join(", ")}` : "no streams";
+    throw new TimelensError(
+      "ERR_VIDEO_UNREADABLE",
+      `Cannot read video ${path}: no video stream (the file has ${what})`,
+      { path, streams: kinds },
+    );
   }
   const codedWidth = stream.width ?? 0;
   const codedHeight = stream.height ?? 0;
   if (!(codedWidth > 0 && codedHeight > 0)) {
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: the video stream has no frame size (${stream.codec_name ?? "unknown codec"})`, {
-      path,
-    });
+    throw new TimelensError(
+      "ERR_VIDEO_UNREADABLE",
+      `Cannot read video ${path}: the video stream has no frame size (${stream.codec_name ?? "unknown codec"})`,
+      {
+        path,
+      },
+    );
   }
   const rotation = rotationOf(stream);
   const swap = rotation === 90 || rotation === 270;
@@ -276,10 +321,17 @@ export async function probeStream(path: string, opts: FfprobeOptions & { signal?
 async function probePath(path: string, opts: ProbeOptions): Promise<ProbedVideoDetails> {
   const mode = opts.countFrames ?? "auto";
   if (mode !== "auto" && mode !== "decode" && mode !== "container")
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `countFrames must be "auto", "decode" or "container", got ${JSON.stringify(mode)}`);
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      `countFrames must be "auto", "decode" or "container", got ${JSON.stringify(mode)}`,
+    );
   const meta = await probeStream(path, opts);
   const { stream, codedWidth, codedHeight, rotation } = meta;
-  const ffprobe = resolveFfprobe({ ffprobePath: opts.ffprobePath, ffmpegPath: opts.ffmpegPath, usePackages: opts.usePackages });
+  const ffprobe = resolveFfprobe({
+    ffprobePath: opts.ffprobePath,
+    ffmpegPath: opts.ffmpegPath,
+    usePackages: opts.usePackages,
+  });
   let duration = parseNum(stream.duration);
   if (!(duration > 0)) duration = meta.formatDuration;
   let fps = parseRate(stream.avg_frame_rate);
@@ -300,7 +352,18 @@ async function probePath(path: string, opts: ProbeOptions): Promise<ProbedVideoD
     if (consistent) {
       const pk = await runTool(
         ffprobe,
-        ["-v", "error", "-print_format", "json", "-count_packets", "-select_streams", String(stream.index), "-show_entries", "stream=nb_read_packets", path],
+        [
+          "-v",
+          "error",
+          "-print_format",
+          "json",
+          "-count_packets",
+          "-select_streams",
+          String(stream.index),
+          "-show_entries",
+          "stream=nb_read_packets",
+          path,
+        ],
         { signal: opts.signal },
       );
       let packets = NaN;
@@ -316,11 +379,17 @@ async function probePath(path: string, opts: ProbeOptions): Promise<ProbedVideoD
     }
   }
   if (totalFrames === undefined) {
-    totalFrames = await countDecodedFrames(path, stream.index, { ffmpegPath: opts.ffmpegPath, usePackages: opts.usePackages, signal: opts.signal });
+    totalFrames = await countDecodedFrames(path, stream.index, {
+      ffmpegPath: opts.ffmpegPath,
+      usePackages: opts.usePackages,
+      signal: opts.signal,
+    });
   }
   if (opts.signal?.aborted) throw new AbortError("Aborted during probe", { stage: "probe" });
   if (totalFrames <= 0) {
-    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: the decoder yields no frames`, { path });
+    throw new TimelensError("ERR_VIDEO_UNREADABLE", `Cannot read video ${path}: the decoder yields no frames`, {
+      path,
+    });
   }
   if (!(fps > 0)) fps = parseRate(stream.r_frame_rate);
   if (!(fps > 0) && duration > 0) fps = totalFrames / duration;

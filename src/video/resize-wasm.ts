@@ -81,7 +81,12 @@ const f32c = (v: number) => {
 };
 
 /** `local += delta` */
-const inc = (local: number, delta: number | number[]) => [...get(local), ...(typeof delta === "number" ? i32c(delta) : delta), ...ADD, ...set(local)];
+const inc = (local: number, delta: number | number[]) => [
+  ...get(local),
+  ...(typeof delta === "number" ? i32c(delta) : delta),
+  ...ADD,
+  ...set(local),
+];
 
 /** for (counter = 0; counter < limit; counter++) { body } with limit a local. */
 function forLoop(counter: number, limit: number, body: number[]): number[] {
@@ -112,13 +117,30 @@ function func(locals: Array<[number, number]>, body: number[]): number[] {
 }
 
 /** u8 at ptr -> f32x4 (lanes: bytes ptr..ptr+3). */
-const loadU8x4AsF32 = (ptrLocal: number) => [...get(ptrLocal), ...LOAD32_ZERO, ...I16X8_EXTEND_LOW_U8, ...I32X4_EXTEND_LOW_U16, ...F32X4_CONVERT_S];
+const loadU8x4AsF32 = (ptrLocal: number) => [
+  ...get(ptrLocal),
+  ...LOAD32_ZERO,
+  ...I16X8_EXTEND_LOW_U8,
+  ...I32X4_EXTEND_LOW_U16,
+  ...F32X4_CONVERT_S,
+];
 
 function hpass(): number[] {
   // params 0 src, 1 srcRow, 2 rows, 3 out, 4 outW, 5 starts, 6 sizes, 7 weights, 8 wRow
   // locals 9 y, 10 x, 11 j, 12 p, 13 wp, 14 n, 15 rowBase, 16 o, 17 acc(v128)
   const [y, x, j, p, wp, n, rowBase, o, acc] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
-  const tap = [...get(acc), ...loadU8x4AsF32(p), ...get(wp), ...F32_LOAD, ...F32X4_SPLAT, ...F32X4_MUL, ...F32X4_ADD, ...set(acc), ...inc(p, 3), ...inc(wp, 4)];
+  const tap = [
+    ...get(acc),
+    ...loadU8x4AsF32(p),
+    ...get(wp),
+    ...F32_LOAD,
+    ...F32X4_SPLAT,
+    ...F32X4_MUL,
+    ...F32X4_ADD,
+    ...set(acc),
+    ...inc(p, 3),
+    ...inc(wp, 4),
+  ];
   const pixel = [
     ...get(rowBase),
     ...get(5),
@@ -325,8 +347,28 @@ const WA: WasmApi | undefined = (globalThis as { WebAssembly?: WasmApi }).WebAss
 
 export interface TorchKernel {
   memory: WasmMemory;
-  hpass(src: number, srcRow: number, rows: number, out: number, outW: number, starts: number, sizes: number, weights: number, wRow: number): void;
-  vpass(src: number, rowBytes: number, out: number, outRows: number, starts: number, sizes: number, weights: number, wRow: number, groups: number): void;
+  hpass(
+    src: number,
+    srcRow: number,
+    rows: number,
+    out: number,
+    outW: number,
+    starts: number,
+    sizes: number,
+    weights: number,
+    wRow: number,
+  ): void;
+  vpass(
+    src: number,
+    rowBytes: number,
+    out: number,
+    outRows: number,
+    starts: number,
+    sizes: number,
+    weights: number,
+    wRow: number,
+    groups: number,
+  ): void;
   widen(src: number, count: number, out: number): void;
   finish(src: number, count: number, out: number): void;
 }

@@ -158,7 +158,8 @@ function pilTaps(inSize: number, outSize: number): AxisTaps {
     const o = i * stride;
     for (let x = 0; x < xmax; x++) {
       const w = ww !== 0 ? k[x] / ww : k[x];
-      fixed[o + x] = w < 0 ? Math.trunc(-0.5 + w * (1 << PIL_PRECISION_BITS)) : Math.trunc(0.5 + w * (1 << PIL_PRECISION_BITS));
+      fixed[o + x] =
+        w < 0 ? Math.trunc(-0.5 + w * (1 << PIL_PRECISION_BITS)) : Math.trunc(0.5 + w * (1 << PIL_PRECISION_BITS));
     }
     start[i] = xmin;
     size[i] = xmax;
@@ -347,12 +348,32 @@ function wasmTorchResizer(
     srcView.set(src.subarray(0, srcBytes));
     if (h && v) {
       k.hpass(srcOff, srcW * 3, srcH, midOff, dstW, h.starts, h.sizes, h.weights, h.t.stride * 4);
-      k.vpass(midOff, dstW * 3 * 4, foutOff, dstH, v.starts, v.sizes, v.weights, v.t.stride * 4, Math.ceil((dstW * 3) / 4));
+      k.vpass(
+        midOff,
+        dstW * 3 * 4,
+        foutOff,
+        dstH,
+        v.starts,
+        v.sizes,
+        v.weights,
+        v.t.stride * 4,
+        Math.ceil((dstW * 3) / 4),
+      );
     } else if (h) {
       k.hpass(srcOff, srcW * 3, srcH, foutOff, dstW, h.starts, h.sizes, h.weights, h.t.stride * 4);
     } else if (v) {
       k.widen(srcOff, Math.ceil(srcBytes / 4) * 4, midOff);
-      k.vpass(midOff, srcW * 3 * 4, foutOff, dstH, v.starts, v.sizes, v.weights, v.t.stride * 4, Math.ceil((srcW * 3) / 4));
+      k.vpass(
+        midOff,
+        srcW * 3 * 4,
+        foutOff,
+        dstH,
+        v.starts,
+        v.sizes,
+        v.weights,
+        v.t.stride * 4,
+        Math.ceil((srcW * 3) / 4),
+      );
     }
     k.finish(foutOff, foutCount, dstOff);
     const dst = out ?? new Uint8Array(dstBytes);
@@ -376,7 +397,13 @@ export interface Resizer {
  * Builds a resizer for one size pair. Weights are computed once; call `resize` per frame.
  * Throws RangeError on non-positive sizes.
  */
-export function createResizer(srcWidth: number, srcHeight: number, dstWidth: number, dstHeight: number, options: ResizeOptions = {}): Resizer {
+export function createResizer(
+  srcWidth: number,
+  srcHeight: number,
+  dstWidth: number,
+  dstHeight: number,
+  options: ResizeOptions = {},
+): Resizer {
   for (const [name, v] of [
     ["srcWidth", srcWidth],
     ["srcHeight", srcHeight],
@@ -394,7 +421,8 @@ export function createResizer(srcWidth: number, srcHeight: number, dstWidth: num
   if (mode === "torch") {
     const { version, fma } = torchBuild(options.compat);
     const engine = options.engine ?? "auto";
-    if (engine !== "auto" && engine !== "wasm" && engine !== "js") throw new RangeError(`unknown resize engine "${String(engine)}"`);
+    if (engine !== "auto" && engine !== "wasm" && engine !== "js")
+      throw new RangeError(`unknown resize engine "${String(engine)}"`);
     // The weights follow the build's contraction; the multiply-accumulate loops of the x86
     // builds we could check (torch 1.13, Debian, default and AVX2 kernels) do not contract.
     const hTaps = needH ? torchTaps(srcWidth, dstWidth, fma, version) : undefined;
@@ -463,6 +491,13 @@ export function createResizer(srcWidth: number, srcHeight: number, dstWidth: num
 }
 
 /** One-shot convenience wrapper around createResizer. */
-export function resizeRgb(src: Uint8Array, srcWidth: number, srcHeight: number, dstWidth: number, dstHeight: number, options?: ResizeOptions): Uint8Array {
+export function resizeRgb(
+  src: Uint8Array,
+  srcWidth: number,
+  srcHeight: number,
+  dstWidth: number,
+  dstHeight: number,
+  options?: ResizeOptions,
+): Uint8Array {
   return createResizer(srcWidth, srcHeight, dstWidth, dstHeight, options).resize(src);
 }

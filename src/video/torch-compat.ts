@@ -19,7 +19,13 @@
  */
 export type TorchCompat = "torch2-simd" | "torch2-generic" | "torch1-avx2" | "torch1-avx512" | "torch1-generic";
 
-export const TORCH_COMPATS: readonly TorchCompat[] = ["torch2-simd", "torch2-generic", "torch1-avx2", "torch1-avx512", "torch1-generic"];
+export const TORCH_COMPATS: readonly TorchCompat[] = [
+  "torch2-simd",
+  "torch2-generic",
+  "torch1-avx2",
+  "torch1-avx512",
+  "torch1-generic",
+];
 
 export interface TorchBuild {
   version: 1 | 2;
@@ -57,7 +63,12 @@ const f32 = Math.fround;
  * blocks of `vectorWidth` values (two blocks per iteration while at least two fit) from the
  * block's first value: v[c+k] = base(c) + k*step, where base(c) uses the formula of c's half.
  */
-export function torchLinspace(start: number, end: number, steps: number, compat: TorchCompat = "torch2-simd"): Float32Array {
+export function torchLinspace(
+  start: number,
+  end: number,
+  steps: number,
+  compat: TorchCompat = "torch2-simd",
+): Float32Array {
   if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`steps must be a non-negative integer, got ${steps}`);
   const out = new Float32Array(steps);
   if (steps === 0) return out;

@@ -93,7 +93,9 @@ test("exit codes: 1 usage, 2 input error, 3 model error; errors on stderr", () =
   const input = cli("ground", join(dir, "missing.mp4"), "q", "--model", pair.model, "--mmproj", pair.mmproj, "--json");
   expect(input.code).toBe(2);
   expect(input.stdout).toBe("");
-  expect(JSON.parse(input.stderr.trim().split("\n").pop()!).error.code).toMatch(/ERR_(FILE_NOT_FOUND|VIDEO_UNREADABLE)/);
+  const missing = JSON.parse(input.stderr.trim().split("\n").pop()!).error;
+  expect(missing.code).toBe("ERR_FILE_NOT_FOUND"); // as the README promises
+  expect(missing.details.path).toBe(join(dir, "missing.mp4"));
   const bad = join(dir, "bad.gguf");
   writeFileSync(bad, "not a model");
   const model = cli("ground", clip, "q", "--model", bad, "--mmproj", pair.mmproj);

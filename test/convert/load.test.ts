@@ -6,7 +6,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { convertCheckpoint } from "../../src/convert";
-import { Grounder } from "../../src/grounder";
+import { Grounder } from "../../src/session";
 import { makeClip } from "../helpers/clips";
 import { CHECKPOINT_CASES, checkpointRoot, tinyCheckpoint } from "../helpers/hf-checkpoints";
 

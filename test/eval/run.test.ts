@@ -11,7 +11,7 @@ import { parsePredictionFile } from "../../src/eval/predictions";
 import { runEval, type EvalGrounderLike, type EvalSessionLike } from "../../src/eval/run";
 import { PredictionWriter } from "../../src/eval/writer";
 import { TimelensError } from "../../src/errors";
-import type { OpenVideoOptions } from "../../src/grounder";
+import type { OpenVideoOptions } from "../../src/session";
 import type { QueryOptions } from "../../src/types";
 
 // Raw text: ints and floats as written matter for the keys ("[0, 3]" vs "[1.0, 2.5]").

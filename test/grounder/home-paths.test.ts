@@ -25,7 +25,7 @@ beforeAll(() => {
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 const CHILD = `
-const { Grounder } = require(${JSON.stringify(join(__dirname, "..", "..", "src", "grounder"))});
+const { Grounder } = require(${JSON.stringify(join(__dirname, "..", "..", "src", "session"))});
 (async () => {
   const g = await Grounder.load({ model: "~/models/model.gguf", mmproj: "~/models/mmproj.gguf", cacheDir: "~/.cache/app/timelens", contextSize: 4096 });
   const r = await g.ground("~/clip.mp4", "a square moves", { maxNewTokens: 4 });

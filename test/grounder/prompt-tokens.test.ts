@@ -34,7 +34,9 @@ describe.each(CASES)("%s with the %s profile", (name, profileId) => {
       expect(frames).toHaveLength(plan.indices.length);
 
       const chunks: NativeChunk[] = prompt.segments.map((s) =>
-        s.kind === "text" ? { text: s.text, special: s.special } : { frames: [frames[s.frames[0]], frames[s.frames[1]]], mergeable: true },
+        s.kind === "text"
+          ? { text: s.text, special: s.special }
+          : { frames: [frames[s.frames[0]], frames[s.frames[1]]], mergeable: true },
       );
       const r = await model.evaluate(chunks);
 

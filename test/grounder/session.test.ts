@@ -5,7 +5,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Grounder } from "../../src/grounder";
+import { Grounder } from "../../src/session";
 import type { GroundOptions } from "../../src/types";
 import { fixturePair, type FixtureName } from "../helpers/models";
 import { makeClip } from "../helpers/clips";

@@ -5,12 +5,15 @@ import { join } from "node:path";
 const DIR = join(__dirname, "..", "fixtures", "videos");
 
 /** A small H.264 test clip (testsrc2 with a moving box), made once and cached by its parameters. */
-export function makeClip(opts: { seconds: number; width?: number; height?: number; fps?: number } = { seconds: 6 }): string {
-  const { seconds, width = 160, height = 120, fps = 10 } = opts;
-  const path = join(DIR, `clip-${seconds}s-${width}x${height}-${fps}fps.mp4`);
+export function makeClip(
+  opts: { seconds: number; width?: number; height?: number; fps?: number; container?: "mp4" | "mkv" } = { seconds: 6 },
+): string {
+  const { seconds, width = 160, height = 120, fps = 10, container = "mp4" } = opts;
+  // Matroska states no frame count: probing one counts its frames by decoding (docs/reference.md).
+  const path = join(DIR, `clip-${seconds}s-${width}x${height}-${fps}fps.${container}`);
   if (existsSync(path)) return path;
   mkdirSync(DIR, { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp.mp4`;
+  const tmp = `${path}.${process.pid}.tmp.${container}`;
   execFileSync("ffmpeg", [
     "-hide_banner",
     "-loglevel",

@@ -56,20 +56,23 @@ function ffmpegVersion(ffmpeg: string): ToolVersion {
 }
 
 /** Frame k has R = k mod 256, G = floor(k / 256), B = 77: the frame number is in the pixels. */
-const NUMBERED_SOURCE = "color=black:size=64x48:rate=30:duration=10,format=rgb24,geq=r='mod(N,256)':g='floor(N/256)':b=77";
+const NUMBERED_SOURCE =
+  "color=black:size=64x48:rate=30:duration=10,format=rgb24,geq=r='mod(N,256)':g='floor(N/256)':b=77";
 
 const RECIPES: Record<VideoName, Recipe> = {
   // 4 s at 30 fps: 120 frames.
   cfr30: {
     file: "cfr30-320x240.mp4",
     expected: { frames: 120, fps: 30, width: 320, height: 240, containerFrames: 120 },
-    make: (ff, out) => run(ff, ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=4", ...X264, "-g", "30", "-bf", "2", out]),
+    make: (ff, out) =>
+      run(ff, ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=4", ...X264, "-g", "30", "-bf", "2", out]),
   },
   // 2 s at 25 fps: 50 frames.
   cfr25: {
     file: "cfr25-320x180.mp4",
     expected: { frames: 50, fps: 25, width: 320, height: 180, containerFrames: 50 },
-    make: (ff, out) => run(ff, ["-f", "lavfi", "-i", "mandelbrot=size=320x180:rate=25:end_pts=100", "-t", "2", ...X264, out]),
+    make: (ff, out) =>
+      run(ff, ["-f", "lavfi", "-i", "mandelbrot=size=320x180:rate=25:end_pts=100", "-t", "2", ...X264, out]),
   },
   // 3 s at 30000/1001 fps: lavfi emits frames while pts < 3 s, 90 frames.
   ntsc: {
@@ -88,7 +91,17 @@ const RECIPES: Record<VideoName, Recipe> = {
     file: "odd-333x197.mkv",
     expected: { frames: 24, fps: 24, width: 333, height: 197 },
     make: (ff, out) =>
-      run(ff, ["-f", "lavfi", "-i", "testsrc2=size=334x198:rate=24:duration=1,format=rgb24,crop=333:197:0:0", "-c:v", "ffv1", "-pix_fmt", "bgr0", out]),
+      run(ff, [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=334x198:rate=24:duration=1,format=rgb24,crop=333:197:0:0",
+        "-c:v",
+        "ffv1",
+        "-pix_fmt",
+        "bgr0",
+        out,
+      ]),
   },
   // Exactly 3 frames.
   three: {
@@ -171,7 +184,18 @@ const RECIPES: Record<VideoName, Recipe> = {
     expected: { frames: 25, fps: 30, width: 160, height: 120, containerFrames: 120 },
     make: (ff, out) => {
       const whole = `${out}.whole.mp4`;
-      run(ff, ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=4", ...X264, "-g", "30", "-movflags", "+faststart", whole]);
+      run(ff, [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=30:duration=4",
+        ...X264,
+        "-g",
+        "30",
+        "-movflags",
+        "+faststart",
+        whole,
+      ]);
       writeFileSync(out, readFileSync(whole).subarray(0, 40000));
       rmSync(whole, { force: true });
     },
@@ -183,7 +207,18 @@ const RECIPES: Record<VideoName, Recipe> = {
     expected: { frames: 75, fps: 30, width: 160, height: 120, containerFrames: 90 },
     make: (ff, out) => {
       const whole = `${out}.whole.mp4`;
-      run(ff, ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=4", ...X264, "-g", "30", "-bf", "2", whole]);
+      run(ff, [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=30:duration=4",
+        ...X264,
+        "-g",
+        "30",
+        "-bf",
+        "2",
+        whole,
+      ]);
       run(ff, ["-ss", "1.5", "-i", whole, "-c", "copy", out]);
       rmSync(whole, { force: true });
     },
@@ -192,7 +227,24 @@ const RECIPES: Record<VideoName, Recipe> = {
   numbered: {
     file: "numbered-64x48.mp4",
     expected: { frames: 300, fps: 30, width: 64, height: 48, containerFrames: 300 },
-    make: (ff, out) => run(ff, ["-f", "lavfi", "-i", NUMBERED_SOURCE, "-c:v", "libx264rgb", "-qp", "0", "-preset", "ultrafast", "-g", "50", "-bf", "2", out]),
+    make: (ff, out) =>
+      run(ff, [
+        "-f",
+        "lavfi",
+        "-i",
+        NUMBERED_SOURCE,
+        "-c:v",
+        "libx264rgb",
+        "-qp",
+        "0",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "50",
+        "-bf",
+        "2",
+        out,
+      ]),
   },
   // The same numbered frames in Matroska/FFV1 (no container count: probe counts by decoding).
   "numbered-mkv": {
@@ -235,7 +287,22 @@ export function decodeAllRgb(path: string, width: number, height: number, extraA
   const ffmpeg = resolveFfmpeg();
   const raw = execFileSync(
     ffmpeg,
-    ["-hide_banner", "-loglevel", "error", "-nostdin", "-i", path, ...extraArgs, "-map", "0:V:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+    [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-nostdin",
+      "-i",
+      path,
+      ...extraArgs,
+      "-map",
+      "0:V:0",
+      "-f",
+      "rawvideo",
+      "-pix_fmt",
+      "rgb24",
+      "pipe:1",
+    ],
     { maxBuffer: 1 << 30 },
   );
   const size = width * height * 3;

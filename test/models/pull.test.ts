@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeTinyCheckpoint } from "../../scripts/fixtures/hf-checkpoint";
 import { readGgufSync } from "../../src/gguf/reader";
-import { Grounder } from "../../src/grounder";
+import { Grounder } from "../../src/session";
 import { listModels, removeModel } from "../../src/models/cache";
 import { pullModel, type PullProgress } from "../../src/models/pull";
 import { makeClip } from "../helpers/clips";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { quantizeModel, parseQuantType, quantTypeInfo, QUANT_TYPES, type QuantizeProgress } from "../../src/quantize";
 import { loadAddon } from "../../src/native";
 import { readGguf } from "../../src/gguf/reader";
-import { Grounder } from "../../src/grounder";
+import { Grounder } from "../../src/session";
 import { ensureFixtures } from "../../scripts/fixtures/generate";
 import { dropTensor, miniConfig, textContent, writeContent } from "../../scripts/fixtures/variants";
 import { fixturePair, FIXTURE_ROOT } from "../helpers/models";

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Grounder } from "../../src/grounder";
+import { Grounder } from "../../src/session";
 import {
   createGroundingQueue,
   createGroundingWorker,

@@ -64,23 +64,26 @@ function fakeFfmpeg(name: string, body: string): string {
 }
 
 describe("the planned frames, by content", () => {
-  test.each(["numbered", "numbered-mkv"] as const)("%s: every yielded frame is the planned frame number", async (name) => {
-    const f = video(name);
-    const v = await probeVideo(f.path);
-    const plan = planFrames(v);
-    // 300 frames at 30 fps: 10 s -> 20 frames; 64x48 is scaled up to 320x224
-    expect(plan.indices).toHaveLength(20);
-    const frames = await collect(readFrames(f.path, plan));
-    expect(frames.map((x) => x.index)).toEqual(plan.indices);
-    expect(frames.map((x) => x.position)).toEqual(plan.indices.map((_, i) => i));
-    for (const [i, fr] of frames.entries()) {
-      expect([fr.width, fr.height, fr.data.length]).toEqual([plan.width, plan.height, plan.width * plan.height * 3]);
-      expect(fr.time).toBe(plan.frameTimes[i]);
-      // flat frames stay flat through the resampler: the centre pixel carries the number
-      expect(numberAt(fr.data, plan.width, plan.width >> 1, plan.height >> 1)).toBe(plan.indices[i]);
-      expect(numberAt(fr.data, plan.width, 0, 0)).toBe(plan.indices[i]);
-    }
-  });
+  test.each(["numbered", "numbered-mkv"] as const)(
+    "%s: every yielded frame is the planned frame number",
+    async (name) => {
+      const f = video(name);
+      const v = await probeVideo(f.path);
+      const plan = planFrames(v);
+      // 300 frames at 30 fps: 10 s -> 20 frames; 64x48 is scaled up to 320x224
+      expect(plan.indices).toHaveLength(20);
+      const frames = await collect(readFrames(f.path, plan));
+      expect(frames.map((x) => x.index)).toEqual(plan.indices);
+      expect(frames.map((x) => x.position)).toEqual(plan.indices.map((_, i) => i));
+      for (const [i, fr] of frames.entries()) {
+        expect([fr.width, fr.height, fr.data.length]).toEqual([plan.width, plan.height, plan.width * plan.height * 3]);
+        expect(fr.time).toBe(plan.frameTimes[i]);
+        // flat frames stay flat through the resampler: the centre pixel carries the number
+        expect(numberAt(fr.data, plan.width, plan.width >> 1, plan.height >> 1)).toBe(plan.indices[i]);
+        expect(numberAt(fr.data, plan.width, 0, 0)).toBe(plan.indices[i]);
+      }
+    },
+  );
   test("repeated indices are yielded again, as separate buffers", async () => {
     const f = video("numbered");
     const plan = rawPlan([0, 0, 5, 5, 5, 150, 299], 64, 48);
@@ -101,12 +104,14 @@ describe("the planned frames, by content", () => {
     expect(all).toHaveLength(120);
     const indices = [0, 1, 2, 33, 64, 65, 100, 119];
     const frames = await collect(readFrames(f.path, rawPlan(indices, 320, 240)));
-    for (const [i, fr] of frames.entries()) expect(Buffer.from(fr.data).equals(Buffer.from(all[indices[i]]))).toBe(true);
+    for (const [i, fr] of frames.entries())
+      expect(Buffer.from(fr.data).equals(Buffer.from(all[indices[i]]))).toBe(true);
     // and with the plan's resize: our resampler applied to exactly those frames
     const plan = planFrames(await probeVideo(f.path));
     const resizer = createResizer(320, 240, plan.width, plan.height);
     const sized = await collect(readFrames(f.path, plan));
-    for (const [i, fr] of sized.entries()) expect(Buffer.from(fr.data).equals(Buffer.from(resizer.resize(all[plan.indices[i]])))).toBe(true);
+    for (const [i, fr] of sized.entries())
+      expect(Buffer.from(fr.data).equals(Buffer.from(resizer.resize(all[plan.indices[i]])))).toBe(true);
   });
   test("clip plans decode the frames of the clip", async () => {
     const f = video("numbered");
@@ -190,9 +195,15 @@ describe("lifecycle", () => {
     const stuck = fakeFfmpeg("stuck-ffmpeg", "exec sleep 30");
     let child: ChildProcess | undefined;
     const ac = new AbortController();
-    const it = readFrames(video("numbered").path, rawPlan([0, 1], 64, 48), { ffmpegPath: stuck, signal: ac.signal, onSpawn: (c) => (child = c) });
+    const it = readFrames(video("numbered").path, rawPlan([0, 1], 64, 48), {
+      ffmpegPath: stuck,
+      signal: ac.signal,
+      onSpawn: (c) => (child = c),
+    });
     const pending = it.next();
-    await new Promise((r) => setTimeout(r, 300));
+    // wait for the spawn itself (probe and version check first take longer on a loaded machine)
+    while (!child) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
     const t0 = Date.now();
     ac.abort();
     const e = await failure(pending);
@@ -215,13 +226,24 @@ describe("lifecycle", () => {
     const ac = new AbortController();
     ac.abort();
     let spawned = false;
-    const e = await failure(collect(readFrames(video("numbered").path, rawPlan([0], 64, 48), { signal: ac.signal, onSpawn: () => (spawned = true) })));
+    const e = await failure(
+      collect(
+        readFrames(video("numbered").path, rawPlan([0], 64, 48), {
+          signal: ac.signal,
+          onSpawn: () => (spawned = true),
+        }),
+      ),
+    );
     expect(e.code).toBe("ERR_ABORTED");
     expect(spawned).toBe(false);
   });
   test("onFrame sees every frame with its position", async () => {
     const seen: Array<[number, number, number]> = [];
-    await collect(readFrames(video("numbered").path, rawPlan([3, 4, 4], 64, 48), { onFrame: (fr, pos, total) => seen.push([fr.index, pos, total]) }));
+    await collect(
+      readFrames(video("numbered").path, rawPlan([3, 4, 4], 64, 48), {
+        onFrame: (fr, pos, total) => seen.push([fr.index, pos, total]),
+      }),
+    );
     expect(seen).toEqual([
       [3, 0, 3],
       [4, 1, 3],
@@ -253,11 +275,15 @@ describe("failures", () => {
     expect(got.length).toBeGreaterThan(0);
   });
   test("ffmpeg failing mid-stream: ERR_VIDEO_UNREADABLE with its stderr", async () => {
-    const broken = fakeFfmpeg("broken-ffmpeg", 'head -c 9216 /dev/zero; echo "[h264 @ 0x1] decoder exploded at frame 1" >&2; exit 1');
+    const broken = fakeFfmpeg(
+      "broken-ffmpeg",
+      'head -c 9216 /dev/zero; echo "[h264 @ 0x1] decoder exploded at frame 1" >&2; exit 1',
+    );
     const got: number[] = [];
     const e = await failure(
       (async () => {
-        for await (const fr of readFrames(video("numbered").path, rawPlan([0, 1, 2], 64, 48), { ffmpegPath: broken })) got.push(fr.index);
+        for await (const fr of readFrames(video("numbered").path, rawPlan([0, 1, 2], 64, 48), { ffmpegPath: broken }))
+          got.push(fr.index);
       })(),
     );
     expect(got).toEqual([0]); // 9216 bytes = one 64x48 frame arrived first
@@ -266,7 +292,9 @@ describe("failures", () => {
     expect(e.message).toMatch(/decoder exploded at frame 1/);
   });
   test("missing file and invalid plans", async () => {
-    expect((await failure(collect(readFrames(join(scratch, "none.mp4"), rawPlan([0], 8, 8))))).code).toBe("ERR_FILE_NOT_FOUND");
+    expect((await failure(collect(readFrames(join(scratch, "none.mp4"), rawPlan([0], 8, 8))))).code).toBe(
+      "ERR_FILE_NOT_FOUND",
+    );
     expect(() => readFrames(video("numbered").path, rawPlan([5, 3], 64, 48))).toThrow(/ascending/);
     expect(() => readFrames(video("numbered").path, rawPlan([], 64, 48))).toThrow(/no frame indices/);
     expect(() => readFrames(video("numbered").path, rawPlan([1.5], 64, 48))).toThrow(/index 0/);

@@ -242,25 +242,35 @@ describe("optional packages", () => {
     expect(() => executableCopy(src, join(blocker, "sub"))).toThrow();
   });
   test("Electron: a binary inside app.asar is taken from app.asar.unpacked", () => {
-    const unpacked = fakeBin(join(root, "app.asar.unpacked", "node_modules", "@ffmpeg-installer", "linux-x64"), "ffmpeg");
+    const unpacked = fakeBin(
+      join(root, "app.asar.unpacked", "node_modules", "@ffmpeg-installer", "linux-x64"),
+      "ffmpeg",
+    );
     const asarJson = join(root, "app.asar", "node_modules", "@ffmpeg-installer", "linux-x64", "package.json");
     const found = packageBinary("ffmpeg", { platform: "linux", arch: "x64", resolve: () => asarJson });
     expect(found?.path).toBe(unpacked);
   });
   // Only linux-x64 is checked (CI's platform); elsewhere the packages may legitimately be absent.
-  (process.platform === "linux" && process.arch === "x64" ? test : test.skip)("the installed @ffmpeg-installer / @ffprobe-installer binaries run", async () => {
-    const ffmpeg = packageBinary("ffmpeg", { copyDir: join(root, "cache") });
-    const ffprobe = packageBinary("ffprobe", { copyDir: join(root, "cache") });
-    expect(ffmpeg).toBeDefined();
-    expect(ffprobe).toBeDefined();
-    expect(parseToolVersion((await runTool(ffmpeg!.path, ["-hide_banner", "-version"])).stdout).major).toBeGreaterThanOrEqual(4);
-    expect((await runTool(ffprobe!.path, ["-hide_banner", "-version"])).stdout).toMatch(/^ffprobe version/);
-  });
+  (process.platform === "linux" && process.arch === "x64" ? test : test.skip)(
+    "the installed @ffmpeg-installer / @ffprobe-installer binaries run",
+    async () => {
+      const ffmpeg = packageBinary("ffmpeg", { copyDir: join(root, "cache") });
+      const ffprobe = packageBinary("ffprobe", { copyDir: join(root, "cache") });
+      expect(ffmpeg).toBeDefined();
+      expect(ffprobe).toBeDefined();
+      expect(
+        parseToolVersion((await runTool(ffmpeg!.path, ["-hide_banner", "-version"])).stdout).major,
+      ).toBeGreaterThanOrEqual(4);
+      expect((await runTool(ffprobe!.path, ["-hide_banner", "-version"])).stdout).toMatch(/^ffprobe version/);
+    },
+  );
 });
 
 describe("version parsing", () => {
   test("releases by number, git builds by libavutil, the frame-rate flag by version", () => {
-    const debian = parseToolVersion("ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2025\nlibavutil      57. 28.100 / 57. 28.100\n");
+    const debian = parseToolVersion(
+      "ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2025\nlibavutil      57. 28.100 / 57. 28.100\n",
+    );
     expect(debian).toMatchObject({ major: 5, minor: 1, libavutil: { major: 57, minor: 28 } });
     expect(parseToolVersion("ffmpeg version n6.1.1 Copyright").major).toBe(6);
     // @ffmpeg-installer/linux-x64 4.1.0: a 2018 git build between 4.1 and 4.2.
@@ -268,7 +278,9 @@ describe("version parsing", () => {
       "ffmpeg version N-47683-g0e8eb07980-static https://johnvansickle.com/ffmpeg/\nbuilt with gcc 6.3.0\nlibavutil      56. 24.101 / 56. 24.101\n",
     );
     expect(git2018).toMatchObject({ major: 4, minor: 1 });
-    expect(parseToolVersion("ffprobe version N-66595-gc2b38619c0-static\nlibavutil      58. 14.100 / 58. 14.100\n")).toMatchObject({ major: 6, minor: 0 });
+    expect(
+      parseToolVersion("ffprobe version N-66595-gc2b38619c0-static\nlibavutil      58. 14.100 / 58. 14.100\n"),
+    ).toMatchObject({ major: 6, minor: 0 });
     expect(parseToolVersion("something else entirely").major).toBe(99);
     expect(fpsModeArgs(git2018, "passthrough")).toEqual(["-vsync", "passthrough"]);
     expect(fpsModeArgs({ major: 5, minor: 0 }, "vfr")).toEqual(["-vsync", "vfr"]);
@@ -288,7 +300,11 @@ describe("running tools", () => {
   });
   test("runTool rejects with AbortError when aborted, and ERR_FFMPEG_NOT_FOUND when the binary cannot start", async () => {
     const ac = new AbortController();
-    const p = runTool(resolveFfmpeg(), ["-hide_banner", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=30", "-f", "null", "-"], { signal: ac.signal });
+    const p = runTool(
+      resolveFfmpeg(),
+      ["-hide_banner", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=30", "-f", "null", "-"],
+      { signal: ac.signal },
+    );
     setTimeout(() => ac.abort(), 200);
     await expect(p).rejects.toMatchObject({ name: "AbortError", code: "ERR_ABORTED" });
     await expect(runTool(join(root, "nothing-here"), [])).rejects.toMatchObject({ code: "ERR_FFMPEG_NOT_FOUND" });

@@ -1,5 +1,6 @@
 /**
- * planFrames golden cases, derived by hand from docs/reference.md "Frame sampling" and "Prompt layout and special tokens" (arithmetic in the comments).
+ * planFrames golden cases, derived by hand from docs/reference.md "Frame sampling" and "Prompt
+ * layout and special tokens" (arithmetic in the comments).
  * Defaults are the TimeLens reference settings: fps 2, min 64 tokens, total 14336 tokens.
  * TimeLens-8B: factor 32, factor^2 = 1024:
  *   minPixels   = 64 * 1024    = 65536
@@ -8,10 +9,24 @@
  */
 import { isTimelensError } from "../../src/errors";
 import { getProfile } from "../../src/prompt/profiles";
-import { ceilByFactor, floorByFactor, frameCount, frameRange, pairFrames, planFrames, roundByFactor, smartResize } from "../../src/video/plan";
+import {
+  ceilByFactor,
+  floorByFactor,
+  frameCount,
+  frameRange,
+  pairFrames,
+  planFrames,
+  roundByFactor,
+  smartResize,
+} from "../../src/video/plan";
 import type { VideoInfo } from "../../src/video/types";
 
-const video = (totalFrames: number, fps: number, width = 1920, height = 1080): VideoInfo => ({ totalFrames, fps, width, height });
+const video = (totalFrames: number, fps: number, width = 1920, height = 1080): VideoInfo => ({
+  totalFrames,
+  fps,
+  width,
+  height,
+});
 
 function expectCode(fn: () => unknown, code: string, message?: RegExp): void {
   let err: unknown;
@@ -104,7 +119,11 @@ describe("frame count clamps", () => {
     expect(p.pairs).toHaveLength(1);
   });
   test("3 frames with nframes 4 is refused: 4 is outside [2, 3]", () => {
-    expectCode(() => planFrames(video(3, 30, 320, 240), { nframes: 4 }), "ERR_VIDEO_TOO_SHORT", /nframes should in interval \[2, 3\], but got 4/);
+    expectCode(
+      () => planFrames(video(3, 30, 320, 240), { nframes: 4 }),
+      "ERR_VIDEO_TOO_SHORT",
+      /nframes should in interval \[2, 3\], but got 4/,
+    );
   });
   test("1 frame is refused: max_frames = floor_by_factor(1, 2) = 0 -> n = 0", () => {
     expectCode(() => planFrames(video(1, 30, 320, 240)), "ERR_VIDEO_TOO_SHORT", /\[2, 1\], but got 0/);
@@ -186,7 +205,11 @@ describe("clip range (video_start / video_end)", () => {
     expect(frameRange(300, 30, -5, 99)).toEqual({ startFrame: 0, endFrame: 299, frames: 300 });
   });
   test("start >= end is refused", () => {
-    expectCode(() => planFrames(video(300, 30), { start: 5, end: 5 }), "ERR_CLIP_RANGE", /start frame 150 .* end frame 150/);
+    expectCode(
+      () => planFrames(video(300, 30), { start: 5, end: 5 }),
+      "ERR_CLIP_RANGE",
+      /start frame 150 .* end frame 150/,
+    );
     expectCode(() => planFrames(video(300, 30), { start: 6, end: 2 }), "ERR_CLIP_RANGE");
     // start 9.99 s -> ceil(299.7) = 300 > end frame 299
     expectCode(() => planFrames(video(300, 30), { start: 9.99 }), "ERR_CLIP_RANGE");
@@ -246,7 +269,11 @@ describe("frame size (smart_resize)", () => {
     expect([p.width, p.height]).toEqual([640, 352]);
   });
   test("aspect 201:1 is refused; exactly 200:1 is allowed", () => {
-    expectCode(() => planFrames(video(60, 30, 402, 2)), "ERR_VIDEO_ASPECT", /aspect ratio must be smaller than 200, got 201/);
+    expectCode(
+      () => planFrames(video(60, 30, 402, 2)),
+      "ERR_VIDEO_ASPECT",
+      /aspect ratio must be smaller than 200, got 201/,
+    );
     // 400x2: h' = max(32, round(0.0625) = 0) = 32, w' = round(12.5) = 12 -> 384; 12288 < 65536:
     // beta = sqrt(65536 / 800) = 9.0510; ceil(18.1/32) = 1 -> 32; ceil(3620.4/32 = 113.1) = 114 -> 3648
     const p = planFrames(video(60, 30, 400, 2));
@@ -261,7 +288,11 @@ describe("frame size (smart_resize)", () => {
     expect([higher.width, higher.height]).toEqual([480, 256]);
   });
   test("maxPixels below minPixels is an invalid argument", () => {
-    expectCode(() => planFrames(video(3300, 30), { maxPixels: 50000 }), "ERR_INVALID_ARGUMENT", /greater than or equal to min pixels/);
+    expectCode(
+      () => planFrames(video(3300, 30), { maxPixels: 50000 }),
+      "ERR_INVALID_ARGUMENT",
+      /greater than or equal to min pixels/,
+    );
   });
   test("token budgets translate to pixels as tokens * factor^2; explicit pixels win", () => {
     // minTokens 128 -> 131072 px; the 110 s max stays 133455 -> same 480x256 (122880 px < 131072?)
@@ -273,7 +304,10 @@ describe("frame size (smart_resize)", () => {
     expect(planFrames(video(3300, 30), { minTokens: 128, minPixels: 1000 }).minPixels).toBe(1000);
     // totalTokens 28672 -> 29360128 px -> max = 29360128/220*2 = 266910.25
     expect(planFrames(video(3300, 30), { totalTokens: 28672 }).maxPixels).toBeCloseTo(266910.2545, 3);
-    expect(planFrames(video(3300, 30), { totalTokens: 28672, totalPixels: 14680064 }).maxPixels).toBeCloseTo(133455.127, 2);
+    expect(planFrames(video(3300, 30), { totalTokens: 28672, totalPixels: 14680064 }).maxPixels).toBeCloseTo(
+      133455.127,
+      2,
+    );
   });
   test("smartResize alone, and a frame too thin for the budget", () => {
     // biome-ignore lint/correctness/noPrecisionLoss: the budget exactly as the reference prints it
@@ -305,7 +339,10 @@ describe("timestamps and pairs", () => {
     expect(p.pairs[1].label).toBe("1.0 seconds");
   });
   test("timestampFormat / timestampRule overrides", () => {
-    const p = planFrames(video(4, 2, 320, 240), { timestampFormat: (t) => `[${t.toFixed(3)}]`, timestampRule: "pair-first" });
+    const p = planFrames(video(4, 2, 320, 240), {
+      timestampFormat: (t) => `[${t.toFixed(3)}]`,
+      timestampRule: "pair-first",
+    });
     expect(p.pairs.map((x) => x.label)).toEqual(["[0.000]", "[1.000]"]);
   });
   test("an odd frame count repeats the last frame in the last pair", () => {

@@ -19,7 +19,19 @@ async function probeError(p: Promise<unknown>): Promise<{ code: string; message:
 }
 
 describe("frame counts, rates and sizes", () => {
-  const cases: VideoName[] = ["cfr30", "cfr25", "ntsc", "portrait", "odd", "three", "one", "vfr", "numbered", "numbered-mkv", "tall"];
+  const cases: VideoName[] = [
+    "cfr30",
+    "cfr25",
+    "ntsc",
+    "portrait",
+    "odd",
+    "three",
+    "one",
+    "vfr",
+    "numbered",
+    "numbered-mkv",
+    "tall",
+  ];
   test.each(cases)("%s", async (name) => {
     const f = video(name);
     const v = await probeVideo(f.path);

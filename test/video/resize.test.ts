@@ -20,7 +20,9 @@ interface ResizeCase {
   torchAvx2: string;
   pil: string;
 }
-const fixture = JSON.parse(readFileSync(join(__dirname, "fixtures", "torch-reference.json"), "utf8")) as { resize: ResizeCase[] };
+const fixture = JSON.parse(readFileSync(join(__dirname, "fixtures", "torch-reference.json"), "utf8")) as {
+  resize: ResizeCase[];
+};
 const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, "base64"));
 
 function diff(a: Uint8Array, b: Uint8Array): { mad: number; max: number; differing: number } {

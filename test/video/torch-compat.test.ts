@@ -18,7 +18,9 @@ interface LinspaceCase {
   avx2: string;
   avx512: string;
 }
-const fixture = JSON.parse(readFileSync(join(__dirname, "fixtures", "torch-reference.json"), "utf8")) as { linspace: LinspaceCase[] };
+const fixture = JSON.parse(readFileSync(join(__dirname, "fixtures", "torch-reference.json"), "utf8")) as {
+  linspace: LinspaceCase[];
+};
 const f32 = (b64: string) => Array.from(new Float32Array(new Uint8Array(Buffer.from(b64, "base64")).buffer));
 const roundHalfEven = (x: number) => {
   const f = Math.floor(x);
@@ -33,7 +35,9 @@ describe("torchLinspace against PyTorch 1.13", () => {
     ["avx512", "torch1-avx512"],
   ];
   test("fixture has cases where the builds round differently", () => {
-    const disagreeing = fixture.linspace.filter((c) => new Set([c.default, c.avx2, c.avx512].map((b) => f32(b).map(roundHalfEven).join())).size > 1);
+    const disagreeing = fixture.linspace.filter(
+      (c) => new Set([c.default, c.avx2, c.avx512].map((b) => f32(b).map(roundHalfEven).join())).size > 1,
+    );
     expect(disagreeing.length).toBeGreaterThanOrEqual(10);
   });
   test.each(builds)("ATEN_CPU_CAPABILITY=%s is reproduced bit for bit by %s", (cap, compat) => {
@@ -47,7 +51,9 @@ describe("torchLinspace against PyTorch 1.13", () => {
     expect(checked).toBe(fixture.linspace.length);
   });
   test("a different build does not match every case (the fixture discriminates)", () => {
-    const mismatches = fixture.linspace.filter((c) => f32(c.avx2).join() !== Array.from(torchLinspace(c.start, c.end, c.steps, "torch1-generic")).join());
+    const mismatches = fixture.linspace.filter(
+      (c) => f32(c.avx2).join() !== Array.from(torchLinspace(c.start, c.end, c.steps, "torch1-generic")).join(),
+    );
     expect(mismatches.length).toBeGreaterThan(0);
   });
 });
@@ -69,7 +75,10 @@ describe("torch 2 formulas", () => {
     expect(roundHalfEven(s[608])).toBe(9153);
     // planFrames picks the build with torchCompat: an 11547-frame video at 30 fps samples 768 frames
     expect(planFrames({ totalFrames: 11547, fps: 30, width: 640, height: 360 }).indices[608]).toBe(9153);
-    expect(planFrames({ totalFrames: 11547, fps: 30, width: 640, height: 360 }, { torchCompat: "torch2-generic" }).indices[608]).toBe(9152);
+    expect(
+      planFrames({ totalFrames: 11547, fps: 30, width: 640, height: 360 }, { torchCompat: "torch2-generic" })
+        .indices[608],
+    ).toBe(9152);
   });
   test("both ends are exact and the halves are computed from their own end", () => {
     for (const compat of TORCH_COMPATS) {

@@ -3,7 +3,7 @@
  * posts every progress stage it reaches, until its parent terminate()s it mid-ground.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { Grounder } from "../../../src/grounder";
+import { Grounder } from "../../../src/session";
 import { fixturePair } from "../../helpers/models";
 
 interface Data {

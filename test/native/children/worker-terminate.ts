@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { Grounder } from "../../../src/grounder";
+import { Grounder } from "../../../src/session";
 import { fixturePair } from "../../helpers/models";
 
 const STAGES = ["decode", "encode", "prefill", "generate"] as const;
