@@ -94,8 +94,13 @@ function describe(actual: unknown): string {
 
 /**
  * The one way to reject a bad argument: `invalidArgument("maxTokens", "an integer >= 1", 0)`
- * says "maxTokens must be an integer >= 1, got 0" and carries the three facts in `details`.
+ * says "maxTokens must be an integer >= 1, got 0"; `details` holds `option`, `expected`, `actual`.
  */
 export function invalidArgument(name: string, expected: string, actual: unknown): TimelensError {
-  return new TimelensError("ERR_INVALID_ARGUMENT", `${name} must be ${expected}, got ${describe(actual)}`, { name, expected, actual: describe(actual) });
+  const shown = describe(actual);
+  return new TimelensError("ERR_INVALID_ARGUMENT", `${name} must be ${expected}, got ${shown}`, {
+    option: name,
+    expected,
+    actual: shown,
+  });
 }

@@ -3,13 +3,7 @@
  * ERR_INVALID_ARGUMENT naming the option, instead of a TypeError deep inside or a silently
  * odd answer. Token sampling values are checked here once for ground and groundMany.
  */
-import { TimelensError } from "../errors";
-
-function invalid(name: string, expected: string, actual: unknown): TimelensError {
-  const shown =
-    typeof actual === "function" ? "a function" : typeof actual === "string" ? JSON.stringify(actual) : String(actual);
-  return new TimelensError("ERR_INVALID_ARGUMENT", `${name} must be ${expected}, got ${shown}`, { option: name });
-}
+import { invalidArgument } from "../errors";
 
 /** An AbortSignal from any realm (an Electron preload, a vm context) has these. */
 function isSignal(v: unknown): v is AbortSignal {
@@ -32,25 +26,25 @@ export interface CheckedQueryOptions {
 
 /** Throws ERR_INVALID_ARGUMENT for the first option of the wrong type or out of range. */
 export function checkQueryOptions(options: CheckedQueryOptions): void {
-  if (options === null || typeof options !== "object") throw invalid("options", "an object", options);
+  if (options === null || typeof options !== "object") throw invalidArgument("options", "an object", options);
   const { maxNewTokens, temperature, topK, topP, seed, signal, onToken, onProgress } = options;
   const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
   if (maxNewTokens !== undefined && !(isInt(maxNewTokens) && maxNewTokens >= 1)) {
-    throw invalid("maxNewTokens", "a positive integer", maxNewTokens);
+    throw invalidArgument("maxNewTokens", "a positive integer", maxNewTokens);
   }
   if (
     temperature !== undefined &&
     !(typeof temperature === "number" && Number.isFinite(temperature) && temperature >= 0)
   ) {
-    throw invalid("temperature", "a finite number >= 0", temperature);
+    throw invalidArgument("temperature", "a finite number >= 0", temperature);
   }
-  if (topK !== undefined && !(isInt(topK) && topK >= 0)) throw invalid("topK", "an integer >= 0", topK);
+  if (topK !== undefined && !(isInt(topK) && topK >= 0)) throw invalidArgument("topK", "an integer >= 0", topK);
   if (topP !== undefined && !(typeof topP === "number" && topP >= 0 && topP <= 1))
-    throw invalid("topP", "a number in [0, 1]", topP);
+    throw invalidArgument("topP", "a number in [0, 1]", topP);
   if (seed !== undefined && !(isInt(seed) && seed >= 0 && seed <= 0xffffffff))
-    throw invalid("seed", "an integer in [0, 2^32 - 1]", seed);
-  if (signal !== undefined && !isSignal(signal)) throw invalid("signal", "an AbortSignal", signal);
-  if (onToken !== undefined && typeof onToken !== "function") throw invalid("onToken", "a function", onToken);
+    throw invalidArgument("seed", "an integer in [0, 2^32 - 1]", seed);
+  if (signal !== undefined && !isSignal(signal)) throw invalidArgument("signal", "an AbortSignal", signal);
+  if (onToken !== undefined && typeof onToken !== "function") throw invalidArgument("onToken", "a function", onToken);
   if (onProgress !== undefined && typeof onProgress !== "function")
-    throw invalid("onProgress", "a function", onProgress);
+    throw invalidArgument("onProgress", "a function", onProgress);
 }
