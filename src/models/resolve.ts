@@ -14,7 +14,7 @@ export type HfLoadOptions = Omit<GrounderLoadOptions, "mmproj"> & {
 };
 
 /** Local paths for Grounder.load: `hf:` models are pulled first; anything else passes through. */
-export async function resolveLoadOptions(options: GrounderLoadOptions | HfLoadOptions): Promise<GrounderLoadOptions> {
+export async function resolveModelFiles(options: GrounderLoadOptions | HfLoadOptions): Promise<GrounderLoadOptions> {
   if (!isHfUri(options.model)) return options as GrounderLoadOptions;
   const uri = parseModelUri(options.model);
   const { onPullProgress, pull, ...rest } = options as HfLoadOptions;

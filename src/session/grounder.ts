@@ -9,7 +9,7 @@ import { detectProfile, getProfile, type ModelProfile, type ProfileId } from "..
 import { VisionModel, type ModelInfo, type ModelLoadOptions } from "../runtime/model";
 import { modelKvInputs, videoKvInputs, type KvModelInputs, type KvVideoInputs } from "../cache/inputs";
 import { PrefixCache } from "../cache/prefix-cache";
-import { resolveLoadOptions, type HfLoadOptions } from "../models/resolve";
+import { resolveModelFiles, type HfLoadOptions } from "../models/resolve";
 import { expandHome, expandPathOptions } from "../util/paths";
 import { planFrames } from "../video/plan";
 import { probeVideo } from "../video/probe";
@@ -74,7 +74,7 @@ export class Grounder {
   static async load(input: GrounderLoadOptions | HfLoadOptions): Promise<Grounder> {
     checkLoadInput(input);
     // hf: models are pulled first (docs/hub.md); "~/..." means the home folder, as in a shell
-    const options = expandPathOptions(await resolveLoadOptions(input));
+    const options = expandPathOptions(await resolveModelFiles(input));
     const model = await VisionModel.load(options);
     try {
       const profile = resolveProfile(options.profile, model.info, options.model);
@@ -265,7 +265,7 @@ function resolveProfile(
   return profile;
 }
 
-/** The shape checks resolveLoadOptions and path expansion rely on: a typed error, not a TypeError. */
+/** The shape checks resolveModelFiles and path expansion rely on: a typed error, not a TypeError. */
 function checkLoadInput(input: unknown): void {
   const o = input as Record<string, unknown> | null;
   if (o === null || typeof o !== "object") {
