@@ -123,7 +123,7 @@ const VIDEO_CASES: RobustCase[] = [
   {
     kind: "video-not-a-file",
     name: "video-path-with-nul",
-    expect: { codes: ["ERR_INVALID_ARGUMENT", "ERR_FILE_NOT_FOUND"] },
+    expect: { codes: ["ERR_INVALID_ARGUMENT", "ERR_FILE_NOT_FOUND", "ERR_VIDEO_UNREADABLE"] },
     run: groundVideo((ctx) => `${ctx.clip}\0.mp4`),
   },
   // A URL is not a file path: it must not reach ffmpeg's network protocols (or wait on them).
