@@ -143,9 +143,7 @@ const VIDEO_CASES: RobustCase[] = [
       ["object", { path: "x.mp4" }],
       ["array", ["x.mp4"]],
     ] as const
-  ).map(
-    ([name, value]): RobustCase => ({ kind: "video-non-input", name: `video-${name}`, expect: { codes: ARG }, run: groundVideo(() => value) }),
-  ),
+  ).map(([name, value]): RobustCase => ({ kind: "video-non-input", name: `video-${name}`, expect: { codes: ARG }, run: groundVideo(() => value) })),
 ];
 
 function groundQuery(query: unknown, extra: GroundOptions = {}): (ctx: CaseContext) => Promise<unknown> {

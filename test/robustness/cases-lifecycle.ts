@@ -29,7 +29,8 @@ async function rejection(p: Promise<unknown>, what: string): Promise<unknown> {
 }
 
 function sameAsBaseline(ctx: CaseContext, r: GroundingResult, what: string): void {
-  if (r.text !== ctx.baseline.text) throw new CaseFailure(`${what}: answer ${JSON.stringify(r.text)} differs from the baseline ${JSON.stringify(ctx.baseline.text)}`);
+  if (r.text !== ctx.baseline.text)
+    throw new CaseFailure(`${what}: answer ${JSON.stringify(r.text)} differs from the baseline ${JSON.stringify(ctx.baseline.text)}`);
 }
 
 const LIFECYCLE: RobustCase[] = [
@@ -110,7 +111,12 @@ const LIFECYCLE: RobustCase[] = [
     expect: { ok: true },
     run: async (ctx) => {
       const g = await ownGrounder(ctx);
-      const calls = Array.from({ length: 4 }, () => g.ground(ctx.clip, ctx.query, ctx.fast).then(() => null, (e: unknown) => e));
+      const calls = Array.from({ length: 4 }, () =>
+        g.ground(ctx.clip, ctx.query, ctx.fast).then(
+          () => null,
+          (e: unknown) => e,
+        ),
+      );
       await new Promise((r) => setTimeout(r, 20));
       await g.dispose();
       for (const e of await Promise.all(calls)) {
@@ -293,16 +299,13 @@ const NATIVE_MISUSE: RobustCase[] = [
     name: "frame-with-short-data",
     expect: { codes: ["ERR_INVALID_ARGUMENT"] },
     run: (ctx) =>
-      withModel(ctx, (m) =>
-        m.exclusive((ops) => ops.evaluate([{ frames: [{ width: 64, height: 64, data: new Uint8Array(10) }], mergeable: false }])),
-      ),
+      withModel(ctx, (m) => m.exclusive((ops) => ops.evaluate([{ frames: [{ width: 64, height: 64, data: new Uint8Array(10) }], mergeable: false }]))),
   },
   {
     kind: "native-bad-frames",
     name: "frame-of-zero-size",
     expect: { codes: ["ERR_INVALID_ARGUMENT"] },
-    run: (ctx) =>
-      withModel(ctx, (m) => m.exclusive((ops) => ops.evaluate([{ frames: [{ width: 0, height: 0, data: new Uint8Array(0) }], mergeable: false }]))),
+    run: (ctx) => withModel(ctx, (m) => m.exclusive((ops) => ops.evaluate([{ frames: [{ width: 0, height: 0, data: new Uint8Array(0) }], mergeable: false }]))),
   },
   {
     kind: "native-bad-frames",
@@ -434,7 +437,7 @@ const CONCURRENCY: RobustCase[] = [
     timeoutMs: 120_000,
     run: async (ctx) => {
       const results = await Promise.all(Array.from({ length: 10 }, () => ctx.grounder.ground(ctx.clip, ctx.query, ctx.fast)));
-      results.forEach((r, i) => sameAsBaseline(ctx, r, `concurrent call ${i}`));
+      for (const [i, r] of results.entries()) sameAsBaseline(ctx, r, `concurrent call ${i}`);
     },
   },
   {
@@ -467,7 +470,7 @@ const CONCURRENCY: RobustCase[] = [
       const s = await ctx.grounder.openVideo(ctx.clip, ctx.fast);
       try {
         const results = await Promise.all(Array.from({ length: 10 }, () => s.ground(ctx.query, ctx.fast)));
-        results.forEach((r, i) => sameAsBaseline(ctx, r, `session call ${i}`));
+        for (const [i, r] of results.entries()) sameAsBaseline(ctx, r, `session call ${i}`);
       } finally {
         await s.close();
       }
@@ -482,7 +485,7 @@ const CONCURRENCY: RobustCase[] = [
       const sessions = await Promise.all(Array.from({ length: 10 }, () => ctx.grounder.openVideo(ctx.clip, ctx.fast)));
       try {
         const results = await Promise.all(sessions.map((s) => s.ground(ctx.query, ctx.fast)));
-        results.forEach((r, i) => sameAsBaseline(ctx, r, `session ${i}`));
+        for (const [i, r] of results.entries()) sameAsBaseline(ctx, r, `session ${i}`);
       } finally {
         await Promise.all(sessions.map((s) => s.close()));
       }

@@ -1,0 +1,154 @@
+/**
+ * `npm run bench -- llama [qwen3vl|qwen25vl]`: our runtime next to llama.cpp's own
+ * `llama-bench`, built from the same source and CPU flags (scripts/build-mtmd-cli.mjs), on the
+ * MEDIUM fixture's text model, 2 threads, batch = ubatch = 512, flash attention on, at the
+ * depth a real grounding reaches (docs/robustness.md, "Runtime overhead against llama.cpp"):
+ *
+ *  1. ours, pipeline: one ground() of a 30 s video at the profile's defaults; its prompt
+ *     (video + text, promptTokens) sets the depth D, and its prefill and generate rates are shown;
+ *  2. ours, text: VisionModel.evaluate of D plain text tokens into an empty context, then 32
+ *     greedy tokens at depth D: the same work as llama-bench's tests, through our addon;
+ *  3. llama-bench: pp D (prefill D tokens, depth 0) and tg 32 at depth D, one repetition each.
+ *
+ * Prints the rates side by side and ours / llama.cpp. A reported figure, not a pass/fail test.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Grounder } from "../src/grounder";
+import { VisionModel } from "../src/runtime/model";
+import { ensureFixtures } from "../scripts/fixtures/generate";
+import { benchVideo, table } from "./util";
+
+const THREADS = 2;
+const BATCH = 512;
+const GEN_TOKENS = 32;
+const LOAD = { threads: THREADS, batchSize: BATCH, flashAttention: true, contextSize: 16384 } as const;
+
+interface Rates {
+  prefillTokens: number;
+  prefillPerSecond: number;
+  genTokens: number;
+  genPerSecond: number;
+}
+
+/** llama-bench's path; builds the parity tools first when it is missing. */
+async function llamaBenchPath(): Promise<string> {
+  const script = pathToFileURL(join(__dirname, "..", "scripts", "build-mtmd-cli.mjs")).href;
+  const { toolPath, buildMtmdCli } = (await import(script)) as { toolPath(t: string): string; buildMtmdCli(log: (l: string) => void): string };
+  const exe = toolPath("llama-bench");
+  if (!existsSync(exe)) buildMtmdCli((l) => console.error(l));
+  return exe;
+}
+
+/** One llama-bench test; returns its tokens/s. */
+function llamaBench(exe: string, model: string, args: string[]): { tokensPerSecond: number; stddev: number } {
+  const all = [
+    "-m",
+    model,
+    "-t",
+    String(THREADS),
+    "-b",
+    String(BATCH),
+    "-ub",
+    String(BATCH),
+    "-fa",
+    "on",
+    "-ngl",
+    "0",
+    "-r",
+    "1",
+    "--no-warmup",
+    "-o",
+    "json",
+    ...args,
+  ];
+  const r = spawnSync(exe, all, { encoding: "utf8", maxBuffer: 16 << 20 });
+  if (r.status !== 0) throw new Error(`llama-bench ${all.join(" ")} failed (${r.signal ?? r.status}): ${r.stderr.slice(-2000)}`);
+  const [row] = JSON.parse(r.stdout) as Array<{ avg_ts: number; stddev_ts: number }>;
+  return { tokensPerSecond: row.avg_ts, stddev: row.stddev_ts };
+}
+
+/** Ours, the whole pipeline: one grounding at the profile's defaults. */
+async function pipeline(model: string, mmproj: string, video: string): Promise<Rates & { encodeMs: number; text: string }> {
+  const g = await Grounder.load({ model, mmproj, ...LOAD });
+  try {
+    const r = await g.ground(video, "a red square moves to the right", { maxNewTokens: GEN_TOKENS });
+    return {
+      prefillTokens: r.usage.promptTokens,
+      prefillPerSecond: r.usage.promptTokens / (r.timings.prefillMs / 1000),
+      genTokens: r.usage.generatedTokens,
+      genPerSecond: r.timings.tokensPerSecond,
+      encodeMs: r.timings.encodeMs,
+      text: r.text,
+    };
+  } finally {
+    await g.dispose();
+  }
+}
+
+/** Ours, like llama-bench: `depth` text tokens into an empty context, then greedy tokens at that depth. */
+async function textOnly(model: string, mmproj: string, depth: number): Promise<Rates> {
+  const m = await VisionModel.load({ model, mmproj, ...LOAD, warmup: false });
+  try {
+    // " the" is one token in the Qwen2 vocabulary, so the text is exactly `depth` tokens.
+    const text = " the".repeat(depth);
+    const n = m.tokenize(text).length;
+    if (n !== depth) throw new Error(`the filler text is ${n} tokens, not ${depth}`);
+    return await m.exclusive(async (ops) => {
+      ops.reset();
+      const t0 = performance.now();
+      await ops.evaluate([{ text, special: false }], { reserve: GEN_TOKENS });
+      const prefillMs = performance.now() - t0;
+      const gen = await ops.generate({ maxTokens: GEN_TOKENS, temperature: 0 });
+      return {
+        prefillTokens: depth,
+        prefillPerSecond: depth / (prefillMs / 1000),
+        genTokens: gen.tokens.length,
+        genPerSecond: gen.timings.tokensPerSecond,
+      };
+    });
+  } finally {
+    await m.dispose();
+  }
+}
+
+export async function runLlamaBench(family: "qwen3vl" | "qwen25vl" = "qwen3vl"): Promise<void> {
+  const [fx] = await ensureFixtures({ names: [`medium-${family}`], log: (l) => console.error(l) });
+  const exe = await llamaBenchPath();
+  const video = benchVideo(30);
+  const load = loadavg()[0].toFixed(2);
+  console.error("llama: ours, pipeline (ground at defaults) ...");
+  const pipe = await pipeline(fx.model, fx.mmproj, video);
+  const depth = pipe.prefillTokens;
+  console.error(`llama: depth ${depth}; ours, text prefill + generate ...`);
+  const ours = await textOnly(fx.model, fx.mmproj, depth);
+  console.error(`llama: llama-bench pp${depth} ...`);
+  const pp = llamaBench(exe, fx.model, ["-p", String(depth), "-n", "0"]);
+  console.error(`llama: llama-bench tg${GEN_TOKENS} @ d${depth} ...`);
+  const tg = llamaBench(exe, fx.model, ["-p", "0", "-n", String(GEN_TOKENS), "-d", String(depth)]);
+  const f = (x: number) => x.toFixed(1);
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+  const rows = [
+    ["", "prefill tokens/s", "generate tokens/s", "vs llama-bench (prefill, generate)"],
+    [`llama-bench (pp${depth}, tg${GEN_TOKENS} @ d${depth})`, f(pp.tokensPerSecond), f(tg.tokensPerSecond), ""],
+    [
+      `ours, text (${depth} tokens, ${ours.genTokens} generated)`,
+      f(ours.prefillPerSecond),
+      f(ours.genPerSecond),
+      `${ratio(ours.prefillPerSecond, pp.tokensPerSecond)}, ${ratio(ours.genPerSecond, tg.tokensPerSecond)}`,
+    ],
+    [
+      `ours, ground() (${depth}-token video prompt, ${pipe.genTokens} generated)`,
+      f(pipe.prefillPerSecond),
+      f(pipe.genPerSecond),
+      `${ratio(pipe.prefillPerSecond, pp.tokensPerSecond)}, ${ratio(pipe.genPerSecond, tg.tokensPerSecond)}`,
+    ],
+  ];
+  console.log(
+    `medium-${family} text model, ${THREADS} threads, batch/ubatch ${BATCH}, flash attention on, one repetition each; load average at start ${load}\n${table(rows)}\n` +
+      `(ground() prefill counts the LLM decode of the video's image embeddings and the text; its vision encode took ${(pipe.encodeMs / 1000).toFixed(1)} s more)`,
+  );
+}
