@@ -1,14 +1,18 @@
 /**
- * `npm run bench -- llama [qwen3vl|qwen25vl]`: our runtime next to llama.cpp's own
+ * `npm run bench -- llama [qwen3vl|qwen25vl] [--pipeline]`: our runtime next to llama.cpp's own
  * `llama-bench`, built from the same source and CPU flags (scripts/build-mtmd-cli.mjs), on the
  * MEDIUM fixture's text model, 2 threads, batch = ubatch = 512, flash attention on, at the
  * depth a real grounding reaches (docs/robustness.md, "Runtime overhead against llama.cpp"):
  *
- *  1. ours, pipeline: one ground() of a 30 s video at the profile's defaults; its prompt
- *     (video + text, promptTokens) sets the depth D, and its prefill and generate rates are shown;
- *  2. ours, text: VisionModel.evaluate of D plain text tokens into an empty context, then 32
- *     greedy tokens at depth D: the same work as llama-bench's tests, through our addon;
- *  3. llama-bench: pp D (prefill D tokens, depth 0) and tg 32 at depth D, one repetition each.
+ *  - depth D: the prompt of a 60 s 640x480 video at the profile's defaults (planned image
+ *    tokens plus the rendered prompt's text tokens), as ground() would build it: the TimeLens
+ *    budget (14336 tokens) is what caps it, so D is the depth of a full-budget grounding;
+ *    `--depth N` sets D directly (for a quicker run);
+ *  - ours: VisionModel.evaluate of D plain text tokens into an empty context, then 32 greedy
+ *    tokens at depth D: the same work as llama-bench's tests, through our addon;
+ *  - llama-bench: pp D (prefill D tokens at depth 0) and tg 32 at depth D, one repetition each;
+ *  - with --pipeline also one real ground() of that video (its prefill includes the LLM decode
+ *    of image embeddings; its vision encode is reported apart).
  *
  * Prints the rates side by side and ours / llama.cpp. A reported figure, not a pass/fail test.
  */
@@ -18,7 +22,11 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Grounder } from "../src/grounder";
+import { detectProfile } from "../src/prompt/profiles";
+import { renderPrompt } from "../src/prompt/render";
 import { VisionModel } from "../src/runtime/model";
+import { planFrames } from "../src/video/plan";
+import { probeVideo } from "../src/video/probe";
 import { ensureFixtures } from "../scripts/fixtures/generate";
 import { benchVideo, table } from "./util";
 
@@ -26,6 +34,7 @@ const THREADS = 2;
 const BATCH = 512;
 const GEN_TOKENS = 32;
 const LOAD = { threads: THREADS, batchSize: BATCH, flashAttention: true, contextSize: 16384 } as const;
+const QUERY = "a red square moves to the right";
 
 interface Rates {
   prefillTokens: number;
@@ -75,7 +84,7 @@ function llamaBench(exe: string, model: string, args: string[]): { tokensPerSeco
 async function pipeline(model: string, mmproj: string, video: string): Promise<Rates & { encodeMs: number; text: string }> {
   const g = await Grounder.load({ model, mmproj, ...LOAD });
   try {
-    const r = await g.ground(video, "a red square moves to the right", { maxNewTokens: GEN_TOKENS });
+    const r = await g.ground(video, QUERY, { maxNewTokens: GEN_TOKENS });
     return {
       prefillTokens: r.usage.promptTokens,
       prefillPerSecond: r.usage.promptTokens / (r.timings.prefillMs / 1000),
@@ -89,10 +98,22 @@ async function pipeline(model: string, mmproj: string, video: string): Promise<R
   }
 }
 
+/** The KV depth ground() reaches on `video` at the profile's defaults: planned image tokens + prompt text tokens. */
+export async function groundingDepth(m: VisionModel, video: string): Promise<number> {
+  const profile = detectProfile({ architecture: m.info.architecture, projectorType: m.info.projectorType, name: m.info.name ?? "" });
+  const d = profile.defaults;
+  const plan = planFrames(await probeVideo(video), { profile, fps: d.fps, minTokens: d.minTokens, totalTokens: d.totalTokens });
+  const prompt = renderPrompt({ chatTemplate: m.info.chatTemplate ?? "", profile, pairs: plan.pairs, query: QUERY, tokensPerPair: plan.tokensPerPair });
+  let depth = 0;
+  for (const s of prompt.segments) depth += s.kind === "text" ? m.tokenize(s.text, { special: s.special }).length : plan.tokensPerPair;
+  return depth;
+}
+
 /** Ours, like llama-bench: `depth` text tokens into an empty context, then greedy tokens at that depth. */
-async function textOnly(model: string, mmproj: string, depth: number): Promise<Rates> {
+async function textOnly(model: string, mmproj: string, video: string, fixedDepth?: number): Promise<Rates> {
   const m = await VisionModel.load({ model, mmproj, ...LOAD, warmup: false });
   try {
+    const depth = fixedDepth ?? (await groundingDepth(m, video));
     // " the" is one token in the Qwen2 vocabulary, so the text is exactly `depth` tokens.
     const text = " the".repeat(depth);
     const n = m.tokenize(text).length;
@@ -115,24 +136,27 @@ async function textOnly(model: string, mmproj: string, depth: number): Promise<R
   }
 }
 
-export async function runLlamaBench(family: "qwen3vl" | "qwen25vl" = "qwen3vl"): Promise<void> {
+export async function runLlamaBench(args: string[] = []): Promise<void> {
+  const family = args.includes("qwen25vl") ? "qwen25vl" : "qwen3vl";
   const [fx] = await ensureFixtures({ names: [`medium-${family}`], log: (l) => console.error(l) });
   const exe = await llamaBenchPath();
-  const video = benchVideo(30);
+  const video = benchVideo(60, "640x480");
+  const at = args.indexOf("--depth");
+  const fixedDepth = at >= 0 ? Number(args[at + 1]) : undefined;
+  if (fixedDepth !== undefined && !(Number.isInteger(fixedDepth) && fixedDepth > 0)) throw new Error("--depth needs a positive integer");
   const load = loadavg()[0].toFixed(2);
-  console.error("llama: ours, pipeline (ground at defaults) ...");
-  const pipe = await pipeline(fx.model, fx.mmproj, video);
-  const depth = pipe.prefillTokens;
-  console.error(`llama: depth ${depth}; ours, text prefill + generate ...`);
-  const ours = await textOnly(fx.model, fx.mmproj, depth);
+  console.error("llama: ours, text prefill + generate ...");
+  const ours = await textOnly(fx.model, fx.mmproj, video, fixedDepth);
+  const depth = ours.prefillTokens;
   console.error(`llama: llama-bench pp${depth} ...`);
   const pp = llamaBench(exe, fx.model, ["-p", String(depth), "-n", "0"]);
   console.error(`llama: llama-bench tg${GEN_TOKENS} @ d${depth} ...`);
   const tg = llamaBench(exe, fx.model, ["-p", "0", "-n", String(GEN_TOKENS), "-d", String(depth)]);
+  const pipe = args.includes("--pipeline") ? await pipeline(fx.model, fx.mmproj, video) : null;
   const f = (x: number) => x.toFixed(1);
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
   const rows = [
-    ["", "prefill tokens/s", "generate tokens/s", "vs llama-bench (prefill, generate)"],
+    ["", "prefill tokens/s", "generate tokens/s", "ours / llama-bench (prefill, generate)"],
     [`llama-bench (pp${depth}, tg${GEN_TOKENS} @ d${depth})`, f(pp.tokensPerSecond), f(tg.tokensPerSecond), ""],
     [
       `ours, text (${depth} tokens, ${ours.genTokens} generated)`,
@@ -140,15 +164,20 @@ export async function runLlamaBench(family: "qwen3vl" | "qwen25vl" = "qwen3vl"):
       f(ours.genPerSecond),
       `${ratio(ours.prefillPerSecond, pp.tokensPerSecond)}, ${ratio(ours.genPerSecond, tg.tokensPerSecond)}`,
     ],
-    [
-      `ours, ground() (${depth}-token video prompt, ${pipe.genTokens} generated)`,
+  ];
+  if (pipe) {
+    rows.push([
+      `ours, ground() (${pipe.prefillTokens}-token video prompt, ${pipe.genTokens} generated)`,
       f(pipe.prefillPerSecond),
       f(pipe.genPerSecond),
       `${ratio(pipe.prefillPerSecond, pp.tokensPerSecond)}, ${ratio(pipe.genPerSecond, tg.tokensPerSecond)}`,
-    ],
-  ];
+    ]);
+  }
   console.log(
-    `medium-${family} text model, ${THREADS} threads, batch/ubatch ${BATCH}, flash attention on, one repetition each; load average at start ${load}\n${table(rows)}\n` +
-      `(ground() prefill counts the LLM decode of the video's image embeddings and the text; its vision encode took ${(pipe.encodeMs / 1000).toFixed(1)} s more)`,
+    `medium-${family} text model, ${THREADS} threads, batch/ubatch ${BATCH}, flash attention on, one repetition each; ` +
+      `depth ${depth}${fixedDepth ? " (--depth)" : ` = the prompt of ground() on ${video.split("/").pop()} at the profile's defaults`}; load average at start ${load}\n${table(rows)}` +
+      (pipe
+        ? `\n(ground() prefill counts the LLM decode of image embeddings and text; its vision encode took ${(pipe.encodeMs / 1000).toFixed(1)} s more)`
+        : ""),
   );
 }

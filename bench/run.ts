@@ -8,7 +8,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   abort: async (args) => (await import("./abort")).runAbortBench((args[0] as "qwen3vl" | "qwen25vl") ?? "qwen3vl"),
   quantize: async (args) => (await import("./quantize")).runQuantizeBench(args),
   queue: async (args) => (await import("./queue")).runQueueBench(args[0] ? Number(args[0]) : undefined),
-  llama: async (args) => (await import("./llama")).runLlamaBench((args[0] as "qwen3vl" | "qwen25vl") ?? "qwen3vl"),
+  llama: async (args) => (await import("./llama")).runLlamaBench(args),
   cycles: async (args) => (await import("./cycles")).runCyclesBench(args[0] ? Number(args[0]) : 200),
 };
 
