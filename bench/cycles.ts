@@ -4,8 +4,8 @@
  *
  * RSS right after a dispose + GC is bimodal on glibc's allocator (measured with the tiny pair:
  * 105-130 MB or 165-195 MB from one cycle to the next, freed pages not yet returned), so the
- * figure is taken from the FLOOR: the lowest RSS of cycles 5-14 (settled; the arenas fill over
- * the first cycles) against the lowest of the last 10. A leak lifts every sample, the floor
+ * figure is taken from the FLOOR: the lowest RSS of cycles 10-19 (settled; the arenas fill over
+ * the first 10-20 cycles) against the lowest of the last 10. A leak lifts every sample, the floor
  * included; freed-but-kept pages only lift some. growth = end floor / settled floor - 1, target
  * under 5 %. The medians of the same windows are printed too (docs/robustness.md, "Load/dispose cycles").
  */
@@ -51,7 +51,7 @@ function runChild(args: string[]): Promise<Sample[]> {
   });
 }
 
-/** Growth of the last 10 cycles over cycles 5-14, by the windows' lowest value (or median). */
+/** Growth of the last 10 cycles over cycles 10-19, by the windows' lowest value (or median). */
 export function cycleGrowth(
   samples: readonly Sample[],
   key: "rss" | "heapUsed" | "external" = "rss",
@@ -59,7 +59,7 @@ export function cycleGrowth(
 ): { settled: number; end: number; growth: number } {
   if (samples.length < 30) throw new Error("need at least 30 cycles");
   const pick = by === "floor" ? (xs: number[]) => Math.min(...xs) : median;
-  const settled = pick(samples.slice(5, 15).map((s) => s[key]));
+  const settled = pick(samples.slice(10, 20).map((s) => s[key]));
   const end = pick(samples.slice(-10).map((s) => s[key]));
   return { settled, end, growth: end / settled - 1 };
 }
@@ -72,7 +72,7 @@ export async function runCyclesBench(cycles = 200): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   mkdirSync(BENCH_OUT, { recursive: true });
   writeFileSync(join(BENCH_OUT, "cycles.json"), JSON.stringify(samples)); // every sample, for a closer look
-  const rows = [["memory", "cycle 0", "floor 5-14", "floor last 10", "growth (floor)", "median 5-14", "median last 10", "growth (median)"]];
+  const rows = [["memory", "cycle 0", "floor 10-19", "floor last 10", "growth (floor)", "median 10-19", "median last 10", "growth (median)"]];
   for (const key of ["rss", "heapUsed", "external"] as const) {
     const f = cycleGrowth(samples, key, "floor");
     const m = cycleGrowth(samples, key, "median");

@@ -246,7 +246,9 @@ describe("lifecycle", () => {
   // loaded 2-core machine: 105-130 MB or 165-195 MB from one cycle to the next, freed pages not
   // yet returned), so medians of a few cycles flip between the modes and a median test is
   // flaky. A leak lifts every cycle, the lowest included: compare the floor of the last 10
-  // cycles with the floor of cycles 2-11 (the first cycles fill the allocator's arenas).
+  // cycles with the floor of cycles 10-19. The lower level itself settles over the first 10-20
+  // cycles as the allocator's arenas fill (measured: 96-117 MB, then 122-146 MB), and drifts up
+  // to 7 % after that; 15 % still catches any leak above ~0.6 MB a cycle.
   const leakChild = join(__dirname, "..", "helpers", "load-dispose-child.ts");
   const cyclesRss = (cycles: number, keep = false): number[] =>
     JSON.parse(
@@ -255,18 +257,18 @@ describe("lifecycle", () => {
         timeout: 300000,
       }),
     );
-  const floorGrowth = (rss: number[]): number => Math.min(...rss.slice(-10)) / Math.min(...rss.slice(2, 12)) - 1;
+  const floorGrowth = (rss: number[]): number => Math.min(...rss.slice(-10)) / Math.min(...rss.slice(10, 20)) - 1;
 
   test("load/dispose 50 times does not leak", () => {
     // A clean child process: this worker's heap carries every earlier test file.
     const rss = cyclesRss(50);
     expect(rss).toHaveLength(50);
-    expect(floorGrowth(rss)).toBeLessThan(0.1);
+    expect(floorGrowth(rss)).toBeLessThan(0.15);
   });
 
   test("the leak measure sees a real leak (models kept loaded)", () => {
-    // Each kept tiny model holds its weights and KV cache: the floor must climb well past 10 %.
-    const rss = cyclesRss(22, true);
-    expect(floorGrowth(rss)).toBeGreaterThan(0.1);
+    // Each kept tiny model holds its weights and KV cache (~65 MB): the floor climbs far past 15 %.
+    const rss = cyclesRss(30, true);
+    expect(floorGrowth(rss)).toBeGreaterThan(0.15);
   });
 });
