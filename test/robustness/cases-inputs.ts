@@ -6,10 +6,8 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ErrorCode } from "../../src/errors";
+import { resolveFfmpeg, type ErrorCode, type GroundOptions } from "../../src";
 import { mulberry32 } from "../../scripts/fixtures/rng";
-import { resolveFfmpeg } from "../../src/video/ffmpeg";
-import type { GroundOptions } from "../../src/types";
 import { video, type VideoName } from "../helpers/videos";
 import type { CaseContext, RobustCase } from "./harness";
 

@@ -4,10 +4,7 @@
  * concurrent calls. Each must end in a typed error or a correct answer, never a crash.
  */
 import { readFileSync } from "node:fs";
-import type { ErrorCode } from "../../src/errors";
-import { Grounder } from "../../src/grounder";
-import { VisionModel } from "../../src/runtime/model";
-import type { GroundingResult, GroundStage } from "../../src/types";
+import { Grounder, VisionModel, type ErrorCode, type GroundingResult, type GroundStage } from "../../src";
 import { video } from "../helpers/videos";
 import { type CaseContext, CaseFailure, type RobustCase } from "./harness";
 

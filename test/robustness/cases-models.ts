@@ -4,8 +4,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ErrorCode } from "../../src/errors";
-import { Grounder, type GrounderLoadOptions } from "../../src/grounder";
+import { Grounder, type GrounderLoadOptions, type ErrorCode } from "../../src";
 import { setKey, textContent, writeContent } from "../../scripts/fixtures/variants";
 import { mulberry32 } from "../../scripts/fixtures/rng";
 import { fixturePair } from "../helpers/models";

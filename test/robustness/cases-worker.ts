@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { Grounder } from "../../src/grounder";
+import { Grounder } from "../../src";
 import { type CaseContext, CaseFailure, type RobustCase } from "./harness";
 
 const WORKER_BODY = join(__dirname, "worker-ground.ts");

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Grounder } from "../../src/grounder";
+import { Grounder } from "../../src";
 import { makeClip } from "../helpers/clips";
 import { fixturePair } from "../helpers/models";
 import { BATCHES } from "./batches";

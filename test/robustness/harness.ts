@@ -3,10 +3,7 @@
  * classified. Cases run inside a child process (child.ts); the jest file only reads their
  * reports, so a native abort or segfault shows up as a signal on the child, not as a dead suite.
  */
-import type { ErrorCode } from "../../src/errors";
-import { TimelensError } from "../../src/errors";
-import type { Grounder } from "../../src/grounder";
-import type { GroundOptions, GroundingResult } from "../../src/types";
+import { TimelensError, type ErrorCode, type Grounder, type GroundOptions, type GroundingResult } from "../../src";
 
 /** What the child hands every case. */
 export interface CaseContext {

@@ -3,7 +3,7 @@
  * posting each progress stage so the parent can terminate() the thread mid-call.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { Grounder } from "../../src/grounder";
+import { Grounder } from "../../src";
 
 interface Job {
   pair: { model: string; mmproj: string };
