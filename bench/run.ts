@@ -1,4 +1,4 @@
-/** `npm run bench -- <name>`: runs one benchmark (sessions, decode) and prints its figures. */
+/** `npm run bench -- <name>`: runs one benchmark (sessions, decode, cycles, llama, ...) and prints its figures. */
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   sessions: async (args) => (await import("./sessions")).runSessionsBench((args[0] as "qwen3vl" | "qwen25vl") ?? "qwen3vl"),
   decode: async () => (await import("./decode")).runDecodeBench(),
@@ -8,6 +8,8 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   abort: async (args) => (await import("./abort")).runAbortBench((args[0] as "qwen3vl" | "qwen25vl") ?? "qwen3vl"),
   quantize: async (args) => (await import("./quantize")).runQuantizeBench(args),
   queue: async (args) => (await import("./queue")).runQueueBench(args[0] ? Number(args[0]) : undefined),
+  llama: async (args) => (await import("./llama")).runLlamaBench(args),
+  cycles: async (args) => (await import("./cycles")).runCyclesBench(args[0] ? Number(args[0]) : 200),
 };
 
 async function main(): Promise<void> {

@@ -14,6 +14,7 @@ import { cacheRoot, ensureLlamaSource } from "./llama-source.mjs";
 export const PARITY_TOOLS = [
   "llama-mtmd-cli",
   "llama-quantize", // test/quantize/parity.test.ts: our quantizer's bytes against llama-quantize's
+  "llama-bench", // bench/llama.ts: llama.cpp's own prefill/generate speed next to our runtime's
 ];
 
 // Where a parity tool lands in the shared build dir.
