@@ -3,7 +3,7 @@
  * one clean process, explicit GC after each, printing one JSON line per cycle (RSS, heap,
  * external memory) so the parent can see a leak as growth. Run with `node --expose-gc --import tsx`.
  */
-import { Grounder } from "../src/grounder";
+import { Grounder } from "../src/session";
 
 async function main(): Promise<void> {
   const [model, mmproj, video, cyclesArg] = process.argv.slice(2);

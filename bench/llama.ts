@@ -22,7 +22,7 @@ import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { Grounder } from "../src/grounder";
+import { Grounder } from "../src/session";
 import { detectProfile } from "../src/prompt/profiles";
 import { renderPrompt } from "../src/prompt/render";
 import { VisionModel } from "../src/runtime/model";
@@ -102,7 +102,7 @@ async function pipeline(model: string, mmproj: string, video: string): Promise<R
 /** The KV depth ground() reaches on `video` at the profile's defaults: planned image tokens + prompt text tokens. */
 export async function groundingDepth(m: VisionModel, video: string): Promise<number> {
   const profile = detectProfile({ architecture: m.info.architecture, projectorType: m.info.projectorType, name: m.info.name ?? "" });
-  const d = profile.defaults;
+  const d = profile.video;
   const plan = planFrames(await probeVideo(video), { profile, fps: d.fps, minTokens: d.minTokens, totalTokens: d.totalTokens });
   const prompt = renderPrompt({ chatTemplate: m.info.chatTemplate ?? "", profile, pairs: plan.pairs, query: QUERY, tokensPerPair: plan.tokensPerPair });
   let depth = 0;

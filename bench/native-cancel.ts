@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/native-cancel.ts [tiny|medium] [runs]`: how long a cancel takes to stop the
+ * `npm run bench -- cancel [tiny|medium] [runs]`: how long a cancel takes to stop the
  * native work, per stage, when it lands INSIDE the running native call (docs/cancellation.md).
  * Each run aborts from an event the addon emits during the call (encode: its first
  * cancellation point inside the encode; prefill: the start of a long text prefill; generate:
@@ -18,9 +18,7 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))];
 }
 
-async function main(): Promise<void> {
-  const size = (process.argv[2] as "tiny" | "medium") ?? "tiny";
-  const runs = Number(process.argv[3] ?? 10);
+export async function runNativeCancelBench(size: "tiny" | "medium" = "tiny", runs = 10): Promise<void> {
   const [pair] = await ensureFixtures({ names: [`${size}-qwen3vl`], log: (l) => console.error(l) });
   const model = await VisionModel.load({ model: pair.model, mmproj: pair.mmproj, contextSize: 16384, batchSize: 512 });
   const side = 32 * 40; // 40x40 merged tokens: 1600 per pair
@@ -88,4 +86,3 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(r);
 }
 
-void main();

@@ -9,6 +9,8 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   quantize: async (args) => (await import("./quantize")).runQuantizeBench(args),
   queue: async (args) => (await import("./queue")).runQueueBench(args[0] ? Number(args[0]) : undefined),
   llama: async (args) => (await import("./llama")).runLlamaBench(args),
+  cancel: async (args) =>
+    (await import("./native-cancel")).runNativeCancelBench((args[0] as "tiny" | "medium") ?? "tiny", args[1] ? Number(args[1]) : 10),
   cycles: async (args) => (await import("./cycles")).runCyclesBench(args[0] ? Number(args[0]) : 200),
 };
 
