@@ -26,12 +26,21 @@ const shared = {
 
 module.exports = {
   projects: [
-    { ...shared, displayName: "unit", testMatch: UNIT, setupFiles: ["<rootDir>/test/setup/no-addon.js"], globalSetup: "<rootDir>/test/setup/global-setup.ts" },
+    {
+      ...shared,
+      displayName: "unit",
+      testMatch: UNIT,
+      setupFiles: ["<rootDir>/test/setup/no-addon.js"],
+      globalSetup: "<rootDir>/test/setup/global-setup.ts",
+    },
     {
       ...shared,
       displayName: "native",
       testMatch: ["<rootDir>/test/**/*.test.ts"],
-      testPathIgnorePatterns: ["/node_modules/", ...UNIT.map((g) => g.replace("<rootDir>/", "/").replace("/**/*.test.ts", "/").replace(/\./g, "\\."))],
+      testPathIgnorePatterns: [
+        "/node_modules/",
+        ...UNIT.map((g) => g.replace("<rootDir>/", "/").replace("/**/*.test.ts", "/").replace(/\./g, "\\.")),
+      ],
       globalSetup: "<rootDir>/test/setup/global-setup.ts",
       runner: "<rootDir>/test/setup/serial-runner.js",
     },

@@ -15,7 +15,9 @@ export default defineConfig([
     // needs a real `require` for what that file requires.
     banner: ({ format }) =>
       format === "esm"
-        ? { js: 'import { createRequire as __timelensCreateRequire } from "node:module"; const require = __timelensCreateRequire(import.meta.url);' }
+        ? {
+            js: 'import { createRequire as __timelensCreateRequire } from "node:module"; const require = __timelensCreateRequire(import.meta.url);',
+          }
         : {},
   },
   {

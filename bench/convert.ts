@@ -33,7 +33,17 @@ function timelens8bShapes(layers: number): FixtureConfig {
       weightType: "F16",
       reducedVocab: null,
     },
-    vision: { nEmbd: 1152, nFf: 4304, nLayer: 2, nHead: 16, patchSize: 16, imageSize: 768, deepstackLayers: [1], nWaPattern: 0, weightType: "F16" },
+    vision: {
+      nEmbd: 1152,
+      nFf: 4304,
+      nLayer: 2,
+      nHead: 16,
+      patchSize: 16,
+      imageSize: 768,
+      deepstackLayers: [1],
+      nWaPattern: 0,
+      weightType: "F16",
+    },
   };
 }
 
@@ -51,7 +61,10 @@ function convertInChild(dir: string, out: string, src: string): { ms: number; ma
     convertCheckpoint({ dir: ${JSON.stringify(dir)}, outfile: ${JSON.stringify(join(out, "model.gguf"))}, mmprojOutfile: ${JSON.stringify(join(out, "mmproj.gguf"))} })
       .then(() => { const u = process.resourceUsage(); console.log(JSON.stringify({ ms: performance.now() - t0, maxRssKiB: u.maxRSS, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 })); })
       .catch((e) => { console.error(e); process.exit(1); });`;
-  const stdout = execFileSync(process.execPath, ["--import", "tsx", "-e", script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const stdout = execFileSync(process.execPath, ["--import", "tsx", "-e", script], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   return JSON.parse(stdout.trim().split("\n").pop()!) as { ms: number; maxRssKiB: number; cpuMs: number };
 }
 
@@ -86,7 +99,9 @@ export async function runConvertBench(layers = 1, baseline = process.env.CONVERT
   const copy2 = copyAll(dir, out);
   rmSync(out, { recursive: true, force: true });
   const mbs = (bytes: number, ms: number) => `${(bytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s`;
-  console.log(`\ninput ${(input / 1e9).toFixed(2)} GB of bf16 safetensors -> ${(output / 1e9).toFixed(2)} GB of f16 GGUF (text + mmproj)\n`);
+  console.log(
+    `\ninput ${(input / 1e9).toFixed(2)} GB of bf16 safetensors -> ${(output / 1e9).toFixed(2)} GB of f16 GGUF (text + mmproj)\n`,
+  );
   const row = (what: string, r: { ms: number; maxRssKiB: number; cpuMs: number }) => [
     what,
     fmt(r.ms),

@@ -13,7 +13,11 @@ async function main(): Promise<void> {
   let firstText: string | null = null;
   for (let i = 0; i < cycles; i++) {
     const g = await Grounder.load({ model, mmproj, contextSize: 2048, threads: 2, warmup: false });
-    const r = await g.ground(video, "a red box moves to the right", { totalTokens: 256, minTokens: 4, maxNewTokens: 12 });
+    const r = await g.ground(video, "a red box moves to the right", {
+      totalTokens: 256,
+      minTokens: 4,
+      maxNewTokens: 12,
+    });
     await g.dispose();
     firstText ??= r.text;
     // The same greedy answer every cycle: a cycle that "works" but computes garbage is no cycle.

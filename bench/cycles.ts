@@ -27,9 +27,13 @@ const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
 
 function runChild(args: string[]): Promise<Sample[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", join(__dirname, "cycles-child.ts"), ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--expose-gc", "--import", "tsx", join(__dirname, "cycles-child.ts"), ...args],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const samples: Sample[] = [];
     let buf = "";
     let err = "";
@@ -47,7 +51,9 @@ function runChild(args: string[]): Promise<Sample[]> {
     child.stderr.on("data", (d: Buffer) => {
       err += d.toString("utf8");
     });
-    child.on("close", (code, signal) => (code === 0 ? resolve(samples) : reject(new Error(`cycles child ended ${signal ?? code}: ${err.slice(-2000)}`))));
+    child.on("close", (code, signal) =>
+      code === 0 ? resolve(samples) : reject(new Error(`cycles child ended ${signal ?? code}: ${err.slice(-2000)}`)),
+    );
   });
 }
 
@@ -72,12 +78,32 @@ export async function runCyclesBench(cycles = 200): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   mkdirSync(BENCH_OUT, { recursive: true });
   writeFileSync(join(BENCH_OUT, "cycles.json"), JSON.stringify(samples)); // every sample, for a closer look
-  const rows = [["memory", "cycle 0", "floor 10-19", "floor last 10", "growth (floor)", "median 10-19", "median last 10", "growth (median)"]];
+  const rows = [
+    [
+      "memory",
+      "cycle 0",
+      "floor 10-19",
+      "floor last 10",
+      "growth (floor)",
+      "median 10-19",
+      "median last 10",
+      "growth (median)",
+    ],
+  ];
   for (const key of ["rss", "heapUsed", "external"] as const) {
     const f = cycleGrowth(samples, key, "floor");
     const m = cycleGrowth(samples, key, "median");
     const pct = (g: number) => `${(g * 100).toFixed(2)} %`;
-    rows.push([key, mb(samples[0][key]), mb(f.settled), mb(f.end), pct(f.growth), mb(m.settled), mb(m.end), pct(m.growth)]);
+    rows.push([
+      key,
+      mb(samples[0][key]),
+      mb(f.settled),
+      mb(f.end),
+      pct(f.growth),
+      mb(m.settled),
+      mb(m.end),
+      pct(m.growth),
+    ]);
   }
   const rss = cycleGrowth(samples, "rss", "floor");
   const rssAll = samples.map((s) => s.rss);

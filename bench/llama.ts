@@ -47,7 +47,10 @@ interface Rates {
 /** llama-bench's path; builds the parity tools first when it is missing. */
 async function llamaBenchPath(): Promise<string> {
   const script = pathToFileURL(join(__dirname, "..", "scripts", "build-mtmd-cli.mjs")).href;
-  const { toolPath, buildMtmdCli } = (await import(script)) as { toolPath(t: string): string; buildMtmdCli(log: (l: string) => void): string };
+  const { toolPath, buildMtmdCli } = (await import(script)) as {
+    toolPath(t: string): string;
+    buildMtmdCli(log: (l: string) => void): string;
+  };
   const exe = toolPath("llama-bench");
   if (!existsSync(exe)) buildMtmdCli((l) => console.error(l));
   return exe;
@@ -76,13 +79,18 @@ function llamaBench(exe: string, model: string, args: string[]): { tokensPerSeco
     ...args,
   ];
   const r = spawnSync(exe, all, { encoding: "utf8", maxBuffer: 16 << 20 });
-  if (r.status !== 0) throw new Error(`llama-bench ${all.join(" ")} failed (${r.signal ?? r.status}): ${r.stderr.slice(-2000)}`);
+  if (r.status !== 0)
+    throw new Error(`llama-bench ${all.join(" ")} failed (${r.signal ?? r.status}): ${r.stderr.slice(-2000)}`);
   const [row] = JSON.parse(r.stdout) as Array<{ avg_ts: number; stddev_ts: number }>;
   return { tokensPerSecond: row.avg_ts, stddev: row.stddev_ts };
 }
 
 /** Ours, the whole pipeline: one grounding at the profile's defaults. */
-async function pipeline(model: string, mmproj: string, video: string): Promise<Rates & { encodeMs: number; text: string }> {
+async function pipeline(
+  model: string,
+  mmproj: string,
+  video: string,
+): Promise<Rates & { encodeMs: number; text: string }> {
   const g = await Grounder.load({ model, mmproj, ...LOAD });
   try {
     const r = await g.ground(video, QUERY, { maxNewTokens: GEN_TOKENS });
@@ -101,12 +109,28 @@ async function pipeline(model: string, mmproj: string, video: string): Promise<R
 
 /** The KV depth ground() reaches on `video` at the profile's defaults: planned image tokens + prompt text tokens. */
 export async function groundingDepth(m: VisionModel, video: string): Promise<number> {
-  const profile = detectProfile({ architecture: m.info.architecture, projectorType: m.info.projectorType, name: m.info.name ?? "" });
+  const profile = detectProfile({
+    architecture: m.info.architecture,
+    projectorType: m.info.projectorType,
+    name: m.info.name ?? "",
+  });
   const d = profile.video;
-  const plan = planFrames(await probeVideo(video), { profile, fps: d.fps, minTokens: d.minTokens, totalTokens: d.totalTokens });
-  const prompt = renderPrompt({ chatTemplate: m.info.chatTemplate ?? "", profile, pairs: plan.pairs, query: QUERY, tokensPerPair: plan.tokensPerPair });
+  const plan = planFrames(await probeVideo(video), {
+    profile,
+    fps: d.fps,
+    minTokens: d.minTokens,
+    totalTokens: d.totalTokens,
+  });
+  const prompt = renderPrompt({
+    chatTemplate: m.info.chatTemplate ?? "",
+    profile,
+    pairs: plan.pairs,
+    query: QUERY,
+    tokensPerPair: plan.tokensPerPair,
+  });
   let depth = 0;
-  for (const s of prompt.segments) depth += s.kind === "text" ? m.tokenize(s.text, { special: s.special }).length : plan.tokensPerPair;
+  for (const s of prompt.segments)
+    depth += s.kind === "text" ? m.tokenize(s.text, { special: s.special }).length : plan.tokensPerPair;
   return depth;
 }
 
@@ -144,7 +168,8 @@ export async function runLlamaBench(args: string[] = []): Promise<void> {
   const video = benchVideo(60, "640x480");
   const at = args.indexOf("--depth");
   const fixedDepth = at >= 0 ? Number(args[at + 1]) : undefined;
-  if (fixedDepth !== undefined && !(Number.isInteger(fixedDepth) && fixedDepth > 0)) throw new Error("--depth needs a positive integer");
+  if (fixedDepth !== undefined && !(Number.isInteger(fixedDepth) && fixedDepth > 0))
+    throw new Error("--depth needs a positive integer");
   const ra = args.indexOf("--rounds");
   const rounds = ra >= 0 ? Number(args[ra + 1]) : 1;
   if (!(Number.isInteger(rounds) && rounds > 0)) throw new Error("--rounds needs a positive integer");
@@ -177,7 +202,12 @@ export async function runLlamaBench(args: string[] = []): Promise<void> {
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
   const rows = [
     ["", "prefill tokens/s", "generate tokens/s", "ours / llama-bench (prefill, generate)"],
-    [`llama-bench (pp${depth}, tg${GEN_TOKENS} @ d${depth})`, f(pp.tokensPerSecond) + each(runs.pp), f(tg.tokensPerSecond) + each(runs.tg), ""],
+    [
+      `llama-bench (pp${depth}, tg${GEN_TOKENS} @ d${depth})`,
+      f(pp.tokensPerSecond) + each(runs.pp),
+      f(tg.tokensPerSecond) + each(runs.tg),
+      "",
+    ],
     [
       `ours, text (${depth} tokens, ${ours.genTokens} generated)`,
       f(ours.prefillPerSecond) + each(runs.ours.map((o) => o.prefillPerSecond)),

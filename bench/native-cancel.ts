@@ -66,14 +66,22 @@ export async function runNativeCancelBench(size: "tiny" | "medium" = "tiny", run
       const err = await model
         .exclusive(async (ops) => {
           ops.reset();
-          if (stage === "encode") return ops.evaluate(encodeInput, { signal: controller.signal, onStage: (s) => s === "encode-step" && abortSoon() });
+          if (stage === "encode")
+            return ops.evaluate(encodeInput, {
+              signal: controller.signal,
+              onStage: (s) => s === "encode-step" && abortSoon(),
+            });
           if (stage === "prefill")
-            return ops.evaluate([{ text: longText, special: false }], { signal: controller.signal, onStage: (s) => s === "prefill" && abortSoon() });
+            return ops.evaluate([{ text: longText, special: false }], {
+              signal: controller.signal,
+              onStage: (s) => s === "prefill" && abortSoon(),
+            });
           await ops.evaluate(prompt);
           return ops.generate({ maxTokens: 100000, signal: controller.signal, onToken: abortSoon });
         })
         .catch((e) => e);
-      if (abortedAt > 0 && (err as { code?: string })?.code === "ERR_ABORTED") latencies.push(performance.now() - abortedAt);
+      if (abortedAt > 0 && (err as { code?: string })?.code === "ERR_ABORTED")
+        latencies.push(performance.now() - abortedAt);
     }
     const unit = stage === "generate" ? "ms per token" : "ms per call";
     rows.push(
@@ -85,4 +93,3 @@ export async function runNativeCancelBench(size: "tiny" | "medium" = "tiny", run
   console.log(`${size}-qwen3vl, ${model.info.threads} threads, CPU`);
   for (const r of rows) console.log(r);
 }
-

@@ -26,7 +26,10 @@ function once(policy: string | undefined, model: string, mmproj: string, video: 
   const env = { ...process.env };
   if (policy) env.OMP_WAIT_POLICY = policy;
   else delete env.OMP_WAIT_POLICY;
-  const r = spawnSync(process.execPath, ["-r", require.resolve("tsx/cjs"), "-e", CHILD, model, mmproj, video], { env, encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["-r", require.resolve("tsx/cjs"), "-e", CHILD, model, mmproj, video], {
+    env,
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout.trim().split("\n").pop()!).ms;
 }
@@ -50,7 +53,12 @@ export async function runOmpBench(size: "tiny" | "medium" = "tiny"): Promise<voi
         runs.PASSIVE.push(once("PASSIVE", fx.model, fx.mmproj, video));
       }
       for (const [policy, ms] of Object.entries(runs))
-        rows.push([load, policy, `${(median(ms) / 1000).toFixed(2)} s`, ms.map((m) => (m / 1000).toFixed(2)).join(" ")]);
+        rows.push([
+          load,
+          policy,
+          `${(median(ms) / 1000).toFixed(2)} s`,
+          ms.map((m) => (m / 1000).toFixed(2)).join(" "),
+        ]);
     } finally {
       busy?.kill("SIGKILL");
     }

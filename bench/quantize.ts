@@ -27,9 +27,13 @@ export async function runQuantizeBench(args: string[]): Promise<void> {
   const [fx] = await ensureFixtures({ names: [fixture], sizes: ["tiny", "medium"] });
   if (!fx) throw new Error(`unknown fixture ${fixture}`);
   const input = join(__dirname, "..", "test", "fixtures", "models", fixture, "model.gguf");
-  const tool = execFileSync(process.execPath, [join(__dirname, "..", "scripts", "build-mtmd-cli.mjs"), "--tool", "llama-quantize"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  })
+  const tool = execFileSync(
+    process.execPath,
+    [join(__dirname, "..", "scripts", "build-mtmd-cli.mjs"), "--tool", "llama-quantize"],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  )
     .toString()
     .trim()
     .split("\n")
@@ -50,7 +54,13 @@ export async function runQuantizeBench(args: string[]): Promise<void> {
         if (r.status !== 0) throw new Error(`llama-quantize failed (${r.status})`);
       }
       const same = readFileSync(join(dir, "ours.gguf")).equals(readFileSync(join(dir, "theirs.gguf")));
-      rows.push([type, fmt(median(ours)), fmt(median(theirs)), (median(ours) / median(theirs)).toFixed(2), same ? "yes" : "NO"]);
+      rows.push([
+        type,
+        fmt(median(ours)),
+        fmt(median(theirs)),
+        (median(ours) / median(theirs)).toFixed(2),
+        same ? "yes" : "NO",
+      ]);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

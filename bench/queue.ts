@@ -21,7 +21,22 @@ const QUERIES = ["a person opens the door", "the ball turns red"];
 function worker(redis: string, queue: string, model: string, mmproj: string): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "src/cli.ts", "worker", "--redis", redis, "--queue", queue, "--model", model, "--mmproj", mmproj, "--context-size", "4096"],
+    [
+      "--import",
+      "tsx",
+      "src/cli.ts",
+      "worker",
+      "--redis",
+      redis,
+      "--queue",
+      queue,
+      "--model",
+      model,
+      "--mmproj",
+      mmproj,
+      "--context-size",
+      "4096",
+    ],
     { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] },
   );
   let err = "";
@@ -67,7 +82,12 @@ export async function runQueueBench(jobs = 6): Promise<void> {
         await Promise.all(videos.map((v) => queue.ground(v, QUERIES, OPTIONS)));
         const ms = performance.now() - t;
         if (n === 1) oneMs = ms;
-        rows.push([`${n} worker${n > 1 ? "s" : ""}`, fmt(ms), (jobs / (ms / 1000)).toFixed(3), (ms / directMs).toFixed(2)]);
+        rows.push([
+          `${n} worker${n > 1 ? "s" : ""}`,
+          fmt(ms),
+          (jobs / (ms / 1000)).toFixed(3),
+          (ms / directMs).toFixed(2),
+        ]);
       } finally {
         await queue.close();
         await Promise.all(children.map((c) => new Promise((r) => (c.once("exit", r), c.kill("SIGTERM")))));
@@ -77,5 +97,7 @@ export async function runQueueBench(jobs = 6): Promise<void> {
     await redis.dispose();
   }
   console.log(table(rows));
-  console.log(`queue overhead per job (1 worker - direct) / jobs: ${fmt((oneMs - directMs) / jobs)} (${jobs} jobs of ${QUERIES.length} queries)`);
+  console.log(
+    `queue overhead per job (1 worker - direct) / jobs: ${fmt((oneMs - directMs) / jobs)} (${jobs} jobs of ${QUERIES.length} queries)`,
+  );
 }

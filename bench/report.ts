@@ -52,7 +52,21 @@ function clip(minutes: 1 | 60): string {
   if (!existsSync(out)) {
     const list = join(BENCH_OUT, "report-concat.txt");
     writeFileSync(list, Array.from({ length: 60 }, () => `file '${base}'`).join("\n") + "\n");
-    execFileSync(ffmpeg, ["-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", list, "-c", "copy", `${out}.tmp.mp4`]);
+    execFileSync(ffmpeg, [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-y",
+      "-f",
+      "concat",
+      "-safe",
+      "0",
+      "-i",
+      list,
+      "-c",
+      "copy",
+      `${out}.tmp.mp4`,
+    ]);
     renameSync(`${out}.tmp.mp4`, out);
     rmSync(list, { force: true });
   }
@@ -72,7 +86,13 @@ async function child(path: string): Promise<void> {
     query: "bench",
     profile: "timelens-8b",
     stopReason: "eog",
-    video: { duration: d, fps: probed.fps, totalFrames: probed.totalFrames, width: probed.width, height: probed.height },
+    video: {
+      duration: d,
+      fps: probed.fps,
+      totalFrames: probed.totalFrames,
+      width: probed.width,
+      height: probed.height,
+    },
     frames: {
       count: plan.indices.length,
       width: plan.width,
@@ -109,10 +129,14 @@ async function child(path: string): Promise<void> {
 }
 
 export async function runReportBench(): Promise<void> {
-  const rows = [["video", "pairs", "thumbnails", "plan size", "HTML", "PNG", "time (HTML + PNG)", "peak RSS", "RSS before"]];
+  const rows = [
+    ["video", "pairs", "thumbnails", "plan size", "HTML", "PNG", "time (HTML + PNG)", "peak RSS", "RSS before"],
+  ];
   for (const minutes of [1, 60] as const) {
     const path = clip(minutes);
-    const r = spawnSync(process.execPath, [...process.execArgv, __filename, "--report-child", path], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, [...process.execArgv, __filename, "--report-child", path], {
+      encoding: "utf8",
+    });
     if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
     const o = JSON.parse(r.stdout.trim().split("\n").pop()!);
     rows.push([

@@ -47,7 +47,8 @@ std::vector<BackendModule> g_modules;
 std::string AddonDir() {
 #ifdef _WIN32
   HMODULE self = nullptr;
-  if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT, reinterpret_cast<LPCWSTR>(&AddonDir), &self))
+  if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                          reinterpret_cast<LPCWSTR>(&AddonDir), &self))
     return "";
   std::wstring path(32768, L'\0');
   DWORD n = GetModuleFileNameW(self, path.data(), static_cast<DWORD>(path.size()));
@@ -72,7 +73,8 @@ std::string WhyNotLoadable(const std::filesystem::path& file) {
   }
   DWORD code = GetLastError();
   char buf[512] = {0};
-  FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, code, 0, buf, sizeof(buf), nullptr);
+  FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, code, 0, buf, sizeof(buf),
+                 nullptr);
   std::string msg(buf);
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r' || msg.back() == ' ')) msg.pop_back();
   return "LoadLibrary error " + std::to_string(code) + ": " + msg;
@@ -124,7 +126,8 @@ Napi::Value BackendsJs(const Napi::CallbackInfo& info) {
   out.Set("dynamic", g_dynamic);
   out.Set("dir", g_dynamic ? Napi::Value(Napi::String::New(env, g_backend_dir)) : env.Null());
   Napi::Array regs = Napi::Array::New(env, ggml_backend_reg_count());
-  for (size_t i = 0; i < ggml_backend_reg_count(); i++) regs[i] = Napi::String::New(env, ggml_backend_reg_name(ggml_backend_reg_get(i)));
+  for (size_t i = 0; i < ggml_backend_reg_count(); i++)
+    regs[i] = Napi::String::New(env, ggml_backend_reg_name(ggml_backend_reg_get(i)));
   out.Set("registered", regs);
   Napi::Array mods = Napi::Array::New(env, g_modules.size());
   for (size_t i = 0; i < g_modules.size(); i++) {
@@ -144,7 +147,9 @@ Napi::Value SetLogLevelJs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value SystemInfo(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), llama_print_system_info()); }
+Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), llama_print_system_info());
+}
 
 // Backends and devices llama.cpp can use in this build, with memory where known.
 Napi::Value Devices(const Napi::CallbackInfo& info) {

@@ -22,7 +22,9 @@ Napi::Error MakeError(Napi::Env env, const NativeError& err) {
   return e;
 }
 
-void ThrowError(Napi::Env env, const std::string& code, const std::string& message) { throw MakeError(env, NativeError{code, message}); }
+void ThrowError(Napi::Env env, const std::string& code, const std::string& message) {
+  throw MakeError(env, NativeError{code, message});
+}
 
 namespace {
 

@@ -110,7 +110,8 @@ bool EncodeEval(ggml_tensor*, bool ask, void* data) {
   return !e->cancel.load();
 }
 
-StateGuard::StateGuard(Engine& engine, int forked_sequences) : engine_(engine), pos_(engine.n_past), cells_(engine.n_cells), forked_(forked_sequences) {}
+StateGuard::StateGuard(Engine& engine, int forked_sequences)
+    : engine_(engine), pos_(engine.n_past), cells_(engine.n_cells), forked_(forked_sequences) {}
 
 StateGuard::~StateGuard() {
   if (!committed_) Restore();
@@ -188,7 +189,8 @@ bool Engine::Load(const LoadOptions& opts, const std::function<bool(float)>& on_
   }
   vocab = llama_model_get_vocab(model);
   total_layers = llama_model_n_layer(model) + 1;  // + the output layer, as llama.cpp counts
-  offloaded_layers = layer_devices.empty() ? 0 : (opts.gpu_layers < 0 ? total_layers : std::min(opts.gpu_layers, total_layers));
+  offloaded_layers =
+      layer_devices.empty() ? 0 : (opts.gpu_layers < 0 ? total_layers : std::min(opts.gpu_layers, total_layers));
 
   llama_context_params cp = llama_context_default_params();
   cp.n_ctx = static_cast<uint32_t>(opts.context_size);
@@ -206,7 +208,8 @@ bool Engine::Load(const LoadOptions& opts, const std::function<bool(float)>& on_
   cp.no_perf = true;
   ctx = llama_init_from_model(model, cp);
   if (!ctx) {
-    *err = {"ERR_NATIVE", WithLog("llama.cpp could not create a context of " + std::to_string(opts.context_size) + " tokens")};
+    *err = {"ERR_NATIVE",
+            WithLog("llama.cpp could not create a context of " + std::to_string(opts.context_size) + " tokens")};
     return false;
   }
 
@@ -234,7 +237,8 @@ bool Engine::Load(const LoadOptions& opts, const std::function<bool(float)>& on_
     } else if (log.find("mismatch") != std::string::npos || log.find("n_embd") != std::string::npos) {
       *err = {"ERR_MMPROJ_MISMATCH", "The mmproj does not fit the text model (llama.cpp said: " + log + ")"};
     } else {
-      *err = {"ERR_MODEL_INVALID", "llama.cpp could not load the mmproj " + opts.mmproj_path + (log.empty() ? "" : " (llama.cpp said: " + log + ")")};
+      *err = {"ERR_MODEL_INVALID", "llama.cpp could not load the mmproj " + opts.mmproj_path +
+                                       (log.empty() ? "" : " (llama.cpp said: " + log + ")")};
     }
     return false;
   }
@@ -290,8 +294,8 @@ llama_sampler* Engine::MakeSampler(const GenerationOptions& opts) const {
 
 // One libmtmd chunk into the KV cache: text is decoded; an image is encoded, then its
 // embeddings decoded. Returns false on failure; the caller restores the state.
-bool Engine::EvaluateChunk(const mtmd_input_chunk* chunk, size_t index, bool last, const EvalListener& listener, EvalReport* report, ChunkReport* cr,
-                           llama_pos* new_n_past) {
+bool Engine::EvaluateChunk(const mtmd_input_chunk* chunk, size_t index, bool last, const EvalListener& listener,
+                           EvalReport* report, ChunkReport* cr, llama_pos* new_n_past) {
   const int n_batch = static_cast<int>(llama_n_batch(ctx));
   if (cr->is_text) {
     size_t n = 0;
@@ -318,12 +322,14 @@ bool Engine::EvaluateChunk(const mtmd_input_chunk* chunk, size_t index, bool las
   if (rc != 0 || cancel.load()) return false;  // a cancelled encode leaves partial embeddings
   listener.on_stage("prefill", index);
   t = NowMs();
-  rc = mtmd_helper_decode_image_chunk(mtmd, ctx, chunk, mtmd_get_output_embd(mtmd), n_past, 0, n_batch, new_n_past, nullptr, nullptr);
+  rc = mtmd_helper_decode_image_chunk(mtmd, ctx, chunk, mtmd_get_output_embd(mtmd), n_past, 0, n_batch, new_n_past,
+                                      nullptr, nullptr);
   report->prefill_ms += NowMs() - t;
   return rc == 0;
 }
 
-bool Engine::Evaluate(std::vector<InputChunk>& input, int reserve, const EvalListener& listener, EvalReport* report, NativeError* err) {
+bool Engine::Evaluate(std::vector<InputChunk>& input, int reserve, const EvalListener& listener, EvalReport* report,
+                      NativeError* err) {
   TakeRecentLog();
   double t0 = NowMs();
   mtmd::input_chunks_ptr chunks(mtmd_input_chunks_init());
@@ -344,7 +350,8 @@ bool Engine::Evaluate(std::vector<InputChunk>& input, int reserve, const EvalLis
   for (size_t i = 0; i < n_chunks; i++) {
     const mtmd_input_chunk* chunk = mtmd_input_chunks_get(chunks.get(), i);
     const auto type = mtmd_input_chunk_get_type(chunk);
-    if (type != MTMD_INPUT_CHUNK_TYPE_TEXT && type != MTMD_INPUT_CHUNK_TYPE_IMAGE) return guard.Fail(err, {"ERR_NATIVE", "unexpected audio chunk"});
+    if (type != MTMD_INPUT_CHUNK_TYPE_TEXT && type != MTMD_INPUT_CHUNK_TYPE_IMAGE)
+      return guard.Fail(err, {"ERR_NATIVE", "unexpected audio chunk"});
     const char* stage = type == MTMD_INPUT_CHUNK_TYPE_TEXT ? "prefill" : "encode";
     if (cancel.load()) return guard.Abort(err, stage);
     ChunkReport cr;
@@ -355,7 +362,8 @@ bool Engine::Evaluate(std::vector<InputChunk>& input, int reserve, const EvalLis
     const bool last = i + 1 == n_chunks;
     if (!EvaluateChunk(chunk, i, last, listener, report, &cr, &new_n_past)) {
       if (cancel.load()) return guard.Abort(err, stage);
-      return guard.Fail(err, {"ERR_NATIVE", WithLog(std::string("llama.cpp failed to evaluate a ") + (cr.is_text ? "text" : "frame") + " chunk")});
+      return guard.Fail(err, {"ERR_NATIVE", WithLog(std::string("llama.cpp failed to evaluate a ") +
+                                                    (cr.is_text ? "text" : "frame") + " chunk")});
     }
     n_past = new_n_past;
     n_cells += static_cast<int32_t>(cr.n_tokens);
@@ -368,7 +376,8 @@ bool Engine::Evaluate(std::vector<InputChunk>& input, int reserve, const EvalLis
   return true;
 }
 
-bool Engine::Generate(const GenerationOptions& opts, const std::function<void(llama_token, const std::string&)>& on_token, GenerateReport* report,
+bool Engine::Generate(const GenerationOptions& opts,
+                      const std::function<void(llama_token, const std::string&)>& on_token, GenerateReport* report,
                       NativeError* err) {
   if (!has_logits) {
     *err = {"ERR_INVALID_ARGUMENT", "Nothing to generate from: evaluate a prompt that ends with text first"};
@@ -382,7 +391,8 @@ bool Engine::Generate(const GenerationOptions& opts, const std::function<void(ll
   report->stop_reason = "maxTokens";
   for (int i = 0; i < opts.max_tokens; i++) {
     if (cancel.load()) return guard.Abort(err, "generate");
-    if (opts.report_margins) report->margins.push_back(TopMargin(llama_get_logits_ith(ctx, -1), llama_vocab_n_tokens(vocab)));
+    if (opts.report_margins)
+      report->margins.push_back(TopMargin(llama_get_logits_ith(ctx, -1), llama_vocab_n_tokens(vocab)));
     llama_token id = llama_sampler_sample(smpl.get(), ctx, -1);
     llama_sampler_accept(smpl.get(), id);
     if (i == 0) report->first_token_ms = NowMs() - t0;
@@ -408,7 +418,8 @@ bool Engine::Generate(const GenerationOptions& opts, const std::function<void(ll
     int rc = llama_decode(ctx, *batch);
     if (rc != 0) {
       if (cancel.load()) return guard.Abort(err, "generate");
-      return guard.Fail(err, {"ERR_NATIVE", WithLog("llama_decode failed during generation (code " + std::to_string(rc) + ")")});
+      return guard.Fail(
+          err, {"ERR_NATIVE", WithLog("llama_decode failed during generation (code " + std::to_string(rc) + ")")});
     }
     n_past += 1;
     n_cells += 1;
@@ -437,12 +448,13 @@ struct Engine::Sequence {
 // Tokenizes every suffix first: each must hold at least one token (its last token's logits
 // are what the first answer token is sampled from), and the context must hold the prefix
 // once plus each sequence's own suffix and answer.
-bool Engine::TokenizeSuffixes(std::vector<std::vector<InputChunk>>& suffixes, const GenerationOptions& opts, std::vector<mtmd::input_chunks_ptr>* out,
-                              NativeError* err) {
+bool Engine::TokenizeSuffixes(std::vector<std::vector<InputChunk>>& suffixes, const GenerationOptions& opts,
+                              std::vector<mtmd::input_chunks_ptr>* out, NativeError* err) {
   const int n = static_cast<int>(suffixes.size());
   const int n_seq_max = static_cast<int>(llama_n_seq_max(ctx));
   if (n < 1 || n > n_seq_max) {
-    *err = {"ERR_INVALID_ARGUMENT", "generateMany takes 1.." + std::to_string(n_seq_max) + " suffixes (load with a larger `parallel`)"};
+    *err = {"ERR_INVALID_ARGUMENT",
+            "generateMany takes 1.." + std::to_string(n_seq_max) + " suffixes (load with a larger `parallel`)"};
     return false;
   }
   size_t needed = static_cast<size_t>(n_cells);
@@ -453,8 +465,10 @@ bool Engine::TokenizeSuffixes(std::vector<std::vector<InputChunk>>& suffixes, co
     const size_t n_chunks = mtmd_input_chunks_size(chunks);
     const size_t n_tokens = mtmd_helper_get_n_tokens(chunks);
     const mtmd_input_chunk* tail = n_chunks ? mtmd_input_chunks_get(chunks, n_chunks - 1) : nullptr;
-    if (n_tokens == 0 || !tail || mtmd_input_chunk_get_type(tail) != MTMD_INPUT_CHUNK_TYPE_TEXT || mtmd_input_chunk_get_n_tokens(tail) == 0) {
-      *err = {"ERR_INVALID_ARGUMENT", "generateMany: suffix " + std::to_string(s) + " is empty; each suffix must end with at least one text token"};
+    if (n_tokens == 0 || !tail || mtmd_input_chunk_get_type(tail) != MTMD_INPUT_CHUNK_TYPE_TEXT ||
+        mtmd_input_chunk_get_n_tokens(tail) == 0) {
+      *err = {"ERR_INVALID_ARGUMENT", "generateMany: suffix " + std::to_string(s) +
+                                          " is empty; each suffix must end with at least one text token"};
       return false;
     }
     needed += n_tokens + static_cast<size_t>(opts.max_tokens);
@@ -475,7 +489,9 @@ bool Engine::PrefillSuffix(int seq, const mtmd_input_chunks* chunks, Sequence* s
   for (size_t i = 0; i < n_chunks; i++) {
     if (cancel.load()) return false;
     llama_pos next = sequence->pos;
-    if (mtmd_helper_eval_chunk_single(mtmd, ctx, mtmd_input_chunks_get(chunks, i), sequence->pos, seq, n_batch, i + 1 == n_chunks, &next) != 0) return false;
+    if (mtmd_helper_eval_chunk_single(mtmd, ctx, mtmd_input_chunks_get(chunks, i), sequence->pos, seq, n_batch,
+                                      i + 1 == n_chunks, &next) != 0)
+      return false;
     sequence->pos = next;
   }
   return true;
@@ -510,8 +526,8 @@ bool Engine::SampleInto(Sequence* sequence, int logits_index, const GenerationOp
 }
 
 bool Engine::GenerateMany(std::vector<std::vector<InputChunk>>& suffixes, const GenerationOptions& opts,
-                          const std::function<void(size_t, llama_token, const std::string&)>& on_token, std::vector<GenerateReport>* reports,
-                          NativeError* err) {
+                          const std::function<void(size_t, llama_token, const std::string&)>& on_token,
+                          std::vector<GenerateReport>* reports, NativeError* err) {
   TakeRecentLog();
   std::vector<mtmd::input_chunks_ptr> tokenized;
   if (!TokenizeSuffixes(suffixes, opts, &tokenized, err)) return false;
@@ -547,9 +563,11 @@ bool Engine::GenerateMany(std::vector<std::vector<InputChunk>>& suffixes, const 
     int rc = llama_decode(ctx, *batch);
     if (rc != 0) {
       if (cancel.load()) return guard.Abort(err, "generate");
-      return guard.Fail(err, {"ERR_NATIVE", WithLog("llama_decode failed during generation (code " + std::to_string(rc) + ")")});
+      return guard.Fail(
+          err, {"ERR_NATIVE", WithLog("llama_decode failed during generation (code " + std::to_string(rc) + ")")});
     }
-    for (int k = 0; k < batch->n_tokens; k++) seqs[seq_of[k]].active = SampleInto(&seqs[seq_of[k]], k, opts, t0, on_token);
+    for (int k = 0; k < batch->n_tokens; k++)
+      seqs[seq_of[k]].active = SampleInto(&seqs[seq_of[k]], k, opts, t0, on_token);
   }
   double total = NowMs() - t0;
   for (auto& r : *reports) r.generate_ms = total;
@@ -574,8 +592,9 @@ bool Engine::LoadState(const std::string& path, llama_pos pos, int32_t cells, Na
   llama_pos max_pos = llama_memory_seq_pos_max(llama_get_memory(ctx), 0);
   if (read == 0 || max_pos + 1 != pos) {
     Reset();
-    *err = {"ERR_STATE_INVALID", WithLog("the saved state " + path + " does not match (read " + std::to_string(read) + " bytes, last position " +
-                                         std::to_string(max_pos) + ", expected " + std::to_string(pos - 1) + ")")};
+    *err = {"ERR_STATE_INVALID", WithLog("the saved state " + path + " does not match (read " + std::to_string(read) +
+                                         " bytes, last position " + std::to_string(max_pos) + ", expected " +
+                                         std::to_string(pos - 1) + ")")};
     return false;
   }
   n_past = pos;
@@ -590,7 +609,8 @@ void Engine::Rewind(llama_pos pos, int32_t cells) {
   n_past = pos;
   n_cells = cells;
   has_logits = false;
-  while (!checkpoints_.empty() && (checkpoints_.back().first > pos || checkpoints_.back().second > cells)) checkpoints_.pop_back();
+  while (!checkpoints_.empty() && (checkpoints_.back().first > pos || checkpoints_.back().second > cells))
+    checkpoints_.pop_back();
 }
 
 bool Engine::RewindTo(llama_pos pos, int32_t cells, NativeError* err) {
@@ -600,8 +620,9 @@ bool Engine::RewindTo(llama_pos pos, int32_t cells, NativeError* err) {
       return true;
     }
   }
-  *err = {"ERR_INVALID_ARGUMENT", "rewind(): nPast " + std::to_string(pos) + " / nCells " + std::to_string(cells) +
-                                      " is not a state this context was in since its last reset (take it from state())"};
+  *err = {"ERR_INVALID_ARGUMENT",
+          "rewind(): nPast " + std::to_string(pos) + " / nCells " + std::to_string(cells) +
+              " is not a state this context was in since its last reset (take it from state())"};
   return false;
 }
 

@@ -114,13 +114,16 @@ class Engine {
   ~Engine();
 
   bool Load(const LoadOptions& opts, const std::function<bool(float)>& on_progress, NativeError* err);
-  bool Evaluate(std::vector<InputChunk>& input, int reserve, const EvalListener& listener, EvalReport* report, NativeError* err);
-  bool Generate(const GenerationOptions& opts, const std::function<void(llama_token, const std::string&)>& on_token, GenerateReport* report, NativeError* err);
+  bool Evaluate(std::vector<InputChunk>& input, int reserve, const EvalListener& listener, EvalReport* report,
+                NativeError* err);
+  bool Generate(const GenerationOptions& opts, const std::function<void(llama_token, const std::string&)>& on_token,
+                GenerateReport* report, NativeError* err);
 
   // Answers several suffixes on top of the current state (sequence 0), one sequence each,
   // decoded together in one batch per step; the state is restored afterwards.
   bool GenerateMany(std::vector<std::vector<InputChunk>>& suffixes, const GenerationOptions& opts,
-                    const std::function<void(size_t, llama_token, const std::string&)>& on_token, std::vector<GenerateReport>* reports, NativeError* err);
+                    const std::function<void(size_t, llama_token, const std::string&)>& on_token,
+                    std::vector<GenerateReport>* reports, NativeError* err);
   bool SaveState(const std::string& path, size_t* bytes, NativeError* err);
   bool LoadState(const std::string& path, llama_pos n_past, int32_t n_cells, NativeError* err);
   void Unload();
@@ -156,12 +159,12 @@ class Engine {
   void Rewind(llama_pos pos, int32_t cells);
   void Checkpoint() { checkpoints_.push_back({n_past, n_cells}); }
   bool ResolveDevices(const LoadOptions& opts, NativeError* err);
-  bool EvaluateChunk(const mtmd_input_chunk* chunk, size_t index, bool last, const EvalListener& listener, EvalReport* report, ChunkReport* cr,
-                     llama_pos* new_n_past);
+  bool EvaluateChunk(const mtmd_input_chunk* chunk, size_t index, bool last, const EvalListener& listener,
+                     EvalReport* report, ChunkReport* cr, llama_pos* new_n_past);
   llama_sampler* MakeSampler(const GenerationOptions& opts) const;
   bool Tokenize(std::vector<InputChunk>& input, mtmd_input_chunks* out, NativeError* err);
-  bool TokenizeSuffixes(std::vector<std::vector<InputChunk>>& suffixes, const GenerationOptions& opts, std::vector<mtmd::input_chunks_ptr>* out,
-                        NativeError* err);
+  bool TokenizeSuffixes(std::vector<std::vector<InputChunk>>& suffixes, const GenerationOptions& opts,
+                        std::vector<mtmd::input_chunks_ptr>* out, NativeError* err);
   bool PrefillSuffix(int seq, const mtmd_input_chunks* chunks, Sequence* sequence);
   bool SampleInto(Sequence* sequence, int logits_index, const GenerationOptions& opts, double t0,
                   const std::function<void(size_t, llama_token, const std::string&)>& on_token);

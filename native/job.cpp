@@ -48,7 +48,8 @@ void JobCallJs(Napi::Env env, Napi::Function, Job* job, JobEvent* event) {
   }
 }
 
-Napi::Promise Job::Start(Napi::Env env, Napi::Value on_event, Work work, Cancel cancel, std::function<void()> on_settled) {
+Napi::Promise Job::Start(Napi::Env env, Napi::Value on_event, Work work, Cancel cancel,
+                         std::function<void()> on_settled) {
   Job* job = new Job(env);
   if (on_event.IsFunction()) job->on_event_ = Napi::Persistent(on_event.As<Napi::Function>());
   job->on_settled_ = std::move(on_settled);
@@ -62,9 +63,9 @@ Napi::Promise Job::Start(Napi::Env env, Napi::Value on_event, Work work, Cancel 
     job->thread_ = std::thread([job, work = std::move(work)]() {
       try {
         work(*job);
-      } catch (const std::exception& e) { job->Fail({"ERR_NATIVE", std::string("native error: ") + e.what()}); } catch (...) {
-        job->Fail({"ERR_NATIVE", "unknown native error"});
-      }
+      } catch (const std::exception& e) {
+        job->Fail({"ERR_NATIVE", std::string("native error: ") + e.what()});
+      } catch (...) { job->Fail({"ERR_NATIVE", "unknown native error"}); }
       job->tsfn_.Release();  // the finalizer settles the promise after queued events
     });
   } catch (const std::exception& e) {

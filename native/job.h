@@ -46,7 +46,8 @@ class Job {
   // Starts `work` on a new thread; returns the promise. `on_event` may be undefined.
   // `cancel` must make `work` return soon (from any thread); it runs when the environment
   // is torn down mid-job and when an event listener throws.
-  static Napi::Promise Start(Napi::Env env, Napi::Value on_event, Work work, Cancel cancel, std::function<void()> on_settled);
+  static Napi::Promise Start(Napi::Env env, Napi::Value on_event, Work work, Cancel cancel,
+                             std::function<void()> on_settled);
 
   // Worker-thread API.
   void Emit(JobEvent event);

@@ -19,14 +19,17 @@ namespace {
   ThrowError(env, "ERR_INVALID_ARGUMENT", what + ": options." + key + " must be " + expected);
 }
 
-double RequireNumber(Napi::Env env, const Napi::Object& o, const std::string& what, const char* key, double min, double max, bool integer) {
+double RequireNumber(Napi::Env env, const Napi::Object& o, const std::string& what, const char* key, double min,
+                     double max, bool integer) {
   Napi::Value v = o.Get(key);
-  const std::string range =
-      std::string(integer ? "an integer " : "a number ") + std::to_string(static_cast<long long>(min)) + ".." + std::to_string(static_cast<long long>(max));
+  const std::string range = std::string(integer ? "an integer " : "a number ") +
+                            std::to_string(static_cast<long long>(min)) + ".." +
+                            std::to_string(static_cast<long long>(max));
   if (!v.IsNumber()) Invalid(env, what, key, range + (v.IsUndefined() ? " (missing)" : ""));
   double d = v.As<Napi::Number>().DoubleValue();
   // Written so that NaN fails too.
-  if (!(d >= min && d <= max) || (integer && d != std::floor(d))) Invalid(env, what, key, range + ", got " + std::to_string(d));
+  if (!(d >= min && d <= max) || (integer && d != std::floor(d)))
+    Invalid(env, what, key, range + ", got " + std::to_string(d));
   return d;
 }
 
@@ -46,7 +49,8 @@ std::string RequireString(Napi::Env env, const Napi::Object& o, const std::strin
   return v.As<Napi::String>().Utf8Value();
 }
 
-std::vector<std::string> RequireStrings(Napi::Env env, const Napi::Object& o, const std::string& what, const char* key) {
+std::vector<std::string> RequireStrings(Napi::Env env, const Napi::Object& o, const std::string& what,
+                                        const char* key) {
   Napi::Value v = o.Get(key);
   if (!v.IsArray()) Invalid(env, what, key, "an array of strings");
   Napi::Array arr = v.As<Napi::Array>();
@@ -79,7 +83,8 @@ Napi::Int32Array ToInt32Array(Napi::Env env, const std::vector<llama_token>& tok
 std::vector<InputChunk> ParseChunks(Napi::Env env, Napi::Array arr) {
   std::vector<InputChunk> input;
   for (uint32_t i = 0; i < arr.Length(); i++) {
-    if (!arr.Get(i).IsObject()) ThrowError(env, "ERR_INVALID_ARGUMENT", "chunk " + std::to_string(i) + " is not an object");
+    if (!arr.Get(i).IsObject())
+      ThrowError(env, "ERR_INVALID_ARGUMENT", "chunk " + std::to_string(i) + " is not an object");
     Napi::Object c = arr.Get(i).As<Napi::Object>();
     InputChunk chunk;
     if (c.Get("text").IsString()) {
@@ -90,24 +95,28 @@ std::vector<InputChunk> ParseChunks(Napi::Env env, Napi::Array arr) {
       chunk.is_text = false;
       Napi::Array frames = c.Get("frames").As<Napi::Array>();
       bool mergeable = c.Get("mergeable").IsBoolean() && c.Get("mergeable").As<Napi::Boolean>().Value();
-      if (frames.Length() == 0) ThrowError(env, "ERR_INVALID_ARGUMENT", "chunk " + std::to_string(i) + " has no frames");
-      if (mergeable && frames.Length() != 2) ThrowError(env, "ERR_INVALID_ARGUMENT", "a mergeable frame group must hold exactly 2 frames");
+      if (frames.Length() == 0)
+        ThrowError(env, "ERR_INVALID_ARGUMENT", "chunk " + std::to_string(i) + " has no frames");
+      if (mergeable && frames.Length() != 2)
+        ThrowError(env, "ERR_INVALID_ARGUMENT", "a mergeable frame group must hold exactly 2 frames");
       uint32_t w0 = 0, h0 = 0;
       for (uint32_t k = 0; k < frames.Length(); k++) {
         if (!frames.Get(k).IsObject()) ThrowError(env, "ERR_INVALID_ARGUMENT", "frame is not an object");
         Napi::Object f = frames.Get(k).As<Napi::Object>();
         int w = GetFrameInt(f, "width"), h = GetFrameInt(f, "height");
         if (w < 2 || h < 2 || w > 16384 || h > 16384)
-          ThrowError(env, "ERR_INVALID_ARGUMENT", "frame size must be 2..16384 px per side, got " + std::to_string(w) + "x" + std::to_string(h));
-        if (!f.Get("data").IsTypedArray()) ThrowError(env, "ERR_INVALID_ARGUMENT", "frame.data must be a Uint8Array of RGB bytes");
+          ThrowError(env, "ERR_INVALID_ARGUMENT",
+                     "frame size must be 2..16384 px per side, got " + std::to_string(w) + "x" + std::to_string(h));
+        if (!f.Get("data").IsTypedArray())
+          ThrowError(env, "ERR_INVALID_ARGUMENT", "frame.data must be a Uint8Array of RGB bytes");
         Napi::TypedArray ta = f.Get("data").As<Napi::TypedArray>();
         if (ta.TypedArrayType() != napi_uint8_array && ta.TypedArrayType() != napi_uint8_clamped_array)
           ThrowError(env, "ERR_INVALID_ARGUMENT", "frame.data must be a Uint8Array");
         Napi::Uint8Array data = ta.As<Napi::Uint8Array>();
         if (data.ByteLength() != static_cast<size_t>(w) * h * 3)
-          ThrowError(
-              env, "ERR_INVALID_ARGUMENT",
-              "frame.data has " + std::to_string(data.ByteLength()) + " bytes, expected width*height*3 = " + std::to_string(static_cast<size_t>(w) * h * 3));
+          ThrowError(env, "ERR_INVALID_ARGUMENT",
+                     "frame.data has " + std::to_string(data.ByteLength()) +
+                         " bytes, expected width*height*3 = " + std::to_string(static_cast<size_t>(w) * h * 3));
         if (k == 0) {
           w0 = w;
           h0 = h;
@@ -293,7 +302,8 @@ class Model : public Napi::ObjectWrap<Model> {
     out.Set("parallel", llama_n_seq_max(e.ctx));
     out.Set("threads", llama_n_threads(e.ctx));
     // llama.cpp resolves "auto" inside the context and does not report it: this is the mode given.
-    out.Set("flashAttention", llama_flash_attn_type_name(static_cast<llama_flash_attn_type>(e.options.flash_attention)));
+    out.Set("flashAttention",
+            llama_flash_attn_type_name(static_cast<llama_flash_attn_type>(e.options.flash_attention)));
     out.Set("kvType", ggml_type_name(e.kv_type));
     out.Set("kvUnified", true);
     out.Set("imageMinTokens", e.options.image_min_tokens);
@@ -342,7 +352,8 @@ class Model : public Napi::ObjectWrap<Model> {
     const int32_t n_vocab = llama_vocab_n_tokens(engine_->vocab);
     std::string bytes;
     for (size_t i = 0; i < arr.ElementLength(); i++) {
-      if (arr[i] < 0 || arr[i] >= n_vocab) ThrowError(env, "ERR_INVALID_ARGUMENT", "token id out of range: " + std::to_string(arr[i]));
+      if (arr[i] < 0 || arr[i] >= n_vocab)
+        ThrowError(env, "ERR_INVALID_ARGUMENT", "token id out of range: " + std::to_string(arr[i]));
       bytes += engine_->Piece(arr[i], true);
     }
     return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
@@ -406,7 +417,8 @@ class Model : public Napi::ObjectWrap<Model> {
     Napi::Env env = info.Env();
     Ready(env);
     GenerationOptions opts = ParseGeneration(env, info[0]);
-    if (!engine_->has_logits) ThrowError(env, "ERR_INVALID_ARGUMENT", "Nothing to generate from: evaluate a prompt that ends with text first");
+    if (!engine_->has_logits)
+      ThrowError(env, "ERR_INVALID_ARGUMENT", "Nothing to generate from: evaluate a prompt that ends with text first");
     auto engine = engine_;
     return Start(env, info[1], [engine, opts](Job& job) {
       auto report = std::make_shared<GenerateReport>();
@@ -437,11 +449,13 @@ class Model : public Napi::ObjectWrap<Model> {
   Napi::Value GenerateMany(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Ready(env);
-    if (!info[0].IsArray()) ThrowError(env, "ERR_INVALID_ARGUMENT", "generateMany(suffixes) needs an array of chunk arrays");
+    if (!info[0].IsArray())
+      ThrowError(env, "ERR_INVALID_ARGUMENT", "generateMany(suffixes) needs an array of chunk arrays");
     Napi::Array list = info[0].As<Napi::Array>();
     auto suffixes = std::make_shared<std::vector<std::vector<InputChunk>>>();
     for (uint32_t i = 0; i < list.Length(); i++) {
-      if (!list.Get(i).IsArray()) ThrowError(env, "ERR_INVALID_ARGUMENT", "suffix " + std::to_string(i) + " is not an array of chunks");
+      if (!list.Get(i).IsArray())
+        ThrowError(env, "ERR_INVALID_ARGUMENT", "suffix " + std::to_string(i) + " is not an array of chunks");
       suffixes->push_back(ParseChunks(env, list.Get(i).As<Napi::Array>()));
       for (const auto& c : suffixes->back()) {
         if (!c.is_text) ThrowError(env, "ERR_INVALID_ARGUMENT", "generateMany suffixes hold text only");
@@ -490,11 +504,13 @@ class Model : public Napi::ObjectWrap<Model> {
   Napi::Value LoadState(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Ready(env);
-    if (!info[0].IsString() || !info[1].IsObject()) ThrowError(env, "ERR_INVALID_ARGUMENT", "loadState(path, state) needs a path and a state");
+    if (!info[0].IsString() || !info[1].IsObject())
+      ThrowError(env, "ERR_INVALID_ARGUMENT", "loadState(path, state) needs a path and a state");
     std::string path = info[0].As<Napi::String>();
     Napi::Object st = info[1].As<Napi::Object>();
     const int n_ctx = static_cast<int>(llama_n_ctx(engine_->ctx));
-    int pos = RequireInt(env, st, "loadState()", "nPast", 1, 1 << 30), cells = RequireInt(env, st, "loadState()", "nCells", 1, n_ctx);
+    int pos = RequireInt(env, st, "loadState()", "nPast", 1, 1 << 30),
+        cells = RequireInt(env, st, "loadState()", "nCells", 1, n_ctx);
     auto engine = engine_;
     return Start(env, env.Undefined(), [engine, path, pos, cells](Job& job) {
       NativeError err;
@@ -519,7 +535,8 @@ class Model : public Napi::ObjectWrap<Model> {
     Engine& e = Ready(env);
     if (!info[0].IsObject()) ThrowError(env, "ERR_INVALID_ARGUMENT", "rewind(state) needs a state from state()");
     Napi::Object o = info[0].As<Napi::Object>();
-    int pos = RequireInt(env, o, "rewind()", "nPast", 0, 1 << 30), cells = RequireInt(env, o, "rewind()", "nCells", 0, 1 << 30);
+    int pos = RequireInt(env, o, "rewind()", "nPast", 0, 1 << 30),
+        cells = RequireInt(env, o, "rewind()", "nCells", 0, 1 << 30);
     NativeError err;
     if (!e.RewindTo(pos, cells, &err)) ThrowError(env, err.code, err.message);
     return env.Undefined();

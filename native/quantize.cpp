@@ -29,11 +29,13 @@ struct QuantType {
   llama_ftype ftype;
 };
 const QuantType kQuantTypes[] = {
-    {"Q4_0", LLAMA_FTYPE_MOSTLY_Q4_0},     {"Q4_1", LLAMA_FTYPE_MOSTLY_Q4_1},     {"Q5_0", LLAMA_FTYPE_MOSTLY_Q5_0},     {"Q5_1", LLAMA_FTYPE_MOSTLY_Q5_1},
-    {"Q8_0", LLAMA_FTYPE_MOSTLY_Q8_0},     {"Q2_K", LLAMA_FTYPE_MOSTLY_Q2_K},     {"Q3_K_S", LLAMA_FTYPE_MOSTLY_Q3_K_S}, {"Q3_K_M", LLAMA_FTYPE_MOSTLY_Q3_K_M},
-    {"Q3_K_L", LLAMA_FTYPE_MOSTLY_Q3_K_L}, {"Q4_K_S", LLAMA_FTYPE_MOSTLY_Q4_K_S}, {"Q4_K_M", LLAMA_FTYPE_MOSTLY_Q4_K_M}, {"Q5_K_S", LLAMA_FTYPE_MOSTLY_Q5_K_S},
-    {"Q5_K_M", LLAMA_FTYPE_MOSTLY_Q5_K_M}, {"Q6_K", LLAMA_FTYPE_MOSTLY_Q6_K},     {"IQ4_NL", LLAMA_FTYPE_MOSTLY_IQ4_NL}, {"IQ4_XS", LLAMA_FTYPE_MOSTLY_IQ4_XS},
-    {"F16", LLAMA_FTYPE_MOSTLY_F16},       {"BF16", LLAMA_FTYPE_MOSTLY_BF16},     {"F32", LLAMA_FTYPE_ALL_F32},
+    {"Q4_0", LLAMA_FTYPE_MOSTLY_Q4_0},     {"Q4_1", LLAMA_FTYPE_MOSTLY_Q4_1},     {"Q5_0", LLAMA_FTYPE_MOSTLY_Q5_0},
+    {"Q5_1", LLAMA_FTYPE_MOSTLY_Q5_1},     {"Q8_0", LLAMA_FTYPE_MOSTLY_Q8_0},     {"Q2_K", LLAMA_FTYPE_MOSTLY_Q2_K},
+    {"Q3_K_S", LLAMA_FTYPE_MOSTLY_Q3_K_S}, {"Q3_K_M", LLAMA_FTYPE_MOSTLY_Q3_K_M}, {"Q3_K_L", LLAMA_FTYPE_MOSTLY_Q3_K_L},
+    {"Q4_K_S", LLAMA_FTYPE_MOSTLY_Q4_K_S}, {"Q4_K_M", LLAMA_FTYPE_MOSTLY_Q4_K_M}, {"Q5_K_S", LLAMA_FTYPE_MOSTLY_Q5_K_S},
+    {"Q5_K_M", LLAMA_FTYPE_MOSTLY_Q5_K_M}, {"Q6_K", LLAMA_FTYPE_MOSTLY_Q6_K},     {"IQ4_NL", LLAMA_FTYPE_MOSTLY_IQ4_NL},
+    {"IQ4_XS", LLAMA_FTYPE_MOSTLY_IQ4_XS}, {"F16", LLAMA_FTYPE_MOSTLY_F16},       {"BF16", LLAMA_FTYPE_MOSTLY_BF16},
+    {"F32", LLAMA_FTYPE_ALL_F32},
 };
 
 // One running quantization, seen by the log hook on the thread that runs it.
@@ -72,19 +74,22 @@ void QuantizeLogHook(ggml_log_level level, const char* text, void* user_data) {
 
 std::string RequireString(Napi::Env env, Napi::Object o, const char* key) {
   Napi::Value v = o.Get(key);
-  if (!v.IsString()) ThrowError(env, "ERR_INVALID_ARGUMENT", std::string("quantize: options.") + key + " must be a string");
+  if (!v.IsString())
+    ThrowError(env, "ERR_INVALID_ARGUMENT", std::string("quantize: options.") + key + " must be a string");
   return v.As<Napi::String>().Utf8Value();
 }
 
 bool RequireBool(Napi::Env env, Napi::Object o, const char* key) {
   Napi::Value v = o.Get(key);
-  if (!v.IsBoolean()) ThrowError(env, "ERR_INVALID_ARGUMENT", std::string("quantize: options.") + key + " must be a boolean");
+  if (!v.IsBoolean())
+    ThrowError(env, "ERR_INVALID_ARGUMENT", std::string("quantize: options.") + key + " must be a boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
 double RequireNumber(Napi::Env env, Napi::Object o, const char* key) {
   Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) ThrowError(env, "ERR_INVALID_ARGUMENT", std::string("quantize: options.") + key + " must be a number");
+  if (!v.IsNumber())
+    ThrowError(env, "ERR_INVALID_ARGUMENT", std::string("quantize: options.") + key + " must be a number");
   return v.As<Napi::Number>().DoubleValue();
 }
 
@@ -92,7 +97,8 @@ double RequireNumber(Napi::Env env, Napi::Object o, const char* key) {
 //            maxBufferBytes }, onEvent) -> { promise, cancel() }
 Napi::Value QuantizeJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) ThrowError(env, "ERR_INVALID_ARGUMENT", "quantize(options, onEvent) needs an options object");
+  if (!info[0].IsObject())
+    ThrowError(env, "ERR_INVALID_ARGUMENT", "quantize(options, onEvent) needs an options object");
   Napi::Object o = info[0].As<Napi::Object>();
   std::string input = RequireString(env, o, "input");
   std::string output = RequireString(env, o, "output");
@@ -139,7 +145,8 @@ Napi::Value QuantizeJs(const Napi::CallbackInfo& info) {
         if (run.aborted) return job.Fail({"ERR_ABORTED", "quantization aborted"});
         if (rc != 0) {
           while (!run.errors.empty() && (run.errors.back() == '\n' || run.errors.back() == ' ')) run.errors.pop_back();
-          return job.Fail({"ERR_NATIVE", "llama_model_quantize failed: " + (run.errors.empty() ? std::string("no reason logged") : run.errors)});
+          return job.Fail({"ERR_NATIVE", "llama_model_quantize failed: " +
+                                             (run.errors.empty() ? std::string("no reason logged") : run.errors)});
         }
         job.Emit({JobEvent::kProgress, 1.0});
       },

@@ -40,7 +40,9 @@ export function buildMtmdCli(log = console.error) {
   const buildDir = dirname(dirname(exePath));
   const env = { ...process.env };
   const launcher =
-    spawnSync("ccache", ["--version"], { stdio: "ignore" }).status === 0 ? ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"] : [];
+    spawnSync("ccache", ["--version"], { stdio: "ignore" }).status === 0
+      ? ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
+      : [];
   if (launcher.length) env.CCACHE_DIR = process.env.CCACHE_DIR || join(cacheRoot(), "ccache");
   // Same CPU flags as the addon's default build (GGML_NATIVE off) so kernels match.
   run(

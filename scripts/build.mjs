@@ -52,7 +52,8 @@ export function parseArgs(argv) {
   if (!GPUS.includes(args.gpu)) throw new Error(`--gpu must be one of ${GPUS.join(", ")}, got "${args.gpu}"`);
   if (args.gpu === "metal" && platform() !== "darwin") throw new Error("--gpu metal builds only on macOS");
   if (args.dl && args.native) throw new Error("--dl builds every CPU variant; --native makes no sense with it");
-  for (const f of args.cmake) if (!/^[A-Za-z_][A-Za-z0-9_]*(:[A-Z]+)?=/.test(f)) throw new Error(`--cmake wants NAME=VALUE, got "${f}"`);
+  for (const f of args.cmake)
+    if (!/^[A-Za-z_][A-Za-z0-9_]*(:[A-Z]+)?=/.test(f)) throw new Error(`--cmake wants NAME=VALUE, got "${f}"`);
   return args;
 }
 
@@ -108,7 +109,9 @@ function vulkanHeaderFlags() {
   const include =
     sdkInclude && existsSync(join(sdkInclude, "vulkan", "vulkan_core.h"))
       ? sdkInclude
-      : ["/usr/include", "/usr/local/include", "/opt/homebrew/include"].find((d) => existsSync(join(d, "vulkan", "vulkan_core.h")));
+      : ["/usr/include", "/usr/local/include", "/opt/homebrew/include"].find((d) =>
+          existsSync(join(d, "vulkan", "vulkan_core.h")),
+        );
   if (!include) throw new Error("no Vulkan headers found: install a Vulkan SDK (set VULKAN_SDK) or libvulkan-dev");
   const core = readFileSync(join(include, "vulkan", "vulkan_core.h"), "utf8");
   const version = Number(/#define VK_HEADER_VERSION (\d+)/.exec(core)?.[1] ?? 0);
@@ -139,7 +142,14 @@ function checkCudaToolkit() {
       return nvcc;
     }
   })();
-  const roots = [dirname(dirname(real)), dirname(dirname(nvcc)), process.env.CUDA_PATH, process.env.CUDA_HOME, "/usr/local/cuda", "/usr"].filter(Boolean);
+  const roots = [
+    dirname(dirname(real)),
+    dirname(dirname(nvcc)),
+    process.env.CUDA_PATH,
+    process.env.CUDA_HOME,
+    "/usr/local/cuda",
+    "/usr",
+  ].filter(Boolean);
   const includes = roots.flatMap((r) => [
     join(r, "include"),
     join(r, "targets", process.arch === "arm64" ? "sbsa-linux" : "x86_64-linux", "include"),
@@ -155,17 +165,23 @@ function checkCudaToolkit() {
 function glslcCompat(llamaDir, out, log) {
   if (platform() === "win32" || process.env.TIMELENS_GLSLC_COMPAT === "0") return null;
   const glslc =
-    process.env.VULKAN_SDK && existsSync(join(process.env.VULKAN_SDK, "bin", "glslc")) ? join(process.env.VULKAN_SDK, "bin", "glslc") : which("glslc");
+    process.env.VULKAN_SDK && existsSync(join(process.env.VULKAN_SDK, "bin", "glslc"))
+      ? join(process.env.VULKAN_SDK, "bin", "glslc")
+      : which("glslc");
   if (!glslc) return null; // CMake's FindVulkan reports the missing glslc itself
   const test = join(llamaDir, "ggml", "src", "ggml-vulkan", "vulkan-shaders", "feature-tests", "coopmat.comp");
-  const probe = spawnSync(glslc, ["-o", "-", "-fshader-stage=compute", "--target-env=vulkan1.3", test], { encoding: "utf8" });
+  const probe = spawnSync(glslc, ["-o", "-", "-fshader-stage=compute", "--target-env=vulkan1.3", test], {
+    encoding: "utf8",
+  });
   if (probe.status === 0 && !/not supported/.test(probe.stderr || "")) return null;
   const dir = join(out, "glslc-compat");
   mkdirSync(dir, { recursive: true });
   const stubSrc = join(dir, "empty.comp");
   const stub = join(dir, "empty.spv");
   writeFileSync(stubSrc, "#version 450\nlayout(local_size_x = 1) in;\nvoid main() {}\n");
-  const r = spawnSync(glslc, ["-fshader-stage=compute", "--target-env=vulkan1.2", stubSrc, "-o", stub], { encoding: "utf8" });
+  const r = spawnSync(glslc, ["-fshader-stage=compute", "--target-env=vulkan1.2", stubSrc, "-o", stub], {
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`glslc cannot compile an empty shader: ${r.stderr}`);
   const q = (s) => `'${s.replace(/'/g, "'\\''")}'`;
   const wrapper = join(dir, "glslc");
@@ -196,7 +212,10 @@ function glslcCompat(llamaDir, out, log) {
   log(
     `timelens-native: ${glslc} lacks GL_KHR_cooperative_matrix; building with ${wrapper} (Intel-Xe-only cooperative-matrix shaders left empty: fine for this machine, not for shipping; install a current Vulkan SDK for a full build)`,
   );
-  return { flags: [`Vulkan_GLSLC_EXECUTABLE=${wrapper}`], note: "glslc-compat: cooperative-matrix shaders are empty (old glslc)" };
+  return {
+    flags: [`Vulkan_GLSLC_EXECUTABLE=${wrapper}`],
+    note: "glslc-compat: cooperative-matrix shaders are empty (old glslc)",
+  };
 }
 
 export function build(args, log = console.error) {
@@ -224,12 +243,25 @@ export function build(args, log = console.error) {
     env.CCACHE_DIR = process.env.CCACHE_DIR || join(cacheRoot(), "ccache");
     env.CCACHE_BASEDIR = root; // our own sources hash by relative path, so clones share hits
     env.CCACHE_NOHASHDIR = "1";
-    flags.push("CMAKE_C_COMPILER_LAUNCHER=ccache", "CMAKE_CXX_COMPILER_LAUNCHER=ccache", "CMAKE_CUDA_COMPILER_LAUNCHER=ccache");
+    flags.push(
+      "CMAKE_C_COMPILER_LAUNCHER=ccache",
+      "CMAKE_CXX_COMPILER_LAUNCHER=ccache",
+      "CMAKE_CUDA_COMPILER_LAUNCHER=ccache",
+    );
   } else {
-    log("timelens-native: ccache not found; the llama.cpp build will not be cached (apt-get install ccache / brew install ccache)");
+    log(
+      "timelens-native: ccache not found; the llama.cpp build will not be cached (apt-get install ccache / brew install ccache)",
+    );
   }
   const cmakeJs = join(dirname(fileURLToPath(import.meta.resolve("cmake-js/package.json"))), "bin", "cmake-js");
-  const common = ["--out", out, "--parallel", String(args.jobs), ...(args.debug ? ["--debug"] : []), ...flags.map((f) => `--CD${f}`)];
+  const common = [
+    "--out",
+    out,
+    "--parallel",
+    String(args.jobs),
+    ...(args.debug ? ["--debug"] : []),
+    ...flags.map((f) => `--CD${f}`),
+  ];
   log(
     `timelens-native: building the ${args.gpu}${args.dl ? " (dynamic backends, all CPU variants)" : ""} addon against llama.cpp ${release.tag} (first build: several minutes)`,
   );
@@ -277,7 +309,9 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
     if (argv[0] === "build") argv.shift(); // `npx timelens-native build ...`
     const args = parseArgs(argv);
     if (args.help) {
-      console.log("usage: npx timelens-native build [--gpu cpu|cuda|vulkan|metal] [--native] [--debug] [--jobs N] [--dl] [--cmake NAME=VALUE]");
+      console.log(
+        "usage: npx timelens-native build [--gpu cpu|cuda|vulkan|metal] [--native] [--debug] [--jobs N] [--dl] [--cmake NAME=VALUE]",
+      );
       process.exit(0);
     }
     build(args);

@@ -14,7 +14,17 @@
 // quick when ccache has llama.cpp (any earlier `npm run build` on this machine).
 // Exit 0: every step passed; 1: a step failed (printed).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,7 +54,10 @@ function step(name, fn) {
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 256 << 20, ...opts });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${(r.stderr || "").slice(-3000)}${(r.stdout || "").slice(-2000)}`);
+  if (r.status !== 0)
+    throw new Error(
+      `${cmd} ${args.join(" ")} exited ${r.status}:\n${(r.stderr || "").slice(-3000)}${(r.stdout || "").slice(-2000)}`,
+    );
   return r.stdout;
 }
 
@@ -85,9 +98,11 @@ const esmCheck = `import { Grounder, addonCandidates } from "timelens-native"; c
 let ok = false;
 try {
   step("preconditions", () => {
-    if (!existsSync(join(prebuild, "timelens.node"))) throw new Error(`${prebuild} has no timelens.node: run npm run prebuilds first`);
+    if (!existsSync(join(prebuild, "timelens.node")))
+      throw new Error(`${prebuild} has no timelens.node: run npm run prebuilds first`);
     if (!existsSync(join(fixtures, "model.gguf"))) throw new Error("fixtures missing: npm run fixtures");
-    if (!existsSync(join(root, "dist", "index.js"))) run(process.execPath, [join(root, "node_modules", "tsup", "dist", "cli-default.js")], { cwd: root });
+    if (!existsSync(join(root, "dist", "index.js")))
+      run(process.execPath, [join(root, "node_modules", "tsup", "dist", "cli-default.js")], { cwd: root });
     return readdirSync(join(root, "prebuilds")).join(", ");
   });
 
@@ -131,8 +146,14 @@ try {
 
   step("install the tarball (no install scripts, no compilers)", () => {
     mkdirSync(project);
-    writeFileSync(join(project, "package.json"), JSON.stringify({ name: "timelens-install-check", private: true, version: "1.0.0" }, null, 2));
-    run("npm", ["install", tarball, "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: project, env: bare });
+    writeFileSync(
+      join(project, "package.json"),
+      JSON.stringify({ name: "timelens-install-check", private: true, version: "1.0.0" }, null, 2),
+    );
+    run("npm", ["install", tarball, "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], {
+      cwd: project,
+      env: bare,
+    });
     writeFileSync(join(project, "consumer.cjs"), consumer);
     writeFileSync(join(project, "esm.mjs"), esmCheck);
     const pkg = join(project, "node_modules", "timelens-native");
@@ -143,9 +164,17 @@ try {
     step("install again with install scripts on (no compilers)", () => {
       const p2 = join(work, "app-scripts");
       mkdirSync(p2);
-      writeFileSync(join(p2, "package.json"), JSON.stringify({ name: "timelens-install-check-2", private: true, version: "1.0.0" }));
-      const out = run("npm", ["install", tarball, "--foreground-scripts", "--no-audit", "--no-fund", "--loglevel=warn"], { cwd: p2, env: bare });
-      if (existsSync(join(p2, "node_modules", "timelens-native", "build"))) throw new Error("the install hook built from source although a prebuild ships");
+      writeFileSync(
+        join(p2, "package.json"),
+        JSON.stringify({ name: "timelens-install-check-2", private: true, version: "1.0.0" }),
+      );
+      const out = run(
+        "npm",
+        ["install", tarball, "--foreground-scripts", "--no-audit", "--no-fund", "--loglevel=warn"],
+        { cwd: p2, env: bare },
+      );
+      if (existsSync(join(p2, "node_modules", "timelens-native", "build")))
+        throw new Error("the install hook built from source although a prebuild ships");
       return (
         out
           .trim()
@@ -167,7 +196,10 @@ try {
 
   const ground = (gpu = "auto") =>
     JSON.parse(
-      run("node", ["consumer.cjs", join(fixtures, "model.gguf"), join(fixtures, "mmproj.gguf"), video], { cwd: project, env: { ...bare, CHECK_GPU: gpu } })
+      run("node", ["consumer.cjs", join(fixtures, "model.gguf"), join(fixtures, "mmproj.gguf"), video], {
+        cwd: project,
+        env: { ...bare, CHECK_GPU: gpu },
+      })
         .trim()
         .split("\n")
         .pop(),
@@ -181,7 +213,9 @@ try {
     if (r.streamed !== r.text) throw new Error("streamed tokens differ from the result text");
     if (!(r.frames > 0)) throw new Error("no frames");
     if (r.ffmpeg.source !== "package" || r.ffprobe.source !== "package")
-      throw new Error(`ffmpeg from ${r.ffmpeg.source}, ffprobe from ${r.ffprobe.source}: expected the optional packages`);
+      throw new Error(
+        `ffmpeg from ${r.ffmpeg.source}, ffprobe from ${r.ffprobe.source}: expected the optional packages`,
+      );
     return `${r.addon.path.slice(project.length + 1)}; gpu ${r.gpu.backend ?? "none"} (${r.gpu.reason ?? "-"}); ${r.frames} frames; ffprobe ${r.ffprobe.detail}; answer ${JSON.stringify(r.text)}`;
   });
 
@@ -208,7 +242,10 @@ try {
   if (!skipSourceBuild) {
     step("npx timelens-native build (full PATH), then ground", () => {
       const tb = Date.now();
-      run("npx", ["--no-install", "timelens-native", "build", "--jobs", "2"], { cwd: project, env: { ...process.env } });
+      run("npx", ["--no-install", "timelens-native", "build", "--jobs", "2"], {
+        cwd: project,
+        env: { ...process.env },
+      });
       const built = join(pkg, "build", "Release", "timelens.node");
       if (!existsSync(built)) throw new Error(`npx timelens-native build exited 0 but ${built} is missing`);
       const buildSeconds = ((Date.now() - tb) / 1000).toFixed(0);

@@ -132,7 +132,14 @@ async function worker(addonPath, gpu, maxTokens, flashAttention) {
           await ops.evaluate(chunks);
           return ops.generate({ maxTokens, temperature: 0, reportMargins: true });
         });
-        out.runs.push({ family, input: name, tokens: r.tokens, margins: r.margins ?? [], text: r.text, ms: Math.round(performance.now() - t0) });
+        out.runs.push({
+          family,
+          input: name,
+          tokens: r.tokens,
+          margins: r.margins ?? [],
+          text: r.text,
+          ms: Math.round(performance.now() - t0),
+        });
       }
       out.gpu ??= {};
       out.gpu[family] = model.info.gpu;
@@ -152,19 +159,32 @@ function vulkanDevices(addonPath, env) {
 }
 
 function runWorker(addonPath, gpu, maxTokens, flashAttention, env = process.env) {
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--worker", addonPath, String(gpu), String(maxTokens), String(flashAttention)], {
-    cwd: root,
-    encoding: "utf8",
-    maxBuffer: 64 << 20,
-    env,
-  });
-  if (r.status !== 0) throw new Error(`the ${gpu === "false" ? "CPU" : "Vulkan"} run failed (${r.signal ?? r.status}):\n${(r.stderr || "").slice(-3000)}`);
+  const r = spawnSync(
+    process.execPath,
+    [fileURLToPath(import.meta.url), "--worker", addonPath, String(gpu), String(maxTokens), String(flashAttention)],
+    {
+      cwd: root,
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+      env,
+    },
+  );
+  if (r.status !== 0)
+    throw new Error(
+      `the ${gpu === "false" ? "CPU" : "Vulkan"} run failed (${r.signal ?? r.status}):\n${(r.stderr || "").slice(-3000)}`,
+    );
   return JSON.parse(r.stdout);
 }
 
 async function main() {
   const argv = process.argv.slice(2);
-  if (argv[0] === "--worker") return worker(argv[1], argv[2] === "false" ? false : argv[2], Number(argv[3]), argv[4] === "auto" ? "auto" : argv[4] === "true");
+  if (argv[0] === "--worker")
+    return worker(
+      argv[1],
+      argv[2] === "false" ? false : argv[2],
+      Number(argv[3]),
+      argv[4] === "auto" ? "auto" : argv[4] === "true",
+    );
   const vulkan = resolve(argValue(argv, "--vulkan", join(root, "build-vulkan", "Release", "timelens.node")));
   const cpu = resolve(argValue(argv, "--cpu", join(root, "build", "Release", "timelens.node")));
   const maxTokens = Number(argValue(argv, "--tokens", "24"));
@@ -182,7 +202,9 @@ async function main() {
     ["CPU", cpu],
   ]) {
     if (!existsSync(p)) {
-      console.error(`check-vulkan: no ${what} build at ${p} (build it: npm run build${what === "Vulkan" ? " -- --gpu vulkan" : ""})`);
+      console.error(
+        `check-vulkan: no ${what} build at ${p} (build it: npm run build${what === "Vulkan" ? " -- --gpu vulkan" : ""})`,
+      );
       process.exit(2);
     }
   }
@@ -200,10 +222,15 @@ async function main() {
   if (!devices.length && env.GGML_VK_VISIBLE_DEVICES === undefined) {
     env.GGML_VK_VISIBLE_DEVICES = "0";
     devices = vulkanDevices(vulkan, env);
-    if (devices.length) console.log(`check-vulkan: no GPU; using the software device ${devices[0].description} (GGML_VK_VISIBLE_DEVICES=0)`);
+    if (devices.length)
+      console.log(
+        `check-vulkan: no GPU; using the software device ${devices[0].description} (GGML_VK_VISIBLE_DEVICES=0)`,
+      );
   }
   if (!devices.length) {
-    console.error("check-vulkan: the Vulkan build sees no Vulkan device (apt-get install mesa-vulkan-drivers libvulkan1 for lavapipe)");
+    console.error(
+      "check-vulkan: the Vulkan build sees no Vulkan device (apt-get install mesa-vulkan-drivers libvulkan1 for lavapipe)",
+    );
     process.exit(2);
   }
   const vk = runWorker(vulkan, "vulkan", maxTokens, flashAttention, env);

@@ -45,7 +45,14 @@ function makeDemoVideo(): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { model: { type: "string" }, mmproj: { type: "string" }, video: { type: "string" }, query: { type: "string" } } });
+  const { values } = parseArgs({
+    options: {
+      model: { type: "string" },
+      mmproj: { type: "string" },
+      video: { type: "string" },
+      query: { type: "string" },
+    },
+  });
   const real = Boolean(values.model && values.mmproj);
   let model = values.model;
   let mmproj = values.mmproj;
@@ -65,7 +72,9 @@ async function main(): Promise<void> {
   console.log(`model: ${model}\nvideo: ${video}\nquery: ${query}\n`);
 
   await using grounder = await Grounder.load({ model: model!, mmproj: mmproj!, contextSize: 16384 });
-  console.log(`loaded ${grounder.info.profileName} profile (${grounder.info.architecture}, ${grounder.info.addon.variant} build)\n`);
+  console.log(
+    `loaded ${grounder.info.profileName} profile (${grounder.info.architecture}, ${grounder.info.addon.variant} build)\n`,
+  );
   const seen = new Set<string>();
   for await (const event of grounder.stream(video, query, { maxNewTokens: real ? 512 : 24 })) {
     if (event.type === "progress" && !seen.has(event.progress.stage)) {
@@ -75,7 +84,10 @@ async function main(): Promise<void> {
       process.stdout.write(event.text);
     } else if (event.type === "result") {
       process.stdout.write(`\n\n${describeResult(event.result)}\n`);
-      if (!event.result.parsed) console.log("(no time in the answer: expected from random weights; start and end are null, never an exception)");
+      if (!event.result.parsed)
+        console.log(
+          "(no time in the answer: expected from random weights; start and end are null, never an exception)",
+        );
     }
   }
 }

@@ -14,7 +14,9 @@ function hasPrebuild() {
   const dir = join(root, "prebuilds");
   if (!existsSync(dir)) return false;
   const prefix = `${process.platform}-${process.arch}`;
-  return readdirSync(dir).some((d) => (d === prefix || d.startsWith(`${prefix}-`)) && existsSync(join(dir, d, "timelens.node")));
+  return readdirSync(dir).some(
+    (d) => (d === prefix || d.startsWith(`${prefix}-`)) && existsSync(join(dir, d, "timelens.node")),
+  );
 }
 
 async function main() {
@@ -26,7 +28,9 @@ async function main() {
     build(args);
   } catch (e) {
     if (isDevCheckout) throw e;
-    console.error(`timelens-native: no prebuilt binary for ${process.platform}-${process.arch} and the source build failed (${e.message}).`);
+    console.error(
+      `timelens-native: no prebuilt binary for ${process.platform}-${process.arch} and the source build failed (${e.message}).`,
+    );
     console.error("timelens-native: install cmake, a C++17 compiler and git, then run: npx timelens-native build");
   }
 }

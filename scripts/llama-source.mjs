@@ -27,14 +27,16 @@ export function llamaSourceDir() {
   return process.env.TIMELENS_LLAMA_SRC || join(cacheRoot(), "src", `llama.cpp-nlc${pinnedNodeLlamaCppVersion()}`);
 }
 
-const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ["ignore", "pipe", "inherit"], ...opts }).toString();
+const run = (cmd, args, opts = {}) =>
+  execFileSync(cmd, args, { stdio: ["ignore", "pipe", "inherit"], ...opts }).toString();
 
 /** Makes sure the source is there; returns { dir, release }. Idempotent and safe to interrupt. */
 export function ensureLlamaSource({ log = console.error } = {}) {
   const dir = llamaSourceDir();
   const infoPath = join(dir, ".timelens-release.json");
   if (existsSync(infoPath)) return { dir, release: JSON.parse(readFileSync(infoPath, "utf8")) };
-  if (process.env.TIMELENS_LLAMA_SRC) throw new Error(`TIMELENS_LLAMA_SRC=${dir} has no .timelens-release.json; point it at a dir made by this script`);
+  if (process.env.TIMELENS_LLAMA_SRC)
+    throw new Error(`TIMELENS_LLAMA_SRC=${dir} has no .timelens-release.json; point it at a dir made by this script`);
 
   const version = pinnedNodeLlamaCppVersion();
   log(`timelens-native: fetching llama.cpp source from node-llama-cpp@${version} (npm pack)...`);
@@ -44,7 +46,14 @@ export function ensureLlamaSource({ log = console.error } = {}) {
       .trim()
       .split("\n")
       .pop();
-    run("tar", ["-xzf", join(work, tgz), "-C", work, "package/llama/gitRelease.bundle", "package/llama/llama.cpp.info.json"]);
+    run("tar", [
+      "-xzf",
+      join(work, tgz),
+      "-C",
+      work,
+      "package/llama/gitRelease.bundle",
+      "package/llama/llama.cpp.info.json",
+    ]);
     const info = JSON.parse(readFileSync(join(work, "package/llama/llama.cpp.info.json"), "utf8"));
     const staging = join(work, "src");
     run("git", ["clone", "--quiet", join(work, "package/llama/gitRelease.bundle"), staging]);

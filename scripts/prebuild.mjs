@@ -14,7 +14,17 @@
 // A GPU build also holds every CPU module, so the cpu folder is cut from the first GPU build
 // when one is requested (one build gives both), or built on its own otherwise.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { platform } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,7 +34,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const GPU_MODULE = /^(lib)?ggml-(cuda|vulkan|metal|hip|sycl|opencl|musa)\b/;
 
 export function parseArgs(argv) {
-  const args = { gpus: platform() === "darwin" ? ["cpu", "metal"] : ["cpu"], jobs: undefined, build: true, allowOldGlslc: false };
+  const args = {
+    gpus: platform() === "darwin" ? ["cpu", "metal"] : ["cpu"],
+    jobs: undefined,
+    build: true,
+    allowOldGlslc: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--gpu")
@@ -39,7 +54,8 @@ export function parseArgs(argv) {
     else if (a === "--help" || a === "-h") args.help = true;
     else throw new Error(`unknown option ${a}`);
   }
-  for (const g of args.gpus) if (!["cpu", "cuda", "vulkan", "metal"].includes(g)) throw new Error(`unknown variant ${g}`);
+  for (const g of args.gpus)
+    if (!["cpu", "cuda", "vulkan", "metal"].includes(g)) throw new Error(`unknown variant ${g}`);
   return args;
 }
 
@@ -63,7 +79,9 @@ export function shippedFiles(names, variant) {
 function openmpRuntime(dir, files) {
   if (platform() === "linux") {
     const needs = files.some((f) =>
-      /\(NEEDED\)\s+Shared library: \[libgomp\.so\.1\]/.test(spawnSync("readelf", ["-d", join(dir, f)], { encoding: "utf8" }).stdout || ""),
+      /\(NEEDED\)\s+Shared library: \[libgomp\.so\.1\]/.test(
+        spawnSync("readelf", ["-d", join(dir, f)], { encoding: "utf8" }).stdout || "",
+      ),
     );
     if (!needs) return null;
     for (const cc of [process.env.CC, "gcc", "cc"].filter(Boolean)) {
@@ -92,7 +110,8 @@ function checkElf(dir, files) {
     if (out.includes(root)) throw new Error(`${f} refers to the build tree (${root})`);
     for (const m of out.matchAll(/\(NEEDED\)\s+Shared library: \[(.*)\]/g)) {
       const lib = m[1];
-      if (/^lib(timelens-|ggml)/.test(lib) && !files.includes(lib)) throw new Error(`${f} needs ${lib}, which is not in the folder`);
+      if (/^lib(timelens-|ggml)/.test(lib) && !files.includes(lib))
+        throw new Error(`${f} needs ${lib}, which is not in the folder`);
     }
   }
 }
@@ -100,7 +119,10 @@ function checkElf(dir, files) {
 /** Loads the folder's addon in a fresh process and lists its backends: the folder works alone. */
 function smokeTest(dir) {
   const code = `const a = require(${JSON.stringify(join(dir, "timelens.node"))}); console.log(JSON.stringify({ backends: a.backends(), devices: a.devices().map((d) => d.name + " (" + d.backend + ")") }))`;
-  const r = spawnSync(process.execPath, ["-e", code], { encoding: "utf8", env: { ...process.env, LD_LIBRARY_PATH: "" } });
+  const r = spawnSync(process.execPath, ["-e", code], {
+    encoding: "utf8",
+    env: { ...process.env, LD_LIBRARY_PATH: "" },
+  });
   if (r.status !== 0) throw new Error(`${dir}/timelens.node does not load on its own: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop());
 }
@@ -120,8 +142,10 @@ export function prebuild(args, log = console.error) {
   for (const gpu of builds) {
     const t0 = Date.now();
     const release = join(outDir(gpu, true), "Release");
-    if (args.build) build({ ...parseBuildArgs(["--gpu", gpu, "--dl"]), ...(args.jobs ? { jobs: args.jobs } : {}) }, log);
-    else if (!existsSync(join(release, "timelens.node"))) throw new Error(`--no-build, but ${release} has no timelens.node`);
+    if (args.build)
+      build({ ...parseBuildArgs(["--gpu", gpu, "--dl"]), ...(args.jobs ? { jobs: args.jobs } : {}) }, log);
+    else if (!existsSync(join(release, "timelens.node")))
+      throw new Error(`--no-build, but ${release} has no timelens.node`);
     const stamp = JSON.parse(readFileSync(join(release, "timelens.json"), "utf8"));
     if (!stamp.dl) throw new Error(`${release} is not a dynamic-backend build`);
     if (stamp.notes?.length && !args.allowOldGlslc) {
@@ -145,10 +169,14 @@ export function prebuild(args, log = console.error) {
       }
       // Drop the static symbol tables (exports stay): about 10% smaller.
       if (platform() === "linux" && spawnSync("strip", ["--version"], { stdio: "ignore" }).status === 0) {
-        for (const f of files) if (f !== omp?.[0]) spawnSync("strip", ["--strip-unneeded", join(dest, f)], { stdio: "inherit" });
+        for (const f of files)
+          if (f !== omp?.[0]) spawnSync("strip", ["--strip-unneeded", join(dest, f)], { stdio: "inherit" });
       }
       checkElf(dest, files);
-      writeFileSync(join(dest, "timelens.json"), JSON.stringify({ ...stamp, gpu: variant, files, prebuiltAt: new Date().toISOString() }, null, 2));
+      writeFileSync(
+        join(dest, "timelens.json"),
+        JSON.stringify({ ...stamp, gpu: variant, files, prebuiltAt: new Date().toISOString() }, null, 2),
+      );
       const smoke = smokeTest(dest);
       if (variant === "cpu" && smoke.backends.registered.some((r) => r !== "CPU"))
         throw new Error(`${dest}: a cpu folder registered ${smoke.backends.registered.join(", ")}`);
@@ -156,7 +184,14 @@ export function prebuild(args, log = console.error) {
       log(
         `timelens-native: prebuilds/${folderName(variant)}: ${files.length} files, ${(size / 1048576).toFixed(1)} MiB; backends ${smoke.backends.registered.join(", ")}; devices ${smoke.devices.join(", ")}`,
       );
-      made.push({ folder: folderName(variant), files: files.length, bytes: size, buildSeconds, backends: smoke.backends.registered, devices: smoke.devices });
+      made.push({
+        folder: folderName(variant),
+        files: files.length,
+        bytes: size,
+        buildSeconds,
+        backends: smoke.backends.registered,
+        devices: smoke.devices,
+      });
     }
   }
   return made;
@@ -166,7 +201,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     const args = parseArgs(process.argv.slice(2));
     if (args.help) {
-      console.log("usage: node scripts/prebuild.mjs [--gpu cpu,cuda,vulkan,metal] [--jobs N] [--no-build] [--allow-old-glslc]");
+      console.log(
+        "usage: node scripts/prebuild.mjs [--gpu cpu,cuda,vulkan,metal] [--jobs N] [--no-build] [--allow-old-glslc]",
+      );
       process.exit(0);
     }
     console.log(JSON.stringify(prebuild(args), null, 2));

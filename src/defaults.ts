@@ -61,13 +61,15 @@ export interface LoadFacts {
 
 function integer(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
   const v = value ?? fallback;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw invalidArgument(name, `an integer ${min}..${max}`, v);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
+    throw invalidArgument(name, `an integer ${min}..${max}`, v);
   return v;
 }
 
 function number(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
   const v = value ?? fallback;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) throw invalidArgument(name, `a number ${min}..${max}`, v);
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max)
+    throw invalidArgument(name, `a number ${min}..${max}`, v);
   return v;
 }
 
@@ -82,14 +84,23 @@ export function resolveLoadOptions(options: LoadOptionsInput, facts: LoadFacts):
   const useGpu = facts.gpuDevices.length > 0;
   const fa = options.flashAttention ?? LOAD_DEFAULTS.flashAttention;
   if (fa !== "auto" && typeof fa !== "boolean") throw invalidArgument("flashAttention", 'true, false or "auto"', fa);
-  const contextDefault = Math.min(LOAD_DEFAULTS.contextSize, facts.nCtxTrain > 0 ? facts.nCtxTrain : LOAD_DEFAULTS.contextSize);
+  const contextDefault = Math.min(
+    LOAD_DEFAULTS.contextSize,
+    facts.nCtxTrain > 0 ? facts.nCtxTrain : LOAD_DEFAULTS.contextSize,
+  );
   const gpuLayers = integer("gpuLayers", options.gpuLayers, LOAD_DEFAULTS.gpuLayers, -1, 1 << 20);
   const mmprojGpu = boolean("mmprojGpu", options.mmprojGpu, LOAD_DEFAULTS.mmprojGpu);
   return {
     model: options.model,
     mmproj: options.mmproj,
     gpuLayers: useGpu ? gpuLayers : 0,
-    threads: integer("threads", options.threads === 0 ? undefined : options.threads, facts.hardwareThreads ?? availableParallelism(), 1, 1024),
+    threads: integer(
+      "threads",
+      options.threads === 0 ? undefined : options.threads,
+      facts.hardwareThreads ?? availableParallelism(),
+      1,
+      1024,
+    ),
     contextSize: integer("contextSize", options.contextSize, contextDefault, 16, 1 << 24),
     batchSize: integer("batchSize", options.batchSize, LOAD_DEFAULTS.batchSize, 1, 1 << 24),
     flashAttention: fa === "auto" ? -1 : fa ? 1 : 0,
@@ -106,7 +117,8 @@ export function resolveLoadOptions(options: LoadOptionsInput, facts: LoadFacts):
 export function resolveGeneration(options: Partial<NativeGenerationOptions> = {}): NativeGenerationOptions {
   const d = GENERATION_DEFAULTS;
   const stop = options.stop ?? d.stop;
-  if (!Array.isArray(stop) || stop.some((s) => typeof s !== "string")) throw invalidArgument("stop", "an array of strings", stop);
+  if (!Array.isArray(stop) || stop.some((s) => typeof s !== "string"))
+    throw invalidArgument("stop", "an array of strings", stop);
   return {
     maxTokens: integer("maxTokens", options.maxTokens, d.maxTokens, 1, 1 << 24),
     temperature: number("temperature", options.temperature, d.temperature, 0, 1000),

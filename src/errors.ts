@@ -68,7 +68,10 @@ export class ContextOverflowError extends TimelensError {
   readonly needed: number;
   readonly available: number;
   constructor(needed: number, available: number, hint: string) {
-    super("ERR_CONTEXT_OVERFLOW", `The input needs ${needed} tokens but the context holds ${available}. ${hint}`, { needed, available });
+    super("ERR_CONTEXT_OVERFLOW", `The input needs ${needed} tokens but the context holds ${available}. ${hint}`, {
+      needed,
+      available,
+    });
     this.name = "ContextOverflowError";
     this.needed = needed;
     this.available = available;
@@ -87,7 +90,8 @@ export function throwIfAborted(signal: AbortSignal | undefined, stage?: string):
 /** How a value looks in an error message: short, and never throwing. */
 function describe(actual: unknown): string {
   if (typeof actual === "string") return JSON.stringify(actual.length > 80 ? `${actual.slice(0, 80)}...` : actual);
-  if (typeof actual === "number" || typeof actual === "boolean" || typeof actual === "bigint" || actual == null) return String(actual);
+  if (typeof actual === "number" || typeof actual === "boolean" || typeof actual === "bigint" || actual == null)
+    return String(actual);
   if (Array.isArray(actual)) return `an array of ${actual.length}`;
   return typeof actual;
 }

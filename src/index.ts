@@ -11,7 +11,14 @@ export type { ModelInfo, ModelLoadOptions, GenerateOptions, GenerateResult } fro
 export { loadAddon, addonCandidates, mapAsarPath } from "./native";
 export type { GpuPreference, NativeDevice, AddonLocation } from "./native";
 
-export { PROFILES, PROFILE_IDS, getProfile, detectProfile, groundingInstruction, formatTimestamp } from "./prompt/profiles";
+export {
+  PROFILES,
+  PROFILE_IDS,
+  getProfile,
+  detectProfile,
+  groundingInstruction,
+  formatTimestamp,
+} from "./prompt/profiles";
 export type { ModelProfile, ProfileId, TimestampFormat } from "./prompt/profiles";
 export { renderPrompt, referencePromptText } from "./prompt/render";
 export type { PromptSegment, RenderedPrompt, RenderPromptOptions } from "./prompt/render";
@@ -33,7 +40,14 @@ export { loadBench, runEval, scorePredictions } from "./eval/index";
 export { pyFixed, pyRound } from "./util/pyformat";
 
 // Reports (docs/report.md)
-export { renderReport, renderTimelinePng, renderEvalReport, extractThumbnails, parsePaperFigures, PUBLISHED } from "./report/index";
+export {
+  renderReport,
+  renderTimelinePng,
+  renderEvalReport,
+  extractThumbnails,
+  parsePaperFigures,
+  PUBLISHED,
+} from "./report/index";
 export type {
   ReportOptions,
   ReportModelInfo,
@@ -49,7 +63,14 @@ export type {
 
 // Model supply: Hugging Face checkpoint -> GGUF (docs/models.md)
 export { convertCheckpoint, estimateConvertBytes, TEXT_OUT_TYPES, MMPROJ_OUT_TYPES } from "./convert";
-export type { ConvertOptions, ConvertProgress, ConvertResult, TextOutType, MmprojOutType, CheckpointFamily } from "./convert";
+export type {
+  ConvertOptions,
+  ConvertProgress,
+  ConvertResult,
+  TextOutType,
+  MmprojOutType,
+  CheckpointFamily,
+} from "./convert";
 // Quantization (docs/quantize.md).
 export { quantizeModel, parseQuantType, quantTypeInfo, QUANT_TYPES } from "./quantize";
 export type { QuantType, QuantTypeInfo, QuantizeOptions, QuantizeProgress, QuantizeResult } from "./quantize";

@@ -66,10 +66,13 @@ export async function convertCommand(argv: string[]): Promise<number> {
   if (!dir) throw new UsageError("convert needs a checkpoint directory");
   if (positionals.length > 1) throw new UsageError(`convert takes one directory, got ${positionals.length} arguments`);
   const outtype = (values.outtype ?? "f16").toLowerCase();
-  if (!TEXT_OUT_TYPES.includes(outtype as TextOutType)) throw new UsageError(`--outtype must be one of ${TEXT_OUT_TYPES.join(", ")}`);
+  if (!TEXT_OUT_TYPES.includes(outtype as TextOutType))
+    throw new UsageError(`--outtype must be one of ${TEXT_OUT_TYPES.join(", ")}`);
   const mmprojOuttype = (values["mmproj-outtype"] ?? "f16").toLowerCase();
-  if (!MMPROJ_OUT_TYPES.includes(mmprojOuttype as MmprojOutType)) throw new UsageError(`--mmproj-outtype must be one of ${MMPROJ_OUT_TYPES.join(", ")}`);
-  if (values["no-mmproj"] && values["no-text"]) throw new UsageError("--no-mmproj and --no-text together leave nothing to convert");
+  if (!MMPROJ_OUT_TYPES.includes(mmprojOuttype as MmprojOutType))
+    throw new UsageError(`--mmproj-outtype must be one of ${MMPROJ_OUT_TYPES.join(", ")}`);
+  if (values["no-mmproj"] && values["no-text"])
+    throw new UsageError("--no-mmproj and --no-text together leave nothing to convert");
   const t0 = performance.now();
   const r = await convertCheckpoint({
     dir,

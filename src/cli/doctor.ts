@@ -33,7 +33,11 @@ async function toolReport(locate: () => LocatedTool): Promise<ToolReport> {
 export async function doctorCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { gpu: { type: "string", default: "auto" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+    options: {
+      gpu: { type: "string", default: "auto" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) {
     process.stdout.write(`${DOCTOR_HELP}\n`);
@@ -42,10 +46,23 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   const gpu = (values.gpu === "false" ? false : values.gpu) as GpuPreference;
   const ffmpeg = await toolReport(() => locateFfmpeg());
   const ffprobe = await toolReport(() => locateFfprobe());
-  let addon: { path?: string; variant?: string; source?: string; gpuBackend?: string | null; gpuReason?: string | null; error?: string };
+  let addon: {
+    path?: string;
+    variant?: string;
+    source?: string;
+    gpuBackend?: string | null;
+    gpuReason?: string | null;
+    error?: string;
+  };
   try {
     const sel = loadAddon({ gpu });
-    addon = { path: sel.location.path, variant: sel.location.variant, source: sel.location.source, gpuBackend: sel.gpu.backend, gpuReason: sel.gpu.reason };
+    addon = {
+      path: sel.location.path,
+      variant: sel.location.variant,
+      source: sel.location.source,
+      gpuBackend: sel.gpu.backend,
+      gpuReason: sel.gpu.reason,
+    };
   } catch (e) {
     addon = { error: isTimelensError(e) ? e.message : String(e) };
   }

@@ -9,7 +9,10 @@ import { EXIT, UsageError } from "./common";
 
 export const INFO_HELP = `usage: timelens info <model.gguf> [--mmproj <mmproj.gguf>] [--json]`;
 
-const KEEP = { skipLargeArrays: true, keepArrays: ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "clip.vision.image_mean", "clip.vision.image_std"] };
+const KEEP = {
+  skipLargeArrays: true,
+  keepArrays: ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "clip.vision.image_mean", "clip.vision.image_std"],
+};
 
 function mb(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
@@ -19,7 +22,11 @@ export async function infoCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { mmproj: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+    options: {
+      mmproj: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) {
     process.stdout.write(`${INFO_HELP}\n`);
@@ -30,7 +37,11 @@ export async function infoCommand(argv: string[]): Promise<number> {
   const text = inspectTextModel(await readGguf(modelPath, KEEP));
   const mmproj = values.mmproj ? inspectMmproj(await readGguf(values.mmproj, KEEP)) : undefined;
   if (mmproj) checkPair(text, mmproj);
-  const profile = detectProfile({ architecture: text.architecture, projectorType: mmproj?.projectorType, name: `${text.name ?? ""} ${basename(modelPath)}` });
+  const profile = detectProfile({
+    architecture: text.architecture,
+    projectorType: mmproj?.projectorType,
+    name: `${text.name ?? ""} ${basename(modelPath)}`,
+  });
   const template = text.chatTemplate ?? "";
   const report = {
     model: {
@@ -59,7 +70,12 @@ export async function infoCommand(argv: string[]): Promise<number> {
       visionHidden: mmproj.embeddingLength,
       deepstackLayers: mmproj.nDeepstack,
     },
-    profile: { id: profile.id, name: profile.displayName, pixelsPerToken: profile.factor, timestampRule: profile.timestampRule },
+    profile: {
+      id: profile.id,
+      name: profile.displayName,
+      pixelsPerToken: profile.factor,
+      timestampRule: profile.timestampRule,
+    },
     chatTemplate: {
       present: template.length > 0,
       length: template.length,

@@ -6,7 +6,13 @@ import { TimelensError } from "../errors";
 import { loadBench } from "../eval/bench";
 import { formatMetricsTable } from "../eval/metrics";
 import type { ParsedPrediction } from "../eval/predictions";
-import { crossCheck, scorePredictionText, scorePredictions, timestampsFieldChecker, type ScoreResult } from "../eval/score";
+import {
+  crossCheck,
+  scorePredictionText,
+  scorePredictions,
+  timestampsFieldChecker,
+  type ScoreResult,
+} from "../eval/score";
 import { EXIT, UsageError, num } from "./common";
 import { metricsJson } from "./eval";
 
@@ -45,11 +51,24 @@ export async function metricsCommand(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError("metrics needs at least one predictions file");
   const showMissing = num(values.missing, "missing") ?? 10;
 
-  const files: Array<{ path: string; lines: number; records: number; distinct: number; repeatedKeys: number; tornLastLine: boolean }> = [];
-  const perFile: Array<{ path: string; records: ParsedPrediction[]; score: ScoreResult; hasTs: (r: ParsedPrediction) => boolean }> = [];
+  const files: Array<{
+    path: string;
+    lines: number;
+    records: number;
+    distinct: number;
+    repeatedKeys: number;
+    tornLastLine: boolean;
+  }> = [];
+  const perFile: Array<{
+    path: string;
+    records: ParsedPrediction[];
+    score: ScoreResult;
+    hasTs: (r: ParsedPrediction) => boolean;
+  }> = [];
   for (const path of positionals) {
     const text = await readFile(path, "utf8").catch((e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOENT") throw new TimelensError("ERR_FILE_NOT_FOUND", `Predictions file not found: ${path}`, { path });
+      if (e.code === "ENOENT")
+        throw new TimelensError("ERR_FILE_NOT_FOUND", `Predictions file not found: ${path}`, { path });
       throw e;
     });
     const scored = scorePredictionText(text);
@@ -88,7 +107,10 @@ export async function metricsCommand(argv: string[]): Promise<number> {
     }
     unknownKeys = [...new Set(check.unknown.map((r) => r.key))];
     if (check.unknown.length > 0)
-      groups.push({ name: "(not in bench)", score: scorePredictions(check.unknown, { hasTimestampsField: (r) => hasTs.get(r) ?? true }) });
+      groups.push({
+        name: "(not in bench)",
+        score: scorePredictions(check.unknown, { hasTimestampsField: (r) => hasTs.get(r) ?? true }),
+      });
   } else {
     for (const f of perFile) groups.push({ name: basename(f.path).replace(/\.jsonl?$/i, ""), score: f.score });
   }
@@ -125,7 +147,9 @@ export async function metricsCommand(argv: string[]): Promise<number> {
       if (empty) out.push(`${g.name}: ${empty} empty answers (failed items, scored as misses)`);
       for (const u of g.score.unscorable) out.push(`${g.name}: line ${u.line} not scored: ${u.reason}`);
       if (g.expected !== undefined) {
-        out.push(`${g.name}: ${g.present}/${g.expected} annotation items predicted${g.missing!.length ? `, ${g.missing!.length} missing` : ""}`);
+        out.push(
+          `${g.name}: ${g.present}/${g.expected} annotation items predicted${g.missing!.length ? `, ${g.missing!.length} missing` : ""}`,
+        );
         for (const k of g.missing!.slice(0, showMissing)) out.push(`  missing: ${k}`);
         if (g.missing!.length > showMissing) out.push(`  ... and ${g.missing!.length - showMissing} more`);
       }

@@ -30,7 +30,9 @@ export async function modelsCommand(argv: string[]): Promise<number> {
     }
     if (models.length === 0) process.stdout.write(`no models in ${defaultModelsDir()}\n`);
     for (const m of models) {
-      const files = m.manifest.files.map((f) => `${f.role} ${f.type}${isAbsolute(f.path) ? " (HF cache)" : ""}`).join(", ");
+      const files = m.manifest.files
+        .map((f) => `${f.role} ${f.type}${isAbsolute(f.path) ? " (HF cache)" : ""}`)
+        .join(", ");
       process.stdout.write(`${m.repo}@${m.commit.slice(0, 12)}  ${formatBytes(m.bytes)}  ${files}\n`);
     }
     return EXIT.ok;
@@ -38,7 +40,10 @@ export async function modelsCommand(argv: string[]): Promise<number> {
   if (action === "rm") {
     if (!repo || extra.length) throw new UsageError("models rm needs one owner/repo");
     const gone = await removeModel(repo);
-    if (values.json) process.stdout.write(`${JSON.stringify({ removed: gone.map((m) => ({ repo: m.repo, commit: m.commit, bytes: m.bytes })) })}\n`);
+    if (values.json)
+      process.stdout.write(
+        `${JSON.stringify({ removed: gone.map((m) => ({ repo: m.repo, commit: m.commit, bytes: m.bytes })) })}\n`,
+      );
     else
       process.stdout.write(
         gone.length

@@ -60,7 +60,10 @@ export async function pullCommand(argv: string[]): Promise<number> {
     if (values.json) process.stdout.write(`${JSON.stringify(r)}\n`);
     else {
       const what =
-        r.source === "gguf" ? "downloaded" : [r.converted && "converted", r.quantized && "quantized"].filter(Boolean).join(" + ") || "already in the cache";
+        r.source === "gguf"
+          ? "downloaded"
+          : [r.converted && "converted", r.quantized && "quantized"].filter(Boolean).join(" + ") ||
+            "already in the cache";
       process.stdout.write(
         `${r.repo}@${r.commit.slice(0, 12)}: ${what}${r.downloadedBytes ? ` (${formatBytes(r.downloadedBytes)} downloaded)` : ""}\nmodel   ${r.model}\nmmproj  ${r.mmproj ?? "(none in this repo)"}\n`,
       );

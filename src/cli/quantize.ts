@@ -63,7 +63,9 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     const bpw = await bitsPerWeight(r.output);
     if (values.json) process.stdout.write(`${JSON.stringify({ ...r, bitsPerWeight: bpw })}\n`);
     else {
-      process.stdout.write(`${r.output}: ${r.type} (${bpw.toFixed(2)} bits per weight), ${mib(r.inputBytes)} -> ${mib(r.outputBytes)} in ${formatMs(r.ms)}\n`);
+      process.stdout.write(
+        `${r.output}: ${r.type} (${bpw.toFixed(2)} bits per weight), ${mib(r.inputBytes)} -> ${mib(r.outputBytes)} in ${formatMs(r.ms)}\n`,
+      );
     }
     return EXIT.ok;
   } finally {

@@ -114,22 +114,35 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const maxThumbnails = num(values["max-thumbnails"], "max-thumbnails");
   const thumbnailHeight = num(values["thumbnail-height"], "thumbnail-height");
   let results: GroundingResult[];
-  let model: string | { name?: string; path?: string; mmproj?: string } | undefined = values.model ? { path: values.model, mmproj: values.mmproj } : undefined;
+  let model: string | { name?: string; path?: string; mmproj?: string } | undefined = values.model
+    ? { path: values.model, mmproj: values.mmproj }
+    : undefined;
   const bar = new ProgressBar();
   if (values.from !== undefined) {
     if (queries.length > 0) throw new UsageError("report --from renders saved results: give no queries");
     results = readResults(await readText(values.from, "Result file"), values.from);
   } else {
     if (queries.length === 0) throw new UsageError("report needs at least one query (or --from result.json)");
-    if (!values.model || !values.mmproj) throw new UsageError("report needs --model and --mmproj (or --from result.json)");
+    if (!values.model || !values.mmproj)
+      throw new UsageError("report needs --model and --mmproj (or --from result.json)");
     const grounder = await loadGrounderFrom(values, signal);
     try {
       model = { name: grounder.info.name ?? undefined, path: values.model, mmproj: values.mmproj };
-      const session = await grounder.openVideo(video, { ...samplingFrom(values), signal, maxNewTokens: num(values["max-new-tokens"], "max-new-tokens") });
+      const session = await grounder.openVideo(video, {
+        ...samplingFrom(values),
+        signal,
+        maxNewTokens: num(values["max-new-tokens"], "max-new-tokens"),
+      });
       try {
         results = [];
         for (const q of queries) {
-          results.push(await session.ground(q, { maxNewTokens: num(values["max-new-tokens"], "max-new-tokens"), signal, onProgress: (p) => bar.update(p) }));
+          results.push(
+            await session.ground(q, {
+              maxNewTokens: num(values["max-new-tokens"], "max-new-tokens"),
+              signal,
+              onProgress: (p) => bar.update(p),
+            }),
+          );
         }
       } finally {
         await session.close();
@@ -148,15 +161,25 @@ export async function reportCommand(argv: string[]): Promise<number> {
     await writeOut(values.png, await renderTimelinePng(results, { ...options, thumbnails }));
     written.push(values.png);
   }
-  if (values.json) process.stdout.write(`${JSON.stringify({ written, thumbnails: thumbnails.length, results: results.length })}\n`);
-  else process.stdout.write(`wrote ${written.join(", ")} (${results.length} quer${results.length === 1 ? "y" : "ies"}, ${thumbnails.length} thumbnails)\n`);
+  if (values.json)
+    process.stdout.write(`${JSON.stringify({ written, thumbnails: thumbnails.length, results: results.length })}\n`);
+  else
+    process.stdout.write(
+      `wrote ${written.join(", ")} (${results.length} quer${results.length === 1 ? "y" : "ies"}, ${thumbnails.length} thumbnails)\n`,
+    );
   return EXIT.ok;
 }
 
-async function evalReport(values: Record<string, string | boolean | undefined>, positionals: string[], signal: AbortSignal): Promise<number> {
-  if (positionals.length > 0) throw new UsageError(`report --eval takes no positional arguments (got "${positionals[0]}")`);
+async function evalReport(
+  values: Record<string, string | boolean | undefined>,
+  positionals: string[],
+  signal: AbortSignal,
+): Promise<number> {
+  if (positionals.length > 0)
+    throw new UsageError(`report --eval takes no positional arguments (got "${positionals[0]}")`);
   const bench = values.bench as string | undefined;
-  if (!bench) throw new UsageError("report --eval needs --bench <dir|file.json> (the annotations the predictions belong to)");
+  if (!bench)
+    throw new UsageError("report --eval needs --bench <dir|file.json> (the annotations the predictions belong to)");
   const datasets = (values.datasets as string | undefined)
     ?.split(",")
     .map((s) => s.trim())
@@ -164,21 +187,35 @@ async function evalReport(values: Record<string, string | boolean | undefined>, 
   const annotations = await loadBench(bench, { datasets, videos: values.videos as string | undefined });
   const files = await predictionFiles(values.eval as string);
   let paper: PaperFigures = PUBLISHED;
-  if (values.paper) paper = parsePaperFigures(await readText(values.paper as string, "Paper figures file"), values.paper as string);
+  if (values.paper)
+    paper = parsePaperFigures(await readText(values.paper as string, "Paper figures file"), values.paper as string);
   const profile = values.profile ? getProfile(values.profile as string).id : undefined;
-  const paperModel = (values["paper-model"] as string | undefined) ?? (profile ? PROFILE_PAPER_MODEL[profile] : undefined) ?? null;
+  const paperModel =
+    (values["paper-model"] as string | undefined) ?? (profile ? PROFILE_PAPER_MODEL[profile] : undefined) ?? null;
   if (paperModel && !paper.models[paperModel]) {
-    throw new UsageError(`--paper-model "${paperModel}" is not in the published figures (${Object.keys(paper.models).join(", ")})`);
+    throw new UsageError(
+      `--paper-model "${paperModel}" is not in the published figures (${Object.keys(paper.models).join(", ")})`,
+    );
   }
   const examples = num(values.examples as string | undefined, "examples");
   const outDir = (values.out as string | undefined) ?? "timelens-report";
   const data = await loadEvalReportData(files, annotations);
   if (data.length === 0)
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `No prediction in ${files.join(", ")} belongs to the bench ${bench}`, { files, bench });
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      `No prediction in ${files.join(", ")} belongs to the bench ${bench}`,
+      { files, bench },
+    );
   const written: string[] = [];
   for (const d of data) {
     const html = await renderEvalReport(
-      { ...d, paper, paperModel, profile: (profile ?? "timelens-8b") as ProfileId, model: values.model as string | undefined },
+      {
+        ...d,
+        paper,
+        paperModel,
+        profile: (profile ?? "timelens-8b") as ProfileId,
+        model: values.model as string | undefined,
+      },
       { examples, signal },
     );
     const path = join(outDir, `${d.dataset}.html`);

@@ -24,7 +24,8 @@ puts the job back in the queue for another worker and exits at once.`;
 
 function count(value: string | undefined, name: string, min: number): number | undefined {
   const n = num(value, name);
-  if (n !== undefined && (!Number.isInteger(n) || n < min)) throw new UsageError(`--${name} must be an integer >= ${min}, got "${value}"`);
+  if (n !== undefined && (!Number.isInteger(n) || n < min))
+    throw new UsageError(`--${name} must be an integer >= ${min}, got "${value}"`);
   return n;
 }
 

@@ -49,14 +49,18 @@ async function readJson(dir: string, name: string, required: boolean): Promise<J
       if (!required) return null;
       throw new TimelensError("ERR_CHECKPOINT_INVALID", `${dir} has no ${name}`, { file: path });
     }
-    throw new TimelensError("ERR_CHECKPOINT_INVALID", `${path} cannot be read: ${(e as Error).message}`, { file: path });
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `${path} cannot be read: ${(e as Error).message}`, {
+      file: path,
+    });
   }
   try {
     const v = JSON.parse(text) as unknown;
     if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("not an object");
     return v as Json;
   } catch (e) {
-    throw new TimelensError("ERR_CHECKPOINT_INVALID", `${path} is not a JSON object (${(e as Error).message})`, { file: path });
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `${path} is not a JSON object (${(e as Error).message})`, {
+      file: path,
+    });
   }
 }
 
@@ -78,12 +82,22 @@ export function familyOf(config: Json): CheckpointFamily {
 /** Pure: which naming the tensors use. */
 export function layoutOf(names: readonly string[]): CheckpointLayout {
   const isNew = names.some((n) => n.startsWith("model.language_model.") || n.startsWith("model.visual."));
-  const isOld = names.some((n) => n.startsWith("model.layers.") || n.startsWith("model.embed_tokens.") || n.startsWith("visual."));
+  const isOld = names.some(
+    (n) => n.startsWith("model.layers.") || n.startsWith("model.embed_tokens.") || n.startsWith("visual."),
+  );
   if (isNew && isOld)
-    throw new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", "the checkpoint mixes both tensor-name layouts (model.language_model.* and model.layers.*)", {});
+    throw new TimelensError(
+      "ERR_CHECKPOINT_UNSUPPORTED",
+      "the checkpoint mixes both tensor-name layouts (model.language_model.* and model.layers.*)",
+      {},
+    );
   if (!isNew && !isOld) {
     const prefixes = [...new Set(names.map((n) => n.split(".").slice(0, 2).join(".")))].slice(0, 8);
-    throw new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", `no known tensor-name layout; tensor names start with ${prefixes.join(", ")}`, { prefixes });
+    throw new TimelensError(
+      "ERR_CHECKPOINT_UNSUPPORTED",
+      `no known tensor-name layout; tensor names start with ${prefixes.join(", ")}`,
+      { prefixes },
+    );
   }
   return isNew ? "new" : "old";
 }
@@ -93,20 +107,27 @@ async function shardFiles(dir: string): Promise<{ files: string[]; weightMap: Re
   if (index) {
     const map = index.weight_map;
     if (!map || typeof map !== "object")
-      throw new TimelensError("ERR_CHECKPOINT_INVALID", "model.safetensors.index.json has no weight_map", { file: join(dir, "model.safetensors.index.json") });
+      throw new TimelensError("ERR_CHECKPOINT_INVALID", "model.safetensors.index.json has no weight_map", {
+        file: join(dir, "model.safetensors.index.json"),
+      });
     const weightMap = map as Record<string, string>;
     const files = [...new Set(Object.values(weightMap))].sort();
     for (const f of files) {
       if (typeof f !== "string" || f.includes("/") || f.includes("\\") || !existsSync(join(dir, f))) {
-        throw new TimelensError("ERR_CHECKPOINT_INVALID", `model.safetensors.index.json names shard ${JSON.stringify(f)}, which is not in ${dir}`, {
-          file: join(dir, String(f)),
-        });
+        throw new TimelensError(
+          "ERR_CHECKPOINT_INVALID",
+          `model.safetensors.index.json names shard ${JSON.stringify(f)}, which is not in ${dir}`,
+          {
+            file: join(dir, String(f)),
+          },
+        );
       }
     }
     return { files, weightMap };
   }
   const files = (await fsp.readdir(dir)).filter((f) => f.startsWith("model") && f.endsWith(".safetensors")).sort();
-  if (files.length === 0) throw new TimelensError("ERR_CHECKPOINT_INVALID", `${dir} has no model*.safetensors`, { dir });
+  if (files.length === 0)
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `${dir} has no model*.safetensors`, { dir });
   return { files, weightMap: null };
 }
 
@@ -116,7 +137,10 @@ export function expectedShapes(family: CheckpointFamily, config: Json): Map<stri
   const e = new Map<string, number[]>();
   const n = (v: unknown, key: string) => {
     if (typeof v !== "number" || !Number.isInteger(v) || v <= 0)
-      throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: ${key} is missing or invalid`, { file: "config.json", key });
+      throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: ${key} is missing or invalid`, {
+        file: "config.json",
+        key,
+      });
     return v;
   };
   const hidden = n(h.hidden_size, "hidden_size");
@@ -220,7 +244,11 @@ export function checkShapes(family: CheckpointFamily, config: Json, tensors: rea
   }
   for (const name of expected.keys()) {
     if (!seen.has(name) && name !== "visual.pos_embed.weight") {
-      throw new TimelensError("ERR_CHECKPOINT_INVALID", `the checkpoint has no tensor "${name}", which config.json implies`, { tensor: name });
+      throw new TimelensError(
+        "ERR_CHECKPOINT_INVALID",
+        `the checkpoint has no tensor "${name}", which config.json implies`,
+        { tensor: name },
+      );
     }
   }
 }
@@ -233,7 +261,10 @@ export async function openCheckpoint(dirIn: string): Promise<Checkpoint> {
   } catch {
     throw new TimelensError("ERR_FILE_NOT_FOUND", `${dir} does not exist`, { path: dir });
   }
-  if (!st.isDirectory()) throw new TimelensError("ERR_CHECKPOINT_INVALID", `${dir} is not a directory (give the checkpoint's folder)`, { path: dir });
+  if (!st.isDirectory())
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `${dir} is not a directory (give the checkpoint's folder)`, {
+      path: dir,
+    });
   const config = await readJson(dir, "config.json", true);
   const family = familyOf(config);
   const tokenizer = await readJson(dir, "tokenizer.json", true);
@@ -241,7 +272,8 @@ export async function openCheckpoint(dirIn: string): Promise<Checkpoint> {
   const generationConfig = await readJson(dir, "generation_config.json", false);
   const preprocessorConfig = await readJson(dir, "preprocessor_config.json", false);
   let chatTemplateFile: string | null = null;
-  if (existsSync(join(dir, "chat_template.jinja"))) chatTemplateFile = await fsp.readFile(join(dir, "chat_template.jinja"), "utf8");
+  if (existsSync(join(dir, "chat_template.jinja")))
+    chatTemplateFile = await fsp.readFile(join(dir, "chat_template.jinja"), "utf8");
   else {
     const ct = await readJson(dir, "chat_template.json", false);
     if (ct && typeof ct.chat_template === "string") chatTemplateFile = ct.chat_template;
@@ -255,12 +287,19 @@ export async function openCheckpoint(dirIn: string): Promise<Checkpoint> {
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       if (names.has(e.name))
-        throw new TimelensError("ERR_CHECKPOINT_INVALID", `tensor "${e.name}" is in more than one shard`, { tensor: e.name, file: e.file });
-      if (weightMap && weightMap[e.name] !== undefined && weightMap[e.name] !== f) {
-        throw new TimelensError("ERR_CHECKPOINT_INVALID", `the index puts "${e.name}" in ${weightMap[e.name]} but it is in ${f}`, {
+        throw new TimelensError("ERR_CHECKPOINT_INVALID", `tensor "${e.name}" is in more than one shard`, {
           tensor: e.name,
           file: e.file,
         });
+      if (weightMap && weightMap[e.name] !== undefined && weightMap[e.name] !== f) {
+        throw new TimelensError(
+          "ERR_CHECKPOINT_INVALID",
+          `the index puts "${e.name}" in ${weightMap[e.name]} but it is in ${f}`,
+          {
+            tensor: e.name,
+            file: e.file,
+          },
+        );
       }
       names.add(e.name);
       if (isIgnoredTensor(e.name)) continue;
@@ -270,7 +309,10 @@ export async function openCheckpoint(dirIn: string): Promise<Checkpoint> {
   if (weightMap) {
     for (const [name, f] of Object.entries(weightMap)) {
       if (!names.has(name))
-        throw new TimelensError("ERR_CHECKPOINT_INVALID", `the index puts "${name}" in ${f}, which does not hold it`, { tensor: name, file: join(dir, f) });
+        throw new TimelensError("ERR_CHECKPOINT_INVALID", `the index puts "${name}" in ${f}, which does not hold it`, {
+          tensor: name,
+          file: join(dir, f),
+        });
     }
   }
   const layout = layoutOf(tensors.map((t) => t.name));
@@ -278,5 +320,16 @@ export async function openCheckpoint(dirIn: string): Promise<Checkpoint> {
   const ds = deepstackIndexes(family, config);
   for (const t of tensors) mapTensorName(t.canonical, family, ds);
   checkShapes(family, config, tensors);
-  return { dir, family, layout, config, generationConfig, preprocessorConfig, tokenizer, tokenizerConfig, chatTemplateFile, tensors };
+  return {
+    dir,
+    family,
+    layout,
+    config,
+    generationConfig,
+    preprocessorConfig,
+    tokenizer,
+    tokenizerConfig,
+    chatTemplateFile,
+    tensors,
+  };
 }

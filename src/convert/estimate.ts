@@ -41,13 +41,18 @@ export interface ConvertNeeds {
 function outType(t: string, what: string): OutType {
   const u = t.toUpperCase();
   if (u !== "F32" && u !== "F16" && u !== "BF16" && u !== "Q8_0")
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `${what} must be one of f32, f16, bf16, q8_0, got ${JSON.stringify(t)}`, { [what]: t });
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      `${what} must be one of f32, f16, bf16, q8_0, got ${JSON.stringify(t)}`,
+      { [what]: t },
+    );
   return u;
 }
 
 function quantType(t: string): QuantType {
   const u = t.toUpperCase() as QuantType;
-  if (!QUANT_TYPES.includes(u)) throw new TimelensError("ERR_INVALID_ARGUMENT", `unknown quantization type ${JSON.stringify(t)}`, { quant: t });
+  if (!QUANT_TYPES.includes(u))
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `unknown quantization type ${JSON.stringify(t)}`, { quant: t });
   return u;
 }
 
@@ -83,7 +88,8 @@ export function convertNeeds(config: Json, want: ConvertNeedsRequest): ConvertNe
     for (const mapped of mapTensorName(canonical, family, ds)) {
       const dims = partShape(shape, mapped.part, canonical).reverse();
       const elements = dims.reduce((a, b) => a * b, 1);
-      const size = (t: OutType) => alignUp(encodedBytes(elements, outputType(mapped.gguf, dims, t, target)), GGUF_DEFAULT_ALIGNMENT);
+      const size = (t: OutType) =>
+        alignUp(encodedBytes(elements, outputType(mapped.gguf, dims, t, target)), GGUF_DEFAULT_ALIGNMENT);
       if (target === "mmproj") {
         if (mmprojType) needs.mmproj += size(mmprojType);
         continue;

@@ -17,7 +17,14 @@ import { ChunkPool, tensorSource } from "./stream";
 import type { ConvertOptions, ConvertProgress, ConvertResult, MmprojOutType, TextOutType } from "./types";
 import { tokenizerMetadata } from "./vocab";
 
-export type { ConvertOptions, ConvertProgress, ConvertResult, MmprojOutType, TextOutType, CheckpointFamily } from "./types";
+export type {
+  ConvertOptions,
+  ConvertProgress,
+  ConvertResult,
+  MmprojOutType,
+  TextOutType,
+  CheckpointFamily,
+} from "./types";
 export { openCheckpoint } from "./checkpoint";
 export { type ConvertNeeds, type ConvertNeedsRequest, convertNeeds } from "./estimate";
 
@@ -47,11 +54,21 @@ function planFile(ckpt: Checkpoint, target: TensorTarget, fileType: OutType): Pl
 
 function fileTypeOf(t: string, allowed: readonly string[], what: string): OutType {
   if (!allowed.includes(t))
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `${what} must be one of ${allowed.join(", ")}, got ${JSON.stringify(t)}`, { [what]: t });
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      `${what} must be one of ${allowed.join(", ")}, got ${JSON.stringify(t)}`,
+      { [what]: t },
+    );
   return t.toUpperCase() as OutType;
 }
 
-function metadataFor(ckpt: Checkpoint, target: TensorTarget, fileType: OutType, name: string, tensors: PlannedTensor[]): Record<string, GgufMetadataInput> {
+function metadataFor(
+  ckpt: Checkpoint,
+  target: TensorTarget,
+  fileType: OutType,
+  name: string,
+  tensors: PlannedTensor[],
+): Record<string, GgufMetadataInput> {
   const params = tensors.reduce((n, t) => n + t.dims.reduce((a, b) => a * b, 1), 0);
   if (target === "text") {
     const vocabSize = textHparams(ckpt.config).vocab_size;
@@ -60,15 +77,24 @@ function metadataFor(ckpt: Checkpoint, target: TensorTarget, fileType: OutType, 
       ...textModelKeys(ckpt.family, ckpt.config, fileType),
       "general.quantization_version": gguf.u32(2),
       ...tokenizerMetadata(
-        { tokenizer: ckpt.tokenizer, tokenizerConfig: ckpt.tokenizerConfig, config: ckpt.config, chatTemplateFile: ckpt.chatTemplateFile },
+        {
+          tokenizer: ckpt.tokenizer,
+          tokenizerConfig: ckpt.tokenizerConfig,
+          config: ckpt.config,
+          chatTemplateFile: ckpt.chatTemplateFile,
+        },
         typeof vocabSize === "number" ? vocabSize : undefined,
       ),
     };
   }
   if (!ckpt.preprocessorConfig)
-    throw new TimelensError("ERR_CHECKPOINT_INVALID", `${ckpt.dir} has no preprocessor_config.json (the projector needs its image mean and std)`, {
-      dir: ckpt.dir,
-    });
+    throw new TimelensError(
+      "ERR_CHECKPOINT_INVALID",
+      `${ckpt.dir} has no preprocessor_config.json (the projector needs its image mean and std)`,
+      {
+        dir: ckpt.dir,
+      },
+    );
   return {
     ...generalKeys("clip", "mmproj", name, params, ckpt.generationConfig),
     ...mmprojKeys(ckpt.family, ckpt.config, ckpt.preprocessorConfig, fileType),
@@ -76,10 +102,21 @@ function metadataFor(ckpt: Checkpoint, target: TensorTarget, fileType: OutType, 
   };
 }
 
-async function writeFile(ckpt: Checkpoint, target: TensorTarget, fileType: OutType, name: string, path: string, opts: ConvertOptions): Promise<number> {
+async function writeFile(
+  ckpt: Checkpoint,
+  target: TensorTarget,
+  fileType: OutType,
+  name: string,
+  path: string,
+  opts: ConvertOptions,
+): Promise<number> {
   const planned = planFile(ckpt, target, fileType);
   if (planned.length === 0)
-    throw new TimelensError("ERR_CHECKPOINT_INVALID", `the checkpoint has no ${target === "text" ? "text model" : "vision"} tensors`, { dir: ckpt.dir });
+    throw new TimelensError(
+      "ERR_CHECKPOINT_INVALID",
+      `the checkpoint has no ${target === "text" ? "text model" : "vision"} tensors`,
+      { dir: ckpt.dir },
+    );
   const metadata = metadataFor(ckpt, target, fileType, name, planned);
   const reader = new RangeReader();
   const pool = new ChunkPool();
@@ -97,7 +134,15 @@ async function writeFile(ckpt: Checkpoint, target: TensorTarget, fileType: OutTy
   try {
     const { bytes } = await writeGguf(
       path,
-      { metadata, tensors: planned.map((p) => ({ name: p.mapped.gguf, dims: p.dims, type: p.type, source: tensorSource(p, reader, pool) })) },
+      {
+        metadata,
+        tensors: planned.map((p) => ({
+          name: p.mapped.gguf,
+          dims: p.dims,
+          type: p.type,
+          source: tensorSource(p, reader, pool),
+        })),
+      },
       {
         signal: opts.signal,
         onTensor: (tensor, done) => opts.onProgress?.({ stage, done: Math.min(done, total), total, tensor }),
@@ -125,8 +170,12 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
   const ckpt = await openCheckpoint(opts.dir);
   const name = opts.name ?? defaultName(opts.dir);
   const modelPath = opts.outfile === null ? null : resolve(opts.outfile ?? join(ckpt.dir, `${name}-${textType}.gguf`));
-  const mmprojPath = opts.mmprojOutfile === null ? null : resolve(opts.mmprojOutfile ?? join(ckpt.dir, `mmproj-${name}-${mmprojType}.gguf`));
-  if (!modelPath && !mmprojPath) throw new TimelensError("ERR_INVALID_ARGUMENT", "both outputs are skipped: nothing to convert", {});
+  const mmprojPath =
+    opts.mmprojOutfile === null
+      ? null
+      : resolve(opts.mmprojOutfile ?? join(ckpt.dir, `mmproj-${name}-${mmprojType}.gguf`));
+  if (!modelPath && !mmprojPath)
+    throw new TimelensError("ERR_INVALID_ARGUMENT", "both outputs are skipped: nothing to convert", {});
   if (modelPath && modelPath === mmprojPath)
     throw new TimelensError("ERR_INVALID_ARGUMENT", "outfile and mmprojOutfile are the same path", { path: modelPath });
   const written: string[] = [];

@@ -29,17 +29,24 @@ function findOptional(obj: Json, keys: readonly string[]): unknown {
 
 function int(v: unknown, what: string): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-    throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: ${what} is ${JSON.stringify(v)}, not a non-negative integer`, {
-      file: "config.json",
-      key: what,
-    });
+    throw new TimelensError(
+      "ERR_CHECKPOINT_INVALID",
+      `config.json: ${what} is ${JSON.stringify(v)}, not a non-negative integer`,
+      {
+        file: "config.json",
+        key: what,
+      },
+    );
   }
   return v;
 }
 
 function num(v: unknown, what: string): number {
   if (typeof v !== "number" || !Number.isFinite(v))
-    throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: ${what} is not a number`, { file: "config.json", key: what });
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: ${what} is not a number`, {
+      file: "config.json",
+      key: what,
+    });
   return v;
 }
 
@@ -51,7 +58,8 @@ export function textHparams(config: Json): Json {
 
 /** Python's "{:.Nf}" for the size label; ties are rare enough that toFixed agrees. */
 function roundedCount(n: number): string {
-  const [scaled, suffix] = n > 1e12 ? [n * 1e-12, "T"] : n > 1e9 ? [n * 1e-9, "B"] : n > 1e6 ? [n * 1e-6, "M"] : [n * 1e-3, "K"];
+  const [scaled, suffix] =
+    n > 1e12 ? [n * 1e-12, "T"] : n > 1e9 ? [n * 1e-9, "B"] : n > 1e6 ? [n * 1e-6, "M"] : [n * 1e-3, "K"];
   const digits = String(Math.round(scaled)).replace(/^0+/, "").length;
   return `${scaled.toFixed(Math.max(2 - digits, 0))}${suffix}`;
 }
@@ -82,7 +90,13 @@ function samplingKeys(gen: Json | null): Record<string, GgufMetadataInput> {
 }
 
 /** The general.* keys every file starts with. */
-export function generalKeys(arch: string, type: "model" | "mmproj", name: string, totalParams: number, gen: Json | null): Record<string, GgufMetadataInput> {
+export function generalKeys(
+  arch: string,
+  type: "model" | "mmproj",
+  name: string,
+  totalParams: number,
+  gen: Json | null,
+): Record<string, GgufMetadataInput> {
   return {
     "general.architecture": arch,
     "general.type": type,
@@ -95,18 +109,37 @@ export function generalKeys(arch: string, type: "model" | "mmproj", name: string
 export const TEXT_ARCH: Record<CheckpointFamily, string> = { qwen3vl: "qwen3vl", "qwen2.5vl": "qwen2vl" };
 
 /** Architecture keys of the text GGUF (between general.* and tokenizer.*). */
-export function textModelKeys(family: CheckpointFamily, config: Json, fileType: OutType): Record<string, GgufMetadataInput> {
+export function textModelKeys(
+  family: CheckpointFamily,
+  config: Json,
+  fileType: OutType,
+): Record<string, GgufMetadataInput> {
   const h = textHparams(config);
   const a = TEXT_ARCH[family];
   const md: Record<string, GgufMetadataInput> = {};
-  md[`${a}.block_count`] = gguf.u32(int(find(h, ["n_layers", "num_hidden_layers", "n_layer", "num_layers"], "config.json"), "num_hidden_layers"));
+  md[`${a}.block_count`] = gguf.u32(
+    int(find(h, ["n_layers", "num_hidden_layers", "n_layer", "num_layers"], "config.json"), "num_hidden_layers"),
+  );
   const u32 = (key: string, keys: string[]) => {
     const v = findOptional(h, keys);
     if (v !== undefined) md[`${a}.${key}`] = gguf.u32(int(v, keys[0]));
   };
-  u32("context_length", ["max_position_embeddings", "n_ctx", "n_positions", "max_length", "max_sequence_length", "model_max_length"]);
+  u32("context_length", [
+    "max_position_embeddings",
+    "n_ctx",
+    "n_positions",
+    "max_length",
+    "max_sequence_length",
+    "model_max_length",
+  ]);
   u32("embedding_length", ["hidden_size", "n_embd", "dim"]);
-  u32("feed_forward_length", ["prefix_dense_intermediate_size", "dense_intermediate_size", "intermediate_size", "n_inner", "hidden_dim"]);
+  u32("feed_forward_length", [
+    "prefix_dense_intermediate_size",
+    "dense_intermediate_size",
+    "intermediate_size",
+    "n_inner",
+    "hidden_dim",
+  ]);
   u32("attention.head_count", ["num_attention_heads", "n_head", "n_heads"]);
   u32("attention.head_count_kv", ["num_key_value_heads", "n_kv_heads"]);
   if (h.is_causal === false) md[`${a}.attention.causal`] = false;
@@ -119,11 +152,17 @@ export function textModelKeys(family: CheckpointFamily, config: Json, fileType: 
   }
   const ropeType = rope.rope_type ?? rope.type;
   if (ropeType === "linear" || ropeType === "yarn" || ropeType === "su" || ropeType === "longrope") {
-    throw new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", `config.json: rope scaling "${String(ropeType)}" is not used by TimeLens models and not supported`, {
-      file: "config.json",
-    });
+    throw new TimelensError(
+      "ERR_CHECKPOINT_UNSUPPORTED",
+      `config.json: rope scaling "${String(ropeType)}" is not used by TimeLens models and not supported`,
+      {
+        file: "config.json",
+      },
+    );
   }
-  const theta = rope.rope_theta ?? findOptional(h, ["global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta", "rotary_emb_base"]);
+  const theta =
+    rope.rope_theta ??
+    findOptional(h, ["global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta", "rotary_emb_base"]);
   if (theta !== undefined) md[`${a}.rope.freq_base`] = gguf.f32(num(theta, "rope_theta"));
   const rms = findOptional(h, ["rms_norm_eps", "norm_eps"]);
   if (rms !== undefined) md[`${a}.attention.layer_norm_rms_epsilon`] = gguf.f32(num(rms, "rms_norm_eps"));
@@ -168,20 +207,38 @@ export function deepstackIndexes(family: CheckpointFamily, config: Json): number
 }
 
 /** Clip keys of the mmproj GGUF. */
-export function mmprojKeys(family: CheckpointFamily, config: Json, preprocessor: Json, fileType: OutType): Record<string, GgufMetadataInput> {
+export function mmprojKeys(
+  family: CheckpointFamily,
+  config: Json,
+  preprocessor: Json,
+  fileType: OutType,
+): Record<string, GgufMetadataInput> {
   const v = visionHparams(family, config);
   const text = textHparams(config);
   const nEmbdText = text.hidden_size ?? text.n_embd;
   if (typeof nEmbdText !== "number" || nEmbdText <= 0) throw missing("config.json", ["hidden_size"]);
-  const blockKeys = ["n_layers", "num_hidden_layers", "n_layer", "num_layers", "depth", "layers", "encoder_layers", "vt_num_hidden_layers"];
+  const blockKeys = [
+    "n_layers",
+    "num_hidden_layers",
+    "n_layer",
+    "num_layers",
+    "depth",
+    "layers",
+    "encoder_layers",
+    "vt_num_hidden_layers",
+  ];
   const mean = preprocessor.image_mean;
   const std = preprocessor.image_std;
   const floats = (x: unknown, what: string) => {
     if (!Array.isArray(x) || x.length === 0 || x.some((e) => typeof e !== "number")) {
-      throw new TimelensError("ERR_CHECKPOINT_INVALID", `preprocessor_config.json: ${what} is missing or not a list of numbers`, {
-        file: "preprocessor_config.json",
-        key: what,
-      });
+      throw new TimelensError(
+        "ERR_CHECKPOINT_INVALID",
+        `preprocessor_config.json: ${what} is missing or not a list of numbers`,
+        {
+          file: "preprocessor_config.json",
+          key: what,
+        },
+      );
     }
     return gguf.arr("f32", x as number[]);
   };
@@ -191,11 +248,18 @@ export function mmprojKeys(family: CheckpointFamily, config: Json, preprocessor:
     "clip.vision.projection_dim": gguf.u32(int(nEmbdText, "hidden_size")),
     "clip.vision.image_size": gguf.u32(int(v.image_size, "vision_config.image_size")),
     "clip.vision.patch_size": gguf.u32(int(find(v, ["patch_size"], "config.json"), "vision_config.patch_size")),
-    "clip.vision.embedding_length": gguf.u32(int(find(v, ["hidden_size", "width", "vt_hidden_size"], "config.json"), "vision_config.hidden_size")),
-    "clip.vision.feed_forward_length": gguf.u32(int(find(v, ["intermediate_size", "vt_intermediate_size"], "config.json"), "vision_config.intermediate_size")),
+    "clip.vision.embedding_length": gguf.u32(
+      int(find(v, ["hidden_size", "width", "vt_hidden_size"], "config.json"), "vision_config.hidden_size"),
+    ),
+    "clip.vision.feed_forward_length": gguf.u32(
+      int(find(v, ["intermediate_size", "vt_intermediate_size"], "config.json"), "vision_config.intermediate_size"),
+    ),
     "clip.vision.block_count": gguf.u32(int(find(v, blockKeys, "config.json"), "vision_config.depth")),
     "clip.vision.attention.head_count": gguf.u32(
-      int(find(v, ["num_attention_heads", "num_heads", "heads", "vt_num_attention_heads"], "config.json"), "vision_config.num_heads"),
+      int(
+        find(v, ["num_attention_heads", "num_heads", "heads", "vt_num_attention_heads"], "config.json"),
+        "vision_config.num_heads",
+      ),
     ),
     "clip.vision.image_mean": floats(mean, "image_mean"),
     "clip.vision.image_std": floats(std, "image_std"),
@@ -203,14 +267,19 @@ export function mmprojKeys(family: CheckpointFamily, config: Json, preprocessor:
   if (family === "qwen3vl") {
     md["clip.projector_type"] = "qwen3vl_merger";
     md["clip.use_gelu"] = true;
-    if (v.spatial_merge_size !== undefined) md["clip.vision.spatial_merge_size"] = gguf.u32(int(v.spatial_merge_size, "vision_config.spatial_merge_size"));
+    if (v.spatial_merge_size !== undefined)
+      md["clip.vision.spatial_merge_size"] = gguf.u32(int(v.spatial_merge_size, "vision_config.spatial_merge_size"));
     const eps = ((config.text_config as Json | undefined)?.rms_norm_eps as number | undefined) ?? 1e-6;
     md["clip.vision.attention.layer_norm_epsilon"] = gguf.f32(num(eps, "text_config.rms_norm_eps"));
     const depth = int(v.num_hidden_layers ?? 0, "vision_config.depth");
     const flags = new Array<boolean>(depth).fill(false);
     for (const i of deepstackIndexes(family, config)) {
       if (i >= depth)
-        throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: deepstack index ${i} is past the ${depth} vision layers`, { file: "config.json" });
+        throw new TimelensError(
+          "ERR_CHECKPOINT_INVALID",
+          `config.json: deepstack index ${i} is past the ${depth} vision layers`,
+          { file: "config.json" },
+        );
       flags[i] = true;
     }
     if (depth > 0) md["clip.vision.is_deepstack_layers"] = gguf.arr("bool", flags);
@@ -218,13 +287,18 @@ export function mmprojKeys(family: CheckpointFamily, config: Json, preprocessor:
     md["clip.projector_type"] = "qwen2.5vl_merger";
     md["clip.use_silu"] = true;
     const full = v.fullatt_block_indexes;
-    if (!Array.isArray(full) || full.length === 0) throw missing("config.json", ["vision_config.fullatt_block_indexes"]);
+    if (!Array.isArray(full) || full.length === 0)
+      throw missing("config.json", ["vision_config.fullatt_block_indexes"]);
     const pattern = int(full[0], "fullatt_block_indexes[0]") + 1;
     for (let i = 1; i < full.length; i++) {
       if (full[i] - full[i - 1] !== pattern)
-        throw new TimelensError("ERR_CHECKPOINT_INVALID", `config.json: fullatt_block_indexes ${JSON.stringify(full)} are not evenly spaced`, {
-          file: "config.json",
-        });
+        throw new TimelensError(
+          "ERR_CHECKPOINT_INVALID",
+          `config.json: fullatt_block_indexes ${JSON.stringify(full)} are not evenly spaced`,
+          {
+            file: "config.json",
+          },
+        );
     }
     md["clip.vision.n_wa_pattern"] = gguf.u32(pattern);
     md["clip.vision.attention.layer_norm_epsilon"] = gguf.f32(num(config.rms_norm_eps ?? 1e-6, "rms_norm_eps"));

@@ -30,7 +30,9 @@ export function canonicalName(name: string): string {
 
 /** Tensors the official converter drops without a word (buffers, not weights). */
 export function isIgnoredTensor(name: string): boolean {
-  return name.endsWith(".attention.masked_bias") || name.endsWith(".attention.bias") || name.endsWith(".rotary_emb.inv_freq");
+  return (
+    name.endsWith(".attention.masked_bias") || name.endsWith(".attention.bias") || name.endsWith(".rotary_emb.inv_freq")
+  );
 }
 
 export function targetOf(canonical: string): TensorTarget {
@@ -52,8 +54,22 @@ const TEXT_LAYER: Record<string, string> = {
 };
 
 const VISION_BLOCK: Record<CheckpointFamily, Record<string, string>> = {
-  qwen3vl: { "attn.qkv": "attn_qkv", "attn.proj": "attn_out", "mlp.linear_fc1": "ffn_up", "mlp.linear_fc2": "ffn_down", norm1: "ln1", norm2: "ln2" },
-  "qwen2.5vl": { "attn.proj": "attn_out", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down", norm1: "ln1", norm2: "ln2" },
+  qwen3vl: {
+    "attn.qkv": "attn_qkv",
+    "attn.proj": "attn_out",
+    "mlp.linear_fc1": "ffn_up",
+    "mlp.linear_fc2": "ffn_down",
+    norm1: "ln1",
+    norm2: "ln2",
+  },
+  "qwen2.5vl": {
+    "attn.proj": "attn_out",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+    norm1: "ln1",
+    norm2: "ln2",
+  },
 };
 
 const MERGER: Record<CheckpointFamily, Record<string, string>> = {
@@ -64,7 +80,11 @@ const MERGER: Record<CheckpointFamily, Record<string, string>> = {
 const DEEPSTACK: Record<string, string> = { norm: "norm", linear_fc1: "fc1", linear_fc2: "fc2" };
 
 function unknown(name: string): TimelensError {
-  return new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", `tensor "${name}" is not one the converter knows for this family`, { tensor: name });
+  return new TimelensError(
+    "ERR_CHECKPOINT_UNSUPPORTED",
+    `tensor "${name}" is not one the converter knows for this family`,
+    { tensor: name },
+  );
 }
 
 /** Splits "<stem>.weight" / "<stem>.bias". */
@@ -100,7 +120,10 @@ function mapVision(c: string, family: CheckpointFamily, deepstackIndexes: readon
     const s = splitSuffix(block[2]);
     if (!s) throw unknown(c);
     if (family === "qwen2.5vl" && s[0] === "attn.qkv") {
-      return ["attn_q", "attn_k", "attn_v"].map((t, index) => ({ gguf: `v.blk.${block[1]}.${t}.${s[1]}`, part: { kind: "rows", index, of: 3 } as const }));
+      return ["attn_q", "attn_k", "attn_v"].map((t, index) => ({
+        gguf: `v.blk.${block[1]}.${t}.${s[1]}`,
+        part: { kind: "rows", index, of: 3 } as const,
+      }));
     }
     const t = VISION_BLOCK[family][s[0]];
     if (!t) throw unknown(c);
@@ -121,7 +144,11 @@ function mapVision(c: string, family: CheckpointFamily, deepstackIndexes: readon
 }
 
 /** The GGUF tensors one checkpoint tensor becomes (canonical name, see `canonicalName`). */
-export function mapTensorName(canonical: string, family: CheckpointFamily, deepstackIndexes: readonly number[] = []): MappedTensor[] {
+export function mapTensorName(
+  canonical: string,
+  family: CheckpointFamily,
+  deepstackIndexes: readonly number[] = [],
+): MappedTensor[] {
   return targetOf(canonical) === "mmproj" ? mapVision(canonical, family, deepstackIndexes) : mapText(canonical);
 }
 
@@ -130,13 +157,21 @@ export function partShape(shape: readonly number[], part: TensorPart, name: stri
   if (part.kind === "all") return [...shape];
   if (part.kind === "rows") {
     if (shape[0] % part.of !== 0)
-      throw new TimelensError("ERR_CHECKPOINT_INVALID", `tensor "${name}": dim 0 (${shape[0]}) does not split in ${part.of}`, { tensor: name });
+      throw new TimelensError(
+        "ERR_CHECKPOINT_INVALID",
+        `tensor "${name}": dim 0 (${shape[0]}) does not split in ${part.of}`,
+        { tensor: name },
+      );
     return [shape[0] / part.of, ...shape.slice(1)];
   }
   if (shape.length !== 5 || shape[2] !== 2) {
-    throw new TimelensError("ERR_CHECKPOINT_INVALID", `tensor "${name}": expected a Conv3D weight [out, in, 2, kh, kw], got [${shape.join(", ")}]`, {
-      tensor: name,
-    });
+    throw new TimelensError(
+      "ERR_CHECKPOINT_INVALID",
+      `tensor "${name}": expected a Conv3D weight [out, in, 2, kh, kw], got [${shape.join(", ")}]`,
+      {
+        tensor: name,
+      },
+    );
   }
   return [shape[0], shape[1], shape[3], shape[4]];
 }
@@ -146,7 +181,12 @@ export function partShape(shape: readonly number[], part: TensorPart, name: stri
  * non-weights and position embeddings stay F32; the mmproj's patch embedding is F16 for f16
  * output and F32 otherwise; Q8_0 falls back to F16 for rows that are not whole blocks.
  */
-export function outputType(gguf: string, ggufDims: readonly number[], fileType: OutType, target: TensorTarget): OutType {
+export function outputType(
+  gguf: string,
+  ggufDims: readonly number[],
+  fileType: OutType,
+  target: TensorTarget,
+): OutType {
   if (target === "mmproj") {
     if (gguf.includes(".patch_embd.weight")) return fileType === "F16" ? "F16" : "F32";
     if (gguf.includes(".position_embd.")) return "F32";

@@ -29,25 +29,41 @@ function invalid(file: string, message: string, details: Record<string, unknown>
 }
 
 /** Pure: validates a parsed header against the file size and returns its entries. */
-export function parseSafetensorsHeader(file: string, header: unknown, dataStart: number, fileSize: number): SafetensorsEntry[] {
-  if (typeof header !== "object" || header === null || Array.isArray(header)) throw invalid(file, "the safetensors header is not a JSON object");
+export function parseSafetensorsHeader(
+  file: string,
+  header: unknown,
+  dataStart: number,
+  fileSize: number,
+): SafetensorsEntry[] {
+  if (typeof header !== "object" || header === null || Array.isArray(header))
+    throw invalid(file, "the safetensors header is not a JSON object");
   const entries: SafetensorsEntry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") continue;
     const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof t !== "object" || t === null) throw invalid(file, `tensor "${name}" has no description`, { tensor: name });
+    if (typeof t !== "object" || t === null)
+      throw invalid(file, `tensor "${name}" has no description`, { tensor: name });
     if (t.dtype !== "BF16" && t.dtype !== "F16" && t.dtype !== "F32") {
-      throw new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", `${file}: tensor "${name}" has dtype ${String(t.dtype)}; the converter reads BF16, F16 and F32`, {
-        file,
-        tensor: name,
-        dtype: t.dtype,
-      });
+      throw new TimelensError(
+        "ERR_CHECKPOINT_UNSUPPORTED",
+        `${file}: tensor "${name}" has dtype ${String(t.dtype)}; the converter reads BF16, F16 and F32`,
+        {
+          file,
+          tensor: name,
+          dtype: t.dtype,
+        },
+      );
     }
     const shape = t.shape;
     if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0))
       throw invalid(file, `tensor "${name}" has an invalid shape`, { tensor: name });
     const offs = t.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[1] < offs[0]) {
+    if (
+      !Array.isArray(offs) ||
+      offs.length !== 2 ||
+      !offs.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+      offs[1] < offs[0]
+    ) {
       throw invalid(file, `tensor "${name}" has invalid data_offsets`, { tensor: name });
     }
     const elements = (shape as number[]).reduce((a, b) => a * b, 1);
@@ -61,7 +77,11 @@ export function parseSafetensorsHeader(file: string, header: unknown, dataStart:
     }
     const offset = dataStart + offs[0];
     if (offset + byteLength > fileSize) {
-      throw invalid(file, `tensor "${name}" ends at byte ${offset + byteLength} but the file has ${fileSize} (truncated?)`, { tensor: name, fileSize });
+      throw invalid(
+        file,
+        `tensor "${name}" ends at byte ${offset + byteLength} but the file has ${fileSize} (truncated?)`,
+        { tensor: name, fileSize },
+      );
     }
     entries.push({ name, dtype: t.dtype, shape: shape as number[], offset, byteLength, file });
   }
@@ -69,7 +89,9 @@ export function parseSafetensorsHeader(file: string, header: unknown, dataStart:
   const sorted = [...entries].sort((a, b) => a.offset - b.offset);
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i].offset < sorted[i - 1].offset + sorted[i - 1].byteLength) {
-      throw invalid(file, `tensors "${sorted[i - 1].name}" and "${sorted[i].name}" overlap`, { tensor: sorted[i].name });
+      throw invalid(file, `tensors "${sorted[i - 1].name}" and "${sorted[i].name}" overlap`, {
+        tensor: sorted[i].name,
+      });
     }
   }
   return entries;
@@ -81,7 +103,8 @@ export async function readSafetensorsHeader(file: string): Promise<SafetensorsEn
   try {
     fh = await fsp.open(file, "r");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new TimelensError("ERR_FILE_NOT_FOUND", `${file} does not exist`, { path: file });
+    if ((e as NodeJS.ErrnoException).code === "ENOENT")
+      throw new TimelensError("ERR_FILE_NOT_FOUND", `${file} does not exist`, { path: file });
     throw invalid(file, `cannot be opened: ${(e as Error).message}`);
   }
   try {
@@ -90,7 +113,8 @@ export async function readSafetensorsHeader(file: string): Promise<SafetensorsEn
     const lenBuf = Buffer.alloc(8);
     await fh.read(lenBuf, 0, 8, 0);
     const len = Number(lenBuf.readBigUInt64LE(0));
-    if (len > MAX_HEADER_BYTES || 8 + len > size) throw invalid(file, `header length ${len} does not fit a ${size}-byte file`);
+    if (len > MAX_HEADER_BYTES || 8 + len > size)
+      throw invalid(file, `header length ${len} does not fit a ${size}-byte file`);
     const head = Buffer.alloc(len);
     await fh.read(head, 0, len, 8);
     let header: unknown;
@@ -119,7 +143,11 @@ export class RangeReader {
     let done = 0;
     while (done < out.length) {
       const { bytesRead } = await fh.read(out, done, out.length - done, offset + done);
-      if (bytesRead === 0) throw invalid(file, `ended at byte ${offset + done} while reading tensor data (truncated after the header was read?)`);
+      if (bytesRead === 0)
+        throw invalid(
+          file,
+          `ended at byte ${offset + done} while reading tensor data (truncated after the header was read?)`,
+        );
       done += bytesRead;
     }
   }

@@ -9,7 +9,8 @@ import { type GgufMetadataInput, gguf } from "../gguf/writer";
 type Json = Record<string, unknown>;
 
 /** Qwen2's pre-tokenizer split pattern; llama.cpp names this pre-tokenizer "qwen2". */
-const QWEN2_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2_SPLIT =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 const SPECIAL_TYPES = ["bos", "eos", "unk", "sep", "pad", "cls", "mask"] as const;
 const SPECIAL_KEY: Record<(typeof SPECIAL_TYPES)[number], string> = {
@@ -31,7 +32,10 @@ export interface TokenizerFiles {
 }
 
 function unsupported(message: string, details: Record<string, unknown> = {}): TimelensError {
-  return new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", `tokenizer.json: ${message}`, { file: "tokenizer.json", ...details });
+  return new TimelensError("ERR_CHECKPOINT_UNSUPPORTED", `tokenizer.json: ${message}`, {
+    file: "tokenizer.json",
+    ...details,
+  });
 }
 
 function isPlainByteLevel(d: unknown): boolean {
@@ -58,7 +62,9 @@ export function preTokenizerName(tokenizer: Json): string {
   ) {
     return "qwen2";
   }
-  throw unsupported("its pre-tokenizer is not Qwen2's byte-level BPE split (the only one TimeLens models use)", { preTokenizer: pre });
+  throw unsupported("its pre-tokenizer is not Qwen2's byte-level BPE split (the only one TimeLens models use)", {
+    preTokenizer: pre,
+  });
 }
 
 function mergesOf(model: Json): string[] {
@@ -92,11 +98,15 @@ function normalizerFlags(n: Json | null | undefined, out: { lowercase?: boolean;
 }
 
 /** Pure: every tokenizer.* key of the text GGUF. `vocabSize` is the config's vocab_size. */
-export function tokenizerMetadata(files: TokenizerFiles, vocabSize: number | undefined): Record<string, GgufMetadataInput> {
+export function tokenizerMetadata(
+  files: TokenizerFiles,
+  vocabSize: number | undefined,
+): Record<string, GgufMetadataInput> {
   const { tokenizer, tokenizerConfig, config } = files;
   const model = tokenizer.model as Json | undefined;
   if (!model || model.type !== "BPE") throw unsupported(`model.type is ${String(model?.type)}, not BPE`);
-  if (model.byte_fallback || model.continuing_subword_prefix || model.end_of_word_suffix) throw unsupported("only plain byte-level BPE is supported");
+  if (model.byte_fallback || model.continuing_subword_prefix || model.end_of_word_suffix)
+    throw unsupported("only plain byte-level BPE is supported");
   const pre = preTokenizerName(tokenizer);
   const post = tokenizer.post_processor as Json | null | undefined;
   if (post && !isPlainByteLevel(post)) throw unsupported(`post_processor ${String(post.type)} is not supported`);
@@ -111,11 +121,15 @@ export function tokenizerMetadata(files: TokenizerFiles, vocabSize: number | und
   for (const id of byId.keys()) if (id > maxId) maxId = id;
   const n = vocabSize ?? byId.size;
   if (maxId >= n) {
-    throw new TimelensError("ERR_CHECKPOINT_INVALID", `tokenizer.json has token id ${maxId} but config.json says vocab_size ${n}`, {
-      file: "tokenizer.json",
-      maxId,
-      vocabSize: n,
-    });
+    throw new TimelensError(
+      "ERR_CHECKPOINT_INVALID",
+      `tokenizer.json has token id ${maxId} but config.json says vocab_size ${n}`,
+      {
+        file: "tokenizer.json",
+        maxId,
+        vocabSize: n,
+      },
+    );
   }
   const tokens: string[] = new Array(n);
   const types: number[] = new Array(n);
@@ -126,7 +140,11 @@ export function tokenizerMetadata(files: TokenizerFiles, vocabSize: number | und
       types[i] = TOKEN_TYPE.UNUSED;
     } else {
       tokens[i] = t.text;
-      types[i] = !t.added ? TOKEN_TYPE.NORMAL : t.added.special || looksSpecial(t.text) ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED;
+      types[i] = !t.added
+        ? TOKEN_TYPE.NORMAL
+        : t.added.special || looksSpecial(t.text)
+          ? TOKEN_TYPE.CONTROL
+          : TOKEN_TYPE.USER_DEFINED;
     }
   }
 
@@ -142,7 +160,10 @@ export function tokenizerMetadata(files: TokenizerFiles, vocabSize: number | und
   const addFlags = new Map<string, boolean>();
   const set = (typ: string, id: unknown) => {
     if (typeof id !== "number" || !Number.isInteger(id) || ids.has(typ)) return;
-    if (id < 0) throw new TimelensError("ERR_CHECKPOINT_INVALID", `invalid id ${id} for the ${typ} token`, { file: "config.json" });
+    if (id < 0)
+      throw new TimelensError("ERR_CHECKPOINT_INVALID", `invalid id ${id} for the ${typ} token`, {
+        file: "config.json",
+      });
     ids.set(typ, id);
   };
   if (tokenizerConfig) {
@@ -157,12 +178,14 @@ export function tokenizerMetadata(files: TokenizerFiles, vocabSize: number | und
   }
   const textConfig = (config.text_config as Json | undefined) ?? {};
   for (const typ of SPECIAL_TYPES) set(typ, config[`${typ}_token_id`] ?? textConfig[`${typ}_token_id`]);
-  for (const [typ, id] of ids) md[`tokenizer.ggml.${SPECIAL_KEY[typ as (typeof SPECIAL_TYPES)[number]]}`] = gguf.u32(id);
+  for (const [typ, id] of ids)
+    md[`tokenizer.ggml.${SPECIAL_KEY[typ as (typeof SPECIAL_TYPES)[number]]}`] = gguf.u32(id);
   for (const [typ, v] of addFlags) md[`tokenizer.ggml.add_${typ}_token`] = v;
   if (tokenizerConfig) {
     const template = tokenizerConfig.chat_template ?? files.chatTemplateFile;
     if (typeof template === "string") md["tokenizer.chat_template"] = template;
-    else if (template != null) throw unsupported("a chat template in list form (several named templates) is not supported");
+    else if (template != null)
+      throw unsupported("a chat template in list form (several named templates) is not supported");
   }
   const norm: { lowercase?: boolean; stripAccents?: boolean } = {};
   normalizerFlags(tokenizer.normalizer as Json | null, norm);

@@ -55,7 +55,8 @@ export const Q8_0_BYTES = 34;
  * Scale d = max|x| / 127 (stored as f16); q = round-half-away(x / d) clamped to [-127, 127].
  */
 export function quantizeQ8_0(src: Float32Array, out: Uint8Array, outOffset = 0): number {
-  if (src.length % Q8_0_BLOCK !== 0) throw new RangeError(`Q8_0 needs a multiple of ${Q8_0_BLOCK} values, got ${src.length}`);
+  if (src.length % Q8_0_BLOCK !== 0)
+    throw new RangeError(`Q8_0 needs a multiple of ${Q8_0_BLOCK} values, got ${src.length}`);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let o = outOffset;
   for (let b = 0; b < src.length; b += Q8_0_BLOCK) {

@@ -110,16 +110,24 @@ class Cursor {
     const end = this.pos + n;
     if (end <= this.src.avail) return;
     if (end > this.src.fileSize) {
-      throw invalid(this.src.path, `truncated GGUF header: ${what} at offset ${this.pos} needs ${n} bytes but the file has ${this.src.fileSize} bytes`, {
-        offset: this.pos,
-        needed: n,
-        fileSize: this.src.fileSize,
-      });
+      throw invalid(
+        this.src.path,
+        `truncated GGUF header: ${what} at offset ${this.pos} needs ${n} bytes but the file has ${this.src.fileSize} bytes`,
+        {
+          offset: this.pos,
+          needed: n,
+          fileSize: this.src.fileSize,
+        },
+      );
     }
     if (end > this.maxHeaderBytes) {
-      throw invalid(this.src.path, `corrupt GGUF header: header would exceed ${this.maxHeaderBytes} bytes (${what} at offset ${this.pos})`, {
-        offset: this.pos,
-      });
+      throw invalid(
+        this.src.path,
+        `corrupt GGUF header: header would exceed ${this.maxHeaderBytes} bytes (${what} at offset ${this.pos})`,
+        {
+          offset: this.pos,
+        },
+      );
     }
     if (this.src.growSync) {
       this.src.growSync(end);
@@ -136,7 +144,11 @@ class Cursor {
   checkCount(count: bigint, minBytes: number, what: string): number {
     const fileSize = this.src.fileSize;
     if (count * BigInt(minBytes) > ABSURD_BYTES) {
-      throw invalid(this.src.path, `corrupt GGUF header: ${what} count ${count} is absurd (file is ${fileSize} bytes)`, { count: count.toString(), fileSize });
+      throw invalid(
+        this.src.path,
+        `corrupt GGUF header: ${what} count ${count} is absurd (file is ${fileSize} bytes)`,
+        { count: count.toString(), fileSize },
+      );
     }
     const n = Number(count);
     if (this.pos + n * minBytes > fileSize) {
@@ -184,11 +196,15 @@ class Cursor {
     const fileSize = this.src.fileSize;
     if (hi >= 0x200000 || n > maxBytes) {
       const len = (BigInt(hi) << 32n) | BigInt(lo);
-      throw invalid(this.src.path, `corrupt GGUF header: ${what} length ${len} at offset ${this.pos - 8} is absurd (file is ${fileSize} bytes)`, {
-        length: len.toString(),
-        offset: this.pos - 8,
-        fileSize,
-      });
+      throw invalid(
+        this.src.path,
+        `corrupt GGUF header: ${what} length ${len} at offset ${this.pos - 8} is absurd (file is ${fileSize} bytes)`,
+        {
+          length: len.toString(),
+          offset: this.pos - 8,
+          fileSize,
+        },
+      );
     }
     this.need(n, what);
     const s = decode ? decodeUtf8(this.buf, this.pos, n) : "";
@@ -263,7 +279,15 @@ interface ParseState {
   nTensors: number;
   metadata: Record<string, GgufValue>;
   metadataTypes: Record<string, GgufKvType>;
-  tensorsRaw: { name: string; dims: number[]; typeId: number; typeName: string; offset: number; byteSize: number; nElements: number }[];
+  tensorsRaw: {
+    name: string;
+    dims: number[];
+    typeId: number;
+    typeName: string;
+    offset: number;
+    byteSize: number;
+    nElements: number;
+  }[];
   tensorNames: Set<string>;
   alignment: number;
   nextOffset: number;
@@ -335,7 +359,8 @@ class HeaderParser {
 
   private preamble(): void {
     const { cur, src } = this;
-    if (src.fileSize < 4) throw invalid(src.path, "not a GGUF file (shorter than the 4-byte magic)", { fileSize: src.fileSize });
+    if (src.fileSize < 4)
+      throw invalid(src.path, "not a GGUF file (shorter than the 4-byte magic)", { fileSize: src.fileSize });
     cur.need(4, "magic");
     const magic = cur.buf.toString("latin1", 0, 4);
     if (magic !== "GGUF") {
@@ -343,10 +368,15 @@ class HeaderParser {
     }
     cur.pos = 4;
     const version = cur.u32("version");
-    if (version === 1) throw unsupported(src.path, "GGUF version 1 is no longer supported by llama.cpp; re-convert the model", { version });
+    if (version === 1)
+      throw unsupported(src.path, "GGUF version 1 is no longer supported by llama.cpp; re-convert the model", {
+        version,
+      });
     if (version !== 2 && version !== 3) {
       const hint = version > 0xffff ? " (byte-swapped? big-endian GGUF files are not supported)" : "";
-      throw unsupported(src.path, `unsupported GGUF version ${version}${hint}; supported versions are 2 and 3`, { version });
+      throw unsupported(src.path, `unsupported GGUF version ${version}${hint}; supported versions are 2 and 3`, {
+        version,
+      });
     }
     const nTensors = cur.u64("tensor count");
     const nKv = cur.u64("metadata count");
@@ -361,11 +391,16 @@ class HeaderParser {
     const { cur, src, state } = this;
     const at = cur.pos;
     const key = cur.string("metadata key", this.maxStringBytes);
-    if (key.length === 0) throw invalid(src.path, `corrupt GGUF header: empty metadata key at offset ${at}`, { offset: at });
+    if (key.length === 0)
+      throw invalid(src.path, `corrupt GGUF header: empty metadata key at offset ${at}`, { offset: at });
     if (key in state.metadata) throw invalid(src.path, `corrupt GGUF header: duplicate metadata key "${key}"`, { key });
     const typeId = cur.u32("value type");
     const type = GGUF_VALUE_TYPE_NAMES[typeId];
-    if (type === undefined) throw invalid(src.path, `corrupt GGUF header: metadata "${key}" has unknown value type ${typeId}`, { key, typeId });
+    if (type === undefined)
+      throw invalid(src.path, `corrupt GGUF header: metadata "${key}" has unknown value type ${typeId}`, {
+        key,
+        typeId,
+      });
     if (type !== "array") {
       state.metadata[key] = this.value(type, key);
       state.metadataTypes[key] = { type };
@@ -374,8 +409,16 @@ class HeaderParser {
     const itemTypeId = cur.u32("array element type");
     const itemType = GGUF_VALUE_TYPE_NAMES[itemTypeId];
     if (itemType === undefined)
-      throw invalid(src.path, `corrupt GGUF header: array "${key}" has unknown element type ${itemTypeId}`, { key, typeId: itemTypeId });
-    if (itemType === "array") throw invalid(src.path, `corrupt or unsupported GGUF header: "${key}" is a nested array (llama.cpp rejects these)`, { key });
+      throw invalid(src.path, `corrupt GGUF header: array "${key}" has unknown element type ${itemTypeId}`, {
+        key,
+        typeId: itemTypeId,
+      });
+    if (itemType === "array")
+      throw invalid(
+        src.path,
+        `corrupt or unsupported GGUF header: "${key}" is a nested array (llama.cpp rejects these)`,
+        { key },
+      );
     const minBytes = itemType === "string" ? 8 : GGUF_SCALAR_SIZE[itemType];
     const length = cur.checkCount(cur.u64("array length"), minBytes, `array "${key}" element`);
     state.metadataTypes[key] = { type: "array", itemType, length };
@@ -410,7 +453,11 @@ class HeaderParser {
     if (t) {
       const a = state.metadata["general.alignment"];
       if (t.type !== "u32" || typeof a !== "number" || a === 0 || (a & (a - 1)) !== 0) {
-        throw invalid(src.path, `corrupt GGUF header: general.alignment must be a u32 power of two, got ${String(a)} (${t.type})`, { alignment: a });
+        throw invalid(
+          src.path,
+          `corrupt GGUF header: general.alignment must be a u32 power of two, got ${String(a)} (${t.type})`,
+          { alignment: a },
+        );
       }
       state.alignment = a;
     }
@@ -428,17 +475,23 @@ class HeaderParser {
         { tensor: name },
       );
     }
-    if (state.tensorNames.has(name)) throw invalid(src.path, `corrupt GGUF header: duplicate tensor name "${name}"`, { tensor: name });
+    if (state.tensorNames.has(name))
+      throw invalid(src.path, `corrupt GGUF header: duplicate tensor name "${name}"`, { tensor: name });
     const nDims = cur.u32("tensor n_dims");
     if (nDims > GGML_MAX_DIMS)
-      throw invalid(src.path, `corrupt GGUF header: tensor "${name}" has ${nDims} dimensions (max ${GGML_MAX_DIMS})`, { tensor: name, nDims });
+      throw invalid(src.path, `corrupt GGUF header: tensor "${name}" has ${nDims} dimensions (max ${GGML_MAX_DIMS})`, {
+        tensor: name,
+        nDims,
+      });
     const dims: number[] = [];
     let nElements = 1n;
     for (let i = 0; i < nDims; i++) {
       const d = cur.u64("tensor dimension");
       nElements *= d;
       if (d > BigInt(Number.MAX_SAFE_INTEGER) || nElements > BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw invalid(src.path, `corrupt GGUF header: tensor "${name}" has an absurd shape (dimension ${i} = ${d})`, { tensor: name });
+        throw invalid(src.path, `corrupt GGUF header: tensor "${name}" has an absurd shape (dimension ${i} = ${d})`, {
+          tensor: name,
+        });
       }
       dims.push(Number(d));
     }
@@ -447,10 +500,21 @@ class HeaderParser {
     if (!type) {
       const removed = removedGgmlTypeName(typeId);
       if (removed)
-        throw unsupported(src.path, `tensor "${name}" uses the removed ggml type ${removed} (${typeId}); re-convert the model`, { tensor: name, typeId });
+        throw unsupported(
+          src.path,
+          `tensor "${name}" uses the removed ggml type ${removed} (${typeId}); re-convert the model`,
+          { tensor: name, typeId },
+        );
       if (typeId < 256)
-        throw unsupported(src.path, `tensor "${name}" uses unknown ggml type id ${typeId} (made by a newer llama.cpp?)`, { tensor: name, typeId });
-      throw invalid(src.path, `corrupt GGUF header: tensor "${name}" has invalid ggml type id ${typeId}`, { tensor: name, typeId });
+        throw unsupported(
+          src.path,
+          `tensor "${name}" uses unknown ggml type id ${typeId} (made by a newer llama.cpp?)`,
+          { tensor: name, typeId },
+        );
+      throw invalid(src.path, `corrupt GGUF header: tensor "${name}" has invalid ggml type id ${typeId}`, {
+        tensor: name,
+        typeId,
+      });
     }
     const ne0 = dims.length > 0 ? dims[0] : 1;
     if (ne0 % type.blockSize !== 0) {
@@ -475,7 +539,15 @@ class HeaderParser {
       );
     }
     state.tensorNames.add(name);
-    state.tensorsRaw.push({ name, dims, typeId, typeName: type.name, offset: state.nextOffset, byteSize, nElements: n });
+    state.tensorsRaw.push({
+      name,
+      dims,
+      typeId,
+      typeName: type.name,
+      offset: state.nextOffset,
+      byteSize,
+      nElements: n,
+    });
     state.nextOffset = alignUp(state.nextOffset + byteSize, state.alignment);
   }
 
@@ -523,10 +595,26 @@ function nextSize(src: Source, end: number): number {
 }
 
 function notFound(path: string, e: NodeJS.ErrnoException): TimelensError {
-  if (e.code === "ENOENT") return new TimelensError("ERR_FILE_NOT_FOUND", `Model file not found: ${path}`, { path, kind: "gguf" }, { cause: e });
+  if (e.code === "ENOENT")
+    return new TimelensError(
+      "ERR_FILE_NOT_FOUND",
+      `Model file not found: ${path}`,
+      { path, kind: "gguf" },
+      { cause: e },
+    );
   if (e.code === "EISDIR")
-    return new TimelensError("ERR_FILE_NOT_FOUND", `Expected a GGUF file but found a directory: ${path}`, { path, kind: "gguf" }, { cause: e });
-  return new TimelensError("ERR_MODEL_INVALID", `${path}: cannot read file (${e.code ?? e.message})`, { path }, { cause: e });
+    return new TimelensError(
+      "ERR_FILE_NOT_FOUND",
+      `Expected a GGUF file but found a directory: ${path}`,
+      { path, kind: "gguf" },
+      { cause: e },
+    );
+  return new TimelensError(
+    "ERR_MODEL_INVALID",
+    `${path}: cannot read file (${e.code ?? e.message})`,
+    { path },
+    { cause: e },
+  );
 }
 
 /**
@@ -614,11 +702,16 @@ export function readGgufSync(path: string, opts: ReadGgufOptions = {}): GgufFile
 }
 
 /** Parses a GGUF header from bytes already in memory (the whole file, or at least its header). */
-export function parseGgufBuffer(bytes: Uint8Array, opts: ReadGgufOptions & { path?: string; fileSize?: number } = {}): GgufFile {
+export function parseGgufBuffer(
+  bytes: Uint8Array,
+  opts: ReadGgufOptions & { path?: string; fileSize?: number } = {},
+): GgufFile {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const src: Source = { buf, avail: buf.length, fileSize: opts.fileSize ?? buf.length, path: opts.path ?? "<buffer>" };
   src.growSync = (end: number) => {
-    throw invalid(src.path, `truncated GGUF header: needs ${end} bytes but only ${src.avail} are in memory`, { needed: end });
+    throw invalid(src.path, `truncated GGUF header: needs ${end} bytes but only ${src.avail} are in memory`, {
+      needed: end,
+    });
   };
   const parser = new HeaderParser(src, opts);
   parser.run();

@@ -44,13 +44,22 @@ export const QWEN_VL_SPECIAL_TOKENS: readonly QwenSpecialToken[] = Object.freeze
 ] as const);
 
 /** Texts of the control tokens both families share (the prompt renderer keeps them out of user text). */
-export const SHARED_CONTROL_TOKENS: readonly string[] = Object.freeze(QWEN_VL_SPECIAL_TOKENS.filter((t) => t.family === "both").map((t) => t.text));
+export const SHARED_CONTROL_TOKENS: readonly string[] = Object.freeze(
+  QWEN_VL_SPECIAL_TOKENS.filter((t) => t.family === "both").map((t) => t.text),
+);
 
 /** Texts of the chat and vision tokens our prompts use (VisionModel.info.specialTokens). */
-export const PROMPT_SPECIAL_TOKENS: readonly string[] = Object.freeze(QWEN_VL_SPECIAL_TOKENS.filter((t) => t.use !== "other").map((t) => t.text));
+export const PROMPT_SPECIAL_TOKENS: readonly string[] = Object.freeze(
+  QWEN_VL_SPECIAL_TOKENS.filter((t) => t.use !== "other").map((t) => t.text),
+);
 
 /** Specials a Qwen-VL text model must have for chat and vision prompts to work. */
-export const REQUIRED_SPECIAL_TOKENS: readonly string[] = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>"];
+export const REQUIRED_SPECIAL_TOKENS: readonly string[] = [
+  "<|im_start|>",
+  "<|im_end|>",
+  "<|vision_start|>",
+  "<|vision_end|>",
+];
 
 /** llama.cpp token types (tokenizer.ggml.token_type). */
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;

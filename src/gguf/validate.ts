@@ -156,14 +156,21 @@ class Keys {
   }
 
   /** An array key: element type in `itemTypes`, optional exact length. Returns the items when read. */
-  array(key: string, itemTypes: readonly GgufScalarTypeName[], required: boolean, length?: number): GgufValue | undefined {
+  array(
+    key: string,
+    itemTypes: readonly GgufScalarTypeName[],
+    required: boolean,
+    length?: number,
+  ): GgufValue | undefined {
     const t = this.g.metadataTypes[key];
     if (!t) {
       if (required) this.problems.push(`missing key ${key}`);
       return undefined;
     }
     if (t.type !== "array" || !itemTypes.includes(t.itemType!)) {
-      this.problems.push(`key ${key} has type ${this.typeOf(key)}, llama.cpp requires an array of ${itemTypes.join(" or ")}`);
+      this.problems.push(
+        `key ${key} has type ${this.typeOf(key)}, llama.cpp requires an array of ${itemTypes.join(" or ")}`,
+      );
       return undefined;
     }
     if (length !== undefined && t.length !== length) {
@@ -251,7 +258,10 @@ class Tensors {
     if (this.missing.length) problems.push(`missing tensors: ${listShort(this.missing)}`);
     if (this.wrong.length) problems.push(listShort(this.wrong, 4));
     if (problems.length) {
-      throw err("ERR_MODEL_INVALID", this.g, `${what}: ${problems.join("; ")}`, { missingTensors: [...this.missing], wrongTensors: [...this.wrong] });
+      throw err("ERR_MODEL_INVALID", this.g, `${what}: ${problems.join("; ")}`, {
+        missingTensors: [...this.missing],
+        wrongTensors: [...this.wrong],
+      });
     }
   }
 }
@@ -272,9 +282,15 @@ function modelName(g: GgufFile): string {
 /** Checks a qwen3vl / qwen2vl text GGUF header and returns its facts. */
 export function inspectTextModel(g: GgufFile): TextModelFacts {
   const arch = archOf(g);
-  if (arch === undefined) throw err("ERR_MODEL_INVALID", g, "missing general.architecture (not a llama.cpp model file?)");
+  if (arch === undefined)
+    throw err("ERR_MODEL_INVALID", g, "missing general.architecture (not a llama.cpp model file?)");
   if (arch === "clip") {
-    throw err("ERR_MODEL_UNSUPPORTED", g, "this is an mmproj file (architecture clip), pass it as mmproj, not as the model", { architecture: arch });
+    throw err(
+      "ERR_MODEL_UNSUPPORTED",
+      g,
+      "this is an mmproj file (architecture clip), pass it as mmproj, not as the model",
+      { architecture: arch },
+    );
   }
   if (!(SUPPORTED_TEXT_ARCHITECTURES as readonly string[]).includes(arch)) {
     throw err(
@@ -295,7 +311,8 @@ export function inspectTextModel(g: GgufFile): TextModelFacts {
   const nCtxTrain = k.u32(p("context_length"));
   const nEmbd = k.u32(p("embedding_length"));
   const nLayer = k.u32(p("block_count"));
-  if (nLayer !== undefined && (nLayer < 1 || nLayer > LLAMA_MAX_LAYERS)) k.problems.push(`${p("block_count")} = ${nLayer} is outside 1..${LLAMA_MAX_LAYERS}`);
+  if (nLayer !== undefined && (nLayer < 1 || nLayer > LLAMA_MAX_LAYERS))
+    k.problems.push(`${p("block_count")} = ${nLayer} is outside 1..${LLAMA_MAX_LAYERS}`);
   if (nEmbd === 0) k.problems.push(`${p("embedding_length")} is 0`);
   k.fail("ERR_MODEL_INVALID", "invalid text model header");
   const L = nLayer!;
@@ -339,15 +356,22 @@ export function inspectTextModel(g: GgufFile): TextModelFacts {
   const D = keyLength ?? (H > 0 ? Math.floor(E / H) : 0);
   if ((valueLength ?? D) !== D) problems.push(`attention.value_length ${valueLength} differs from key_length ${D}`);
   if (ropeDims !== undefined && ropeDims !== D)
-    problems.push(`rope.dimension_count ${ropeDims} differs from the head size ${D} (llama.cpp asserts they are equal)`);
-  if (architecture === "qwen2vl" && H * D !== E) problems.push(`head_count x head size (${H} x ${D}) must equal embedding_length ${E} for qwen2vl`);
+    problems.push(
+      `rope.dimension_count ${ropeDims} differs from the head size ${D} (llama.cpp asserts they are equal)`,
+    );
+  if (architecture === "qwen2vl" && H * D !== E)
+    problems.push(`head_count x head size (${H} x ${D}) must equal embedding_length ${E} for qwen2vl`);
   const ropeSections = Array.isArray(sectionsV) ? sectionsV.map((x) => Number(x)) : [];
   const sectionSum = ropeSections.reduce((a, b) => a + b, 0);
   if (ropeSections.some((s) => s < 0) || sectionSum > D / 2 || sectionSum === 0) {
-    problems.push(`rope.dimension_sections [${ropeSections.join(", ")}] must be non-negative with 0 < sum <= head size / 2 (${D / 2})`);
+    problems.push(
+      `rope.dimension_sections [${ropeSections.join(", ")}] must be non-negative with 0 < sum <= head size / 2 (${D / 2})`,
+    );
   }
   if (architecture === "qwen3vl" && nDeepstack >= L) {
-    problems.push(`n_deepstack_layers ${nDeepstack} must be smaller than block_count ${L} (llama.cpp aborts in the graph otherwise)`);
+    problems.push(
+      `n_deepstack_layers ${nDeepstack} must be smaller than block_count ${L} (llama.cpp aborts in the graph otherwise)`,
+    );
   }
   if (eps !== undefined && !(eps > 0)) problems.push(`attention.layer_norm_rms_epsilon ${eps} must be > 0`);
   if (nCtxTrain === 0) problems.push("context_length is 0");
@@ -356,16 +380,19 @@ export function inspectTextModel(g: GgufFile): TextModelFacts {
   const vocabSize = g.metadataTypes["tokenizer.ggml.tokens"]?.length ?? 0;
   if (vocabSize === 0) problems.push("tokenizer.ggml.tokens is empty");
   const tt = g.metadataTypes["tokenizer.ggml.token_type"];
-  if (tt && tt.length! < vocabSize) problems.push(`tokenizer.ggml.token_type has ${tt.length} entries for ${vocabSize} tokens`);
+  if (tt && tt.length! < vocabSize)
+    problems.push(`tokenizer.ggml.token_type has ${tt.length} entries for ${vocabSize} tokens`);
   for (const [key, id] of [
     ["bos", bosTokenId],
     ["eos", eosTokenId],
     ["padding", padTokenId],
   ] as const) {
-    if (id !== undefined && id >= vocabSize) problems.push(`tokenizer.ggml.${key}_token_id ${id} is outside the vocabulary (${vocabSize})`);
+    if (id !== undefined && id >= vocabSize)
+      problems.push(`tokenizer.ggml.${key}_token_id ${id} is outside the vocabulary (${vocabSize})`);
   }
   if (tokenizerModel !== "gpt2") warnings.push(`tokenizer.ggml.model is "${tokenizerModel}", Qwen models use "gpt2"`);
-  if (problems.length) throw err("ERR_MODEL_INVALID", g, `invalid text model header: ${listShort(problems)}`, { problems: [...problems] });
+  if (problems.length)
+    throw err("ERR_MODEL_INVALID", g, `invalid text model header: ${listShort(problems)}`, { problems: [...problems] });
 
   const specialTokens: Record<string, number> = {};
   if (Array.isArray(tokensV)) {
@@ -377,13 +404,18 @@ export function inspectTextModel(g: GgufFile): TextModelFacts {
       if (t.length > 2 && wanted.has(t) && !(t in specialTokens)) {
         specialTokens[t] = i;
         if (types && types[i] !== TOKEN_TYPE.CONTROL && types[i] !== TOKEN_TYPE.USER_DEFINED) {
-          warnings.push(`special token ${t} (id ${i}) has token type ${types[i]}, not CONTROL; llama.cpp will not treat it as special`);
+          warnings.push(
+            `special token ${t} (id ${i}) has token type ${types[i]}, not CONTROL; llama.cpp will not treat it as special`,
+          );
         }
       }
     }
     if (!types) warnings.push("no tokenizer.ggml.token_type: special tokens are not marked CONTROL");
     const absent = REQUIRED_SPECIAL_TOKENS.filter((s) => !(s in specialTokens));
-    if (absent.length) throw err("ERR_MODEL_INVALID", g, `the vocabulary lacks the Qwen-VL special tokens ${absent.join(", ")}`, { missingTokens: absent });
+    if (absent.length)
+      throw err("ERR_MODEL_INVALID", g, `the vocabulary lacks the Qwen-VL special tokens ${absent.join(", ")}`, {
+        missingTokens: absent,
+      });
   } else if (isSkippedArray(tokensV)) {
     warnings.push("tokenizer.ggml.tokens was not read (skipLargeArrays): special tokens unknown");
   }
@@ -547,7 +579,8 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
 
   const problems = k.problems;
   const warnings: string[] = [];
-  if (C === 0 || H === 0 || L === 0 || FF === 0) problems.push("vision embedding_length, head_count, block_count and feed_forward_length must be > 0");
+  if (C === 0 || H === 0 || L === 0 || FF === 0)
+    problems.push("vision embedding_length, head_count, block_count and feed_forward_length must be > 0");
   else {
     if (C! % H! !== 0) problems.push(`vision embedding_length ${C} is not a multiple of head_count ${H}`);
     else if ((C! / H!) % 2 !== 0) problems.push(`vision head size ${C! / H!} must be even (M-RoPE)`);
@@ -560,9 +593,12 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
   const silu = g.metadata["clip.use_silu"] === true;
   if (gelu && silu) problems.push("both clip.use_gelu and clip.use_silu are set");
   const activation = gelu ? "gelu" : silu ? "silu" : "gelu_quick";
-  if (isQ3 && activation !== "gelu") warnings.push(`Qwen3-VL's vision MLP uses gelu; clip.use_gelu is not set, so llama.cpp uses ${activation}`);
-  if (!isQ3 && activation !== "silu") warnings.push(`Qwen2.5-VL's vision MLP uses silu; clip.use_silu is not set, so llama.cpp uses ${activation}`);
-  if (problems.length) throw err("ERR_MODEL_INVALID", g, `invalid mmproj header: ${listShort(problems)}`, { problems: [...problems] });
+  if (isQ3 && activation !== "gelu")
+    warnings.push(`Qwen3-VL's vision MLP uses gelu; clip.use_gelu is not set, so llama.cpp uses ${activation}`);
+  if (!isQ3 && activation !== "silu")
+    warnings.push(`Qwen2.5-VL's vision MLP uses silu; clip.use_silu is not set, so llama.cpp uses ${activation}`);
+  if (problems.length)
+    throw err("ERR_MODEL_INVALID", g, `invalid mmproj header: ${listShort(problems)}`, { problems: [...problems] });
 
   // tensors
   const ts = new Tensors(g);
@@ -579,15 +615,22 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
     else {
       const side = Math.round(Math.sqrt(pos.dims[1] ?? 0));
       if (pos.dims[0] !== c || side * side !== pos.dims[1] || side === 0) {
-        ts.wrong.push(`v.position_embd.weight has shape [${pos.dims.join(", ")}], expected [${c}, G*G] for a square grid G`);
+        ts.wrong.push(
+          `v.position_embd.weight has shape [${pos.dims.join(", ")}], expected [${c}, G*G] for a square grid G`,
+        );
       } else if (pos.type.name !== "F32") {
-        ts.wrong.push(`v.position_embd.weight has type ${pos.type.name}, llama.cpp requires F32 (it aborts in ggml_interpolate otherwise)`);
+        ts.wrong.push(
+          `v.position_embd.weight has type ${pos.type.name}, llama.cpp requires F32 (it aborts in ggml_interpolate otherwise)`,
+        );
       }
     }
   } else if (ts.has("v.patch_embd.bias")) {
     problems.push("v.patch_embd.bias is present (llama.cpp's Qwen2.5-VL graph asserts there is no patch bias)");
   }
-  if (!isQ3 && ff === c) problems.push(`vision feed_forward_length equals embedding_length (${c}): llama.cpp's legacy check would swap ffn_up/ffn_down`);
+  if (!isQ3 && ff === c)
+    problems.push(
+      `vision feed_forward_length equals embedding_length (${c}): llama.cpp's legacy check would swap ffn_up/ffn_down`,
+    );
 
   const deepstackLayers: number[] = [];
   let outputDim = 0;
@@ -623,7 +666,14 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
     ts.need(`${b}.ffn_down.bias`, [c]);
 
     const d = `v.deepstack.${i}`;
-    const dsNames = [`${d}.norm.weight`, `${d}.norm.bias`, `${d}.fc1.weight`, `${d}.fc1.bias`, `${d}.fc2.weight`, `${d}.fc2.bias`];
+    const dsNames = [
+      `${d}.norm.weight`,
+      `${d}.norm.bias`,
+      `${d}.fc1.weight`,
+      `${d}.fc1.bias`,
+      `${d}.fc2.weight`,
+      `${d}.fc2.bias`,
+    ];
     if (ts.has(`${d}.fc1.weight`)) {
       if (!isQ3) problems.push(`deepstack tensors (${d}.*) in a ${projectorType} projector`);
       deepstackLayers.push(i);
@@ -660,7 +710,10 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
   } else if (isQ3 && projectionDim !== outputDim) {
     warnings.push(`clip.vision.projection_dim ${projectionDim} differs from the merger output ${outputDim}`);
   }
-  if (problems.length) throw err("ERR_MODEL_INVALID", g, `invalid ${projectorType} mmproj: ${listShort(problems)}`, { problems: [...problems] });
+  if (problems.length)
+    throw err("ERR_MODEL_INVALID", g, `invalid ${projectorType} mmproj: ${listShort(problems)}`, {
+      problems: [...problems],
+    });
 
   const nDeepstack = deepstackLayers.length;
   return {
@@ -713,7 +766,11 @@ export function checkPair(text: TextModelFacts, mmproj: MmprojFacts): PairFacts 
       details,
     );
   }
-  if (mmproj.nEmbdOutput !== text.nEmbdInput || mmproj.outputDim !== text.nEmbd || mmproj.nDeepstack !== text.nDeepstack) {
+  if (
+    mmproj.nEmbdOutput !== text.nEmbdInput ||
+    mmproj.outputDim !== text.nEmbd ||
+    mmproj.nDeepstack !== text.nDeepstack
+  ) {
     throw new TimelensError(
       "ERR_MMPROJ_MISMATCH",
       `The mmproj does not fit the model: it outputs ${mmproj.nEmbdOutput} values per token (${mmproj.outputDim} x (1 + ${mmproj.nDeepstack} deepstack)), ` +
@@ -732,7 +789,12 @@ export interface ModelPairInfo {
 }
 
 /** Header arrays the checks need in full; the rest (merges, ...) are skipped. */
-const KEEP_ARRAYS = ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "clip.vision.image_mean", "clip.vision.image_std"];
+const KEEP_ARRAYS = [
+  "tokenizer.ggml.tokens",
+  "tokenizer.ggml.token_type",
+  "clip.vision.image_mean",
+  "clip.vision.image_std",
+];
 
 /** Reads both headers, checks each and the pair. Never reads tensor data. */
 export async function inspectModelPair(modelPath: string, mmprojPath: string): Promise<ModelPairInfo> {

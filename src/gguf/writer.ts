@@ -32,7 +32,15 @@ export type GgufTypedValue =
  * (numbers: non-negative integers -> u32, negative integers -> i32, others -> f32;
  * bigint -> i64; arrays take their element type from the same rules).
  */
-export type GgufMetadataInput = GgufTypedValue | string | boolean | number | bigint | readonly string[] | readonly number[] | readonly boolean[];
+export type GgufMetadataInput =
+  | GgufTypedValue
+  | string
+  | boolean
+  | number
+  | bigint
+  | readonly string[]
+  | readonly number[]
+  | readonly boolean[];
 
 export const gguf = {
   u8: (value: number): GgufTypedValue => ({ type: "u8", value }),
@@ -47,7 +55,11 @@ export const gguf = {
   i64: (value: number | bigint): GgufTypedValue => ({ type: "i64", value }),
   bool: (value: boolean): GgufTypedValue => ({ type: "bool", value }),
   str: (value: string): GgufTypedValue => ({ type: "string", value }),
-  arr: (itemType: GgufScalarTypeName, value: readonly (number | bigint | boolean | string)[]): GgufTypedValue => ({ type: "array", itemType, value }),
+  arr: (itemType: GgufScalarTypeName, value: readonly (number | bigint | boolean | string)[]): GgufTypedValue => ({
+    type: "array",
+    itemType,
+    value,
+  }),
 };
 
 export type WritableTensorType = "F32" | "F16" | "Q8_0";
@@ -102,7 +114,8 @@ function toTyped(key: string, v: GgufMetadataInput): GgufTypedValue {
       else if (types.has("f32")) itemType = "f32";
       else if (types.has("i64")) itemType = "i64";
       else if (types.has("i32")) itemType = "i32";
-      if (types.size > 1 && (types.has("string") || types.has("bool"))) throw new TypeError(`metadata "${key}": mixed array element types`);
+      if (types.size > 1 && (types.has("string") || types.has("bool")))
+        throw new TypeError(`metadata "${key}": mixed array element types`);
     }
     return { type: "array", itemType, value: arr };
   }
@@ -156,12 +169,14 @@ class ByteSink {
     const b = this.buf;
     const p = this.len;
     const num = (): number => {
-      if (typeof v !== "number") throw new TypeError(`metadata "${key}": expected a number for ${type}, got ${String(v)}`);
+      if (typeof v !== "number")
+        throw new TypeError(`metadata "${key}": expected a number for ${type}, got ${String(v)}`);
       return v;
     };
     const int = (lo: number, hi: number): number => {
       const n = num();
-      if (!Number.isInteger(n) || n < lo || n > hi) throw new RangeError(`metadata "${key}": ${n} is not a valid ${type}`);
+      if (!Number.isInteger(n) || n < lo || n > hi)
+        throw new RangeError(`metadata "${key}": ${n} is not a valid ${type}`);
       return n;
     };
     switch (type) {
@@ -219,7 +234,8 @@ function planTensors(tensors: readonly GgufTensorInput[], alignment: number): Pl
   const names = new Set<string>();
   let offset = 0;
   return tensors.map((t) => {
-    if (Buffer.byteLength(t.name) >= GGML_MAX_NAME) throw new RangeError(`tensor name "${t.name}" is too long (max ${GGML_MAX_NAME - 1} bytes)`);
+    if (Buffer.byteLength(t.name) >= GGML_MAX_NAME)
+      throw new RangeError(`tensor name "${t.name}" is too long (max ${GGML_MAX_NAME - 1} bytes)`);
     if (names.has(t.name)) throw new RangeError(`duplicate tensor "${t.name}"`);
     names.add(t.name);
     if (t.dims.length < 1 || t.dims.length > GGML_MAX_DIMS || t.dims.some((d) => !Number.isInteger(d) || d < 0)) {
@@ -231,20 +247,29 @@ function planTensors(tensors: readonly GgufTensorInput[], alignment: number): Pl
       throw new RangeError(`tensor "${t.name}": type ${type.name} can only be written from raw bytes`);
     const byteSize = ggmlTensorBytes(type, t.dims);
     const nElements = t.dims.reduce((a, b) => a * b, 1);
-    if (t.raw && t.raw.byteLength !== byteSize) throw new RangeError(`tensor "${t.name}": raw data is ${t.raw.byteLength} bytes, expected ${byteSize}`);
-    if (t.data && t.data.length !== nElements) throw new RangeError(`tensor "${t.name}": ${t.data.length} values for ${nElements} elements`);
-    if (!t.raw && !t.data && !t.fill && !t.source) throw new RangeError(`tensor "${t.name}": give data, fill, raw or source`);
+    if (t.raw && t.raw.byteLength !== byteSize)
+      throw new RangeError(`tensor "${t.name}": raw data is ${t.raw.byteLength} bytes, expected ${byteSize}`);
+    if (t.data && t.data.length !== nElements)
+      throw new RangeError(`tensor "${t.name}": ${t.data.length} values for ${nElements} elements`);
+    if (!t.raw && !t.data && !t.fill && !t.source)
+      throw new RangeError(`tensor "${t.name}": give data, fill, raw or source`);
     const p: PlannedTensor = { input: t, type, byteSize, offset, nElements };
     offset = alignUp(offset + byteSize, alignment);
     return p;
   });
 }
 
-function encodeHeader(metadata: Record<string, GgufMetadataInput>, planned: PlannedTensor[], alignment: number): Buffer {
+function encodeHeader(
+  metadata: Record<string, GgufMetadataInput>,
+  planned: PlannedTensor[],
+  alignment: number,
+): Buffer {
   const entries = Object.entries(metadata).map(([k, v]) => [k, toTyped(k, v)] as const);
-  if (alignment !== GGUF_DEFAULT_ALIGNMENT && !("general.alignment" in metadata)) entries.push(["general.alignment", { type: "u32", value: alignment }]);
+  if (alignment !== GGUF_DEFAULT_ALIGNMENT && !("general.alignment" in metadata))
+    entries.push(["general.alignment", { type: "u32", value: alignment }]);
   const al = entries.find(([k]) => k === "general.alignment");
-  if (al && (al[1].type !== "u32" || al[1].value !== alignment)) throw new RangeError(`general.alignment must be the u32 ${alignment}`);
+  if (al && (al[1].type !== "u32" || al[1].value !== alignment))
+    throw new RangeError(`general.alignment must be the u32 ${alignment}`);
   const s = new ByteSink();
   s.u32(0x46554747); // "GGUF" read as a little-endian u32
   s.u32(3);
@@ -295,7 +320,8 @@ export async function writeGguf(
   opts: WriteGgufOptions = {},
 ): Promise<{ bytes: number; dataOffset: number }> {
   const alignment = opts.alignment ?? GGUF_DEFAULT_ALIGNMENT;
-  if (alignment <= 0 || (alignment & (alignment - 1)) !== 0) throw new RangeError(`alignment ${alignment} is not a power of two`);
+  if (alignment <= 0 || (alignment & (alignment - 1)) !== 0)
+    throw new RangeError(`alignment ${alignment} is not a power of two`);
   const planned = planTensors(content.tensors, alignment);
   const header = encodeHeader(content.metadata, planned, alignment);
   const dataOffset = alignUp(header.length, alignment);
@@ -342,7 +368,8 @@ export async function writeGguf(
       } else if (t.source) {
         const before = pos;
         await t.source(write);
-        if (pos - before !== p.byteSize) throw new RangeError(`tensor "${t.name}": source wrote ${pos - before} bytes, expected ${p.byteSize}`);
+        if (pos - before !== p.byteSize)
+          throw new RangeError(`tensor "${t.name}": source wrote ${pos - before} bytes, expected ${p.byteSize}`);
       } else {
         const ne0 = t.dims[0];
         // whole rows per chunk (rows are whole blocks), at least one row

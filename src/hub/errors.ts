@@ -8,7 +8,12 @@ export function isTransientStatus(status: number): boolean {
 }
 
 /** Maps an HTTP status from the hub to our error; `what` names the repo / file asked for. */
-export function statusError(status: number, what: string, details: Record<string, unknown> = {}, cause?: unknown): TimelensError {
+export function statusError(
+  status: number,
+  what: string,
+  details: Record<string, unknown> = {},
+  cause?: unknown,
+): TimelensError {
   if (status === 401 || status === 403) {
     return new TimelensError(
       "ERR_HUB_UNAUTHORIZED",
@@ -17,16 +22,35 @@ export function statusError(status: number, what: string, details: Record<string
       { cause },
     );
   }
-  if (status === 404) return new TimelensError("ERR_HUB_NOT_FOUND", `The hub has no ${what} (HTTP 404)`, { ...details, status }, { cause });
-  return new TimelensError("ERR_DOWNLOAD_FAILED", `The hub answered HTTP ${status} for ${what}`, { ...details, status }, { cause });
+  if (status === 404)
+    return new TimelensError(
+      "ERR_HUB_NOT_FOUND",
+      `The hub has no ${what} (HTTP 404)`,
+      { ...details, status },
+      { cause },
+    );
+  return new TimelensError(
+    "ERR_DOWNLOAD_FAILED",
+    `The hub answered HTTP ${status} for ${what}`,
+    { ...details, status },
+    { cause },
+  );
 }
 
 /** A library error as ours; network errors (no status) become ERR_DOWNLOAD_FAILED. */
-export function hubError(e: unknown, what: string, details: Record<string, unknown> = {}, signal?: AbortSignal): TimelensError {
+export function hubError(
+  e: unknown,
+  what: string,
+  details: Record<string, unknown> = {},
+  signal?: AbortSignal,
+): TimelensError {
   if (e instanceof TimelensError) return e;
-  if (signal?.aborted || (e as Error)?.name === "AbortError") return new AbortError(`Aborted while fetching ${what}`, { stage: "download", ...details });
+  if (signal?.aborted || (e as Error)?.name === "AbortError")
+    return new AbortError(`Aborted while fetching ${what}`, { stage: "download", ...details });
   if (e instanceof HubApiError) return statusError(e.statusCode, what, details, e);
-  return new TimelensError("ERR_DOWNLOAD_FAILED", `Could not reach the hub for ${what}: ${describe(e)}`, details, { cause: e });
+  return new TimelensError("ERR_DOWNLOAD_FAILED", `Could not reach the hub for ${what}: ${describe(e)}`, details, {
+    cause: e,
+  });
 }
 
 /** True for failures with no HTTP answer (DNS, refused, reset): the hub may simply be unreachable. */

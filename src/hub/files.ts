@@ -67,16 +67,24 @@ export function hasGguf(files: readonly RepoFile[]): boolean {
  * From a repo of ready GGUFs: the text GGUF of type `quant` (any case) and the repo's mmproj
  * (F16 first, then BF16, F32, Q8_0). Without `quant`, the repo must hold one text GGUF only.
  */
-export function selectGgufFiles(repo: string, files: readonly RepoFile[], quant?: string): { model: RepoFile; mmproj: RepoFile | null } {
+export function selectGgufFiles(
+  repo: string,
+  files: readonly RepoFile[],
+  quant?: string,
+): { model: RepoFile; mmproj: RepoFile | null } {
   const texts = files.filter((f) => isGguf(f) && !isMmproj(f));
   const types = [...new Set(texts.map((f) => ggufTypeOf(f.path) ?? f.path))].sort();
   let candidates = texts;
   if (quant) candidates = texts.filter((f) => ggufTypeOf(f.path) === quant.toUpperCase());
   if (candidates.some((f) => /-\d{5}-of-\d{5}\.gguf$/i.test(f.path))) {
-    throw new TimelensError("ERR_MODEL_UNSUPPORTED", `${repo}: the ${quant ?? ""} GGUF is split into parts, which timelens-native does not load`, {
-      repo,
-      quant,
-    });
+    throw new TimelensError(
+      "ERR_MODEL_UNSUPPORTED",
+      `${repo}: the ${quant ?? ""} GGUF is split into parts, which timelens-native does not load`,
+      {
+        repo,
+        quant,
+      },
+    );
   }
   if (candidates.length !== 1) {
     const why =
@@ -85,7 +93,11 @@ export function selectGgufFiles(repo: string, files: readonly RepoFile[], quant?
         : quant
           ? `has ${candidates.length} text GGUFs of type ${quant}`
           : "holds several text GGUFs; name one with hf:owner/repo:TYPE";
-    throw new TimelensError("ERR_HUB_NOT_FOUND", `${repo} ${why} (available: ${types.join(", ") || "none"})`, { repo, quant, available: types });
+    throw new TimelensError("ERR_HUB_NOT_FOUND", `${repo} ${why} (available: ${types.join(", ") || "none"})`, {
+      repo,
+      quant,
+      available: types,
+    });
   }
   const mmprojs = files.filter((f) => isGguf(f) && isMmproj(f));
   const rank = (f: RepoFile): number => {

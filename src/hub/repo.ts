@@ -27,13 +27,22 @@ export function checkRepoName(repo: string): void {
 }
 
 /** The hub's view of `repo` at `revision` (default "main"); falls back to the HF cache if the hub is unreachable. */
-export async function resolveRepo(repo: string, revision: string, cfg: HubConfig, signal?: AbortSignal): Promise<RepoSnapshot> {
+export async function resolveRepo(
+  repo: string,
+  revision: string,
+  cfg: HubConfig,
+  signal?: AbortSignal,
+): Promise<RepoSnapshot> {
   checkRepoName(repo);
   const layout = new HubCacheLayout(cfg.cacheDir, repo);
   if (cfg.offline) {
     const cached = await snapshotFromCache(layout, repo, revision);
     if (!cached)
-      throw new TimelensError("ERR_HUB_NOT_FOUND", `Offline (HF_HUB_OFFLINE) and the HF cache ${cfg.cacheDir} has no ${repo}@${revision}`, { repo, revision });
+      throw new TimelensError(
+        "ERR_HUB_NOT_FOUND",
+        `Offline (HF_HUB_OFFLINE) and the HF cache ${cfg.cacheDir} has no ${repo}@${revision}`,
+        { repo, revision },
+      );
     return cached;
   }
   const what = `model ${repo}@${revision}`;
@@ -44,11 +53,22 @@ export async function resolveRepo(repo: string, revision: string, cfg: HubConfig
     snapshot = await withApiRetries(cfg, signal, async () => {
       const info = await modelInfo({ ...common, name: repo, revision, additionalFields: ["sha"] });
       const commit = info.sha;
-      if (!commit) throw new TimelensError("ERR_DOWNLOAD_FAILED", `The hub gave no commit for ${what}`, { repo, revision });
+      if (!commit)
+        throw new TimelensError("ERR_DOWNLOAD_FAILED", `The hub gave no commit for ${what}`, { repo, revision });
       const files: RepoFile[] = [];
-      for await (const entry of listFiles({ ...common, repo: { type: "model", name: repo }, revision: commit, recursive: true })) {
+      for await (const entry of listFiles({
+        ...common,
+        repo: { type: "model", name: repo },
+        revision: commit,
+        recursive: true,
+      })) {
         if (entry.type !== "file") continue;
-        files.push({ path: entry.path, size: entry.lfs?.size ?? entry.size, gitOid: entry.oid, sha256: entry.lfs?.oid });
+        files.push({
+          path: entry.path,
+          size: entry.lfs?.size ?? entry.size,
+          gitOid: entry.oid,
+          sha256: entry.lfs?.oid,
+        });
       }
       return { repo, revision, commit, files, fromCache: false };
     });

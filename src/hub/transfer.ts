@@ -96,26 +96,39 @@ export async function transferFile(req: TransferRequest): Promise<void> {
       });
       if (!blob) throw statusError(404, `file ${what}`, { repo: req.repo, file: file.path });
       if (blob.size !== file.size) {
-        throw new TimelensError("ERR_DOWNLOAD_FAILED", `${what}: the hub serves ${blob.size} bytes, its listing says ${file.size}`, {
-          repo: req.repo,
-          file: file.path,
-          expected: file.size,
-          actual: blob.size,
-        });
+        throw new TimelensError(
+          "ERR_DOWNLOAD_FAILED",
+          `${what}: the hub serves ${blob.size} bytes, its listing says ${file.size}`,
+          {
+            repo: req.repo,
+            file: file.path,
+            expected: file.size,
+            actual: blob.size,
+          },
+        );
       }
       const stream = blob.slice(have, file.size).stream() as unknown as WebReadableStream<Uint8Array>;
       await appendStream(partial, have, stream, hash, attempt, cfg.stallTimeoutMs, progress);
       if (attempt.rangeMismatch) throw new Error("the server did not honour the Range request");
       if (have > file.size) {
         await rm(partial, { force: true });
-        throw new TimelensError("ERR_DOWNLOAD_FAILED", `${what}: the server sent more than the file's ${file.size} bytes; the partial file was removed`, {
-          repo: req.repo,
-          file: file.path,
-          size: file.size,
-        });
+        throw new TimelensError(
+          "ERR_DOWNLOAD_FAILED",
+          `${what}: the server sent more than the file's ${file.size} bytes; the partial file was removed`,
+          {
+            repo: req.repo,
+            file: file.path,
+            size: file.size,
+          },
+        );
       }
     } catch (e) {
-      if (signal?.aborted) throw new AbortError(`Aborted while downloading ${file.path}`, { stage: "download", file: file.path, bytesOnDisk: have });
+      if (signal?.aborted)
+        throw new AbortError(`Aborted while downloading ${file.path}`, {
+          stage: "download",
+          file: file.path,
+          bytesOnDisk: have,
+        });
       if (e instanceof TimelensError) throw e;
       if (attempt.rangeMismatch) {
         // What arrived is not the rest of the file: start it over.
@@ -123,16 +136,22 @@ export async function transferFile(req: TransferRequest): Promise<void> {
         hash = newHash(file);
         progress(0);
       }
-      const status = attempt.status !== undefined && (attempt.status < 200 || attempt.status > 299) ? attempt.status : undefined;
+      const status =
+        attempt.status !== undefined && (attempt.status < 200 || attempt.status > 299) ? attempt.status : undefined;
       if (status === 416) {
         await rm(partial, { force: true });
-        throw new TimelensError("ERR_DOWNLOAD_FAILED", `${what}: the server refused to resume (HTTP 416); the partial file was removed, run again`, {
-          repo: req.repo,
-          file: file.path,
-          status,
-        });
+        throw new TimelensError(
+          "ERR_DOWNLOAD_FAILED",
+          `${what}: the server refused to resume (HTTP 416); the partial file was removed, run again`,
+          {
+            repo: req.repo,
+            file: file.path,
+            status,
+          },
+        );
       }
-      if (status !== undefined && !isTransientStatus(status)) throw statusError(status, `file ${what}`, { repo: req.repo, file: file.path }, e);
+      if (status !== undefined && !isTransientStatus(status))
+        throw statusError(status, `file ${what}`, { repo: req.repo, file: file.path }, e);
       failures = have > before ? 1 : failures + 1;
       if (failures > cfg.retries) {
         throw new TimelensError(

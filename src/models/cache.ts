@@ -68,7 +68,8 @@ export async function writeManifest(dir: string, manifest: ModelManifest): Promi
 
 /** Adds or replaces the entry with the same role, type and origin. */
 export function withFile(manifest: ModelManifest, file: ManifestFile): ModelManifest {
-  const same = (f: ManifestFile): boolean => f.role === file.role && f.type === file.type && f.quantizedFrom === file.quantizedFrom;
+  const same = (f: ManifestFile): boolean =>
+    f.role === file.role && f.type === file.type && f.quantizedFrom === file.quantizedFrom;
   return { ...manifest, files: [...manifest.files.filter((f) => !same(f)), file] };
 }
 

@@ -14,7 +14,17 @@ import { downloadFiles, type DownloadProgress } from "../hub/download";
 import { hubConfig, type HubOptions } from "../hub/env";
 import { hasCheckpoint, hasGguf, selectCheckpointFiles, selectGgufFiles, ggufTypeOf } from "../hub/files";
 import { resolveRepo } from "../hub/repo";
-import { commitDir, defaultModelsDir, presentFile, readManifest, removeStaleTemps, tempName, withFile, writeManifest, type ModelManifest } from "./cache";
+import {
+  commitDir,
+  defaultModelsDir,
+  presentFile,
+  readManifest,
+  removeStaleTemps,
+  tempName,
+  withFile,
+  writeManifest,
+  type ModelManifest,
+} from "./cache";
 
 export interface QuantizeRequest {
   input: string;
@@ -101,11 +111,30 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
     const model = dl.paths[pick.model.path];
     const mmproj = pick.mmproj ? dl.paths[pick.mmproj.path] : null;
     manifest = { ...manifest, source: "gguf" };
-    manifest = withFile(manifest, { role: "model", type: ggufTypeOf(pick.model.path) ?? "unknown", path: model, bytes: pick.model.size });
+    manifest = withFile(manifest, {
+      role: "model",
+      type: ggufTypeOf(pick.model.path) ?? "unknown",
+      path: model,
+      bytes: pick.model.size,
+    });
     if (pick.mmproj && mmproj)
-      manifest = withFile(manifest, { role: "mmproj", type: ggufTypeOf(pick.mmproj.path) ?? "unknown", path: mmproj, bytes: pick.mmproj.size });
+      manifest = withFile(manifest, {
+        role: "mmproj",
+        type: ggufTypeOf(pick.mmproj.path) ?? "unknown",
+        path: mmproj,
+        bytes: pick.mmproj.size,
+      });
     const manifestPath = await writeManifest(dir, manifest);
-    return { ...base, source: "gguf", model, mmproj, manifest: manifestPath, downloadedBytes: dl.downloadedBytes, converted: false, quantized: false };
+    return {
+      ...base,
+      source: "gguf",
+      model,
+      mmproj,
+      manifest: manifestPath,
+      downloadedBytes: dl.downloadedBytes,
+      converted: false,
+      quantized: false,
+    };
   }
 
   const outtype = (opts.outtype ?? "f16").toUpperCase();
@@ -119,19 +148,34 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
 
   let text = await presentFile(dir, manifest, (f) => f.role === "model" && f.type === outtype && !f.quantizedFrom);
   let mmproj = await presentFile(dir, manifest, (f) => f.role === "mmproj" && f.type === mmprojType);
-  const wanted = quant ? await presentFile(dir, manifest, (f) => f.role === "model" && f.type === quant && f.quantizedFrom === outtype) : text;
+  const wanted = quant
+    ? await presentFile(dir, manifest, (f) => f.role === "model" && f.type === quant && f.quantizedFrom === outtype)
+    : text;
 
   if (!wanted || !mmproj) {
     if (!text || !mmproj) {
       const files = selectCheckpointFiles(opts.repo, snapshot.files);
       // config.json first (a few KB): the conversion's disk need comes from it, checked with the download's
-      const first = await downloadFiles({ snapshot, files: files.filter((f) => f.path === "config.json"), cfg, signal, onProgress: opts.onProgress });
+      const first = await downloadFiles({
+        snapshot,
+        files: files.filter((f) => f.path === "config.json"),
+        cfg,
+        signal,
+        onProgress: opts.onProgress,
+      });
       const need = convertNeeds(await readConfig(first.paths["config.json"]), {
         outtype: text ? null : outtype,
         mmprojOuttype: mmproj ? null : mmprojType,
         quant: quant ?? null,
       }).total;
-      const dl = await downloadFiles({ snapshot, files, cfg, signal, onProgress: opts.onProgress, alsoNeeds: [{ dir, bytes: need, purpose: "conversion" }] });
+      const dl = await downloadFiles({
+        snapshot,
+        files,
+        cfg,
+        signal,
+        onProgress: opts.onProgress,
+        alsoNeeds: [{ dir, bytes: need, purpose: "conversion" }],
+      });
       downloadedBytes = first.downloadedBytes + dl.downloadedBytes;
       const textOut = text ? null : join(dir, `${name}-${outtype}.gguf`);
       const mmprojOut = mmproj ? null : join(dir, `mmproj-${name}-${mmprojType}.gguf`);
@@ -152,13 +196,27 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
       );
       converted = true;
       manifest = { ...manifest, family: result.family };
-      if (textOut) manifest = withFile(manifest, { role: "model", type: outtype, path: `${name}-${outtype}.gguf`, bytes: result.modelBytes ?? 0 });
+      if (textOut)
+        manifest = withFile(manifest, {
+          role: "model",
+          type: outtype,
+          path: `${name}-${outtype}.gguf`,
+          bytes: result.modelBytes ?? 0,
+        });
       if (mmprojOut)
-        manifest = withFile(manifest, { role: "mmproj", type: mmprojType, path: `mmproj-${name}-${mmprojType}.gguf`, bytes: result.mmprojBytes ?? 0 });
+        manifest = withFile(manifest, {
+          role: "mmproj",
+          type: mmprojType,
+          path: `mmproj-${name}-${mmprojType}.gguf`,
+          bytes: result.mmprojBytes ?? 0,
+        });
       await writeManifest(dir, manifest);
       text = await presentFile(dir, manifest, (f) => f.role === "model" && f.type === outtype && !f.quantizedFrom);
       mmproj = await presentFile(dir, manifest, (f) => f.role === "mmproj" && f.type === mmprojType);
-      if (!text || !mmproj) throw new TimelensError("ERR_CHECKPOINT_INVALID", `conversion of ${opts.repo} did not produce both GGUFs`, { repo: opts.repo });
+      if (!text || !mmproj)
+        throw new TimelensError("ERR_CHECKPOINT_INVALID", `conversion of ${opts.repo} did not produce both GGUFs`, {
+          repo: opts.repo,
+        });
     }
     if (quant) {
       const file = `${name}-${quant}.gguf`;
@@ -182,8 +240,11 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
       quantized = true;
     }
   }
-  const finalModel = quant ? await presentFile(dir, manifest, (f) => f.role === "model" && f.type === quant && f.quantizedFrom === outtype) : text;
-  if (!finalModel || !mmproj) throw new TimelensError("ERR_MODEL_INVALID", `the models cache entry ${dir} is incomplete`, { dir });
+  const finalModel = quant
+    ? await presentFile(dir, manifest, (f) => f.role === "model" && f.type === quant && f.quantizedFrom === outtype)
+    : text;
+  if (!finalModel || !mmproj)
+    throw new TimelensError("ERR_MODEL_INVALID", `the models cache entry ${dir} is incomplete`, { dir });
   return {
     ...base,
     source: "checkpoint",
@@ -201,7 +262,9 @@ async function readConfig(path: string): Promise<Record<string, unknown>> {
   try {
     v = JSON.parse(await readFile(path, "utf8"));
   } catch (e) {
-    throw new TimelensError("ERR_CHECKPOINT_INVALID", `${path} is not valid JSON (${(e as Error).message})`, { file: path });
+    throw new TimelensError("ERR_CHECKPOINT_INVALID", `${path} is not valid JSON (${(e as Error).message})`, {
+      file: path,
+    });
   }
   if (typeof v !== "object" || v === null || Array.isArray(v))
     throw new TimelensError("ERR_CHECKPOINT_INVALID", `${path} is not a JSON object`, { file: path });
@@ -212,7 +275,11 @@ async function readConfig(path: string): Promise<Record<string, unknown>> {
  * Runs `write` on temp names (`<final>.partial-<pid>-<random>`) and renames them to the final names only
  * when it succeeded; on failure or abort the temps are removed. `null` entries pass through.
  */
-async function atomically<T>(finals: Array<string | null>, write: (temps: Array<string | null>) => Promise<T>, signal?: AbortSignal): Promise<T> {
+async function atomically<T>(
+  finals: Array<string | null>,
+  write: (temps: Array<string | null>) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
   const temps = finals.map((f) => (f ? tempName(f) : null));
   for (const f of finals) if (f) await mkdir(dirname(f), { recursive: true });
   try {

@@ -18,8 +18,19 @@ export async function resolveModelFiles(options: GrounderLoadOptions | HfLoadOpt
   if (!isHfUri(options.model)) return options as GrounderLoadOptions;
   const uri = parseModelUri(options.model);
   const { onPullProgress, pull, ...rest } = options as HfLoadOptions;
-  const pulled = await pullModel({ ...pull, repo: uri.repo, revision: uri.revision, quant: uri.quant, signal: options.signal, onProgress: onPullProgress });
+  const pulled = await pullModel({
+    ...pull,
+    repo: uri.repo,
+    revision: uri.revision,
+    quant: uri.quant,
+    signal: options.signal,
+    onProgress: onPullProgress,
+  });
   const mmproj = options.mmproj ?? pulled.mmproj;
-  if (!mmproj) throw new TimelensError("ERR_FILE_NOT_FOUND", `${uri.repo} has no mmproj GGUF; pass mmproj explicitly`, { repo: uri.repo, kind: "mmproj" });
+  if (!mmproj)
+    throw new TimelensError("ERR_FILE_NOT_FOUND", `${uri.repo} has no mmproj GGUF; pass mmproj explicitly`, {
+      repo: uri.repo,
+      kind: "mmproj",
+    });
   return { ...rest, model: pulled.model, mmproj } as GrounderLoadOptions;
 }

@@ -28,7 +28,11 @@ function findPackageRoot(start: string): string {
   for (;;) {
     const manifest = joinPath(dir, "package.json");
     try {
-      if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "timelens-native") return dir;
+      if (
+        existsSync(manifest) &&
+        (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "timelens-native"
+      )
+        return dir;
     } catch {
       // unreadable: keep looking further up
     }
@@ -58,7 +62,9 @@ function variantsFor(gpu: GpuPreference, platform: string): GpuVariant[] {
 }
 
 /** Every place the addon may be, best first. Pure: tests check the order. */
-export function addonCandidates(opts: { gpu?: GpuPreference; platform?: string; arch?: string; root?: string } = {}): AddonLocation[] {
+export function addonCandidates(
+  opts: { gpu?: GpuPreference; platform?: string; arch?: string; root?: string } = {},
+): AddonLocation[] {
   const platform = opts.platform ?? process.platform;
   const arch = opts.arch ?? process.arch;
   const root = opts.root ?? packageRoot;
@@ -66,9 +72,19 @@ export function addonCandidates(opts: { gpu?: GpuPreference; platform?: string; 
   const join = platform === "win32" ? win32.join : posix.join;
   const variants = variantsFor(opts.gpu ?? "auto", platform);
   const out: AddonLocation[] = [];
-  for (const v of variants) out.push({ path: join(root, "prebuilds", `${platform}-${arch}-${v}`, "timelens.node"), variant: v, source: "prebuild" });
-  out.push({ path: join(root, "prebuilds", `${platform}-${arch}`, "timelens.node"), variant: "cpu", source: "prebuild" });
-  for (const v of variants) out.push({ path: join(root, `build-${v}`, "Release", "timelens.node"), variant: v, source: "build" });
+  for (const v of variants)
+    out.push({
+      path: join(root, "prebuilds", `${platform}-${arch}-${v}`, "timelens.node"),
+      variant: v,
+      source: "prebuild",
+    });
+  out.push({
+    path: join(root, "prebuilds", `${platform}-${arch}`, "timelens.node"),
+    variant: "cpu",
+    source: "prebuild",
+  });
+  for (const v of variants)
+    out.push({ path: join(root, `build-${v}`, "Release", "timelens.node"), variant: v, source: "build" });
   out.push({ path: join(root, "build", "Release", "timelens.node"), variant: "cpu", source: "build" });
   return out.map((l) => ({ ...l, path: mapAsarPath(l.path) }));
 }
@@ -80,18 +96,28 @@ export function addonCandidates(opts: { gpu?: GpuPreference; platform?: string; 
  */
 export function gpuRuntimePresent(
   variant: GpuVariant,
-  env: { platform?: string; arch?: string; exists?: (p: string) => boolean; libraryPath?: string; systemRoot?: string } = {},
+  env: {
+    platform?: string;
+    arch?: string;
+    exists?: (p: string) => boolean;
+    libraryPath?: string;
+    systemRoot?: string;
+  } = {},
 ): { ok: boolean; reason: string } {
   const platform = env.platform ?? process.platform;
   const exists = env.exists ?? existsSync;
-  if (variant === "metal") return platform === "darwin" ? { ok: true, reason: "macOS" } : { ok: false, reason: "Metal exists only on macOS" };
+  if (variant === "metal")
+    return platform === "darwin" ? { ok: true, reason: "macOS" } : { ok: false, reason: "Metal exists only on macOS" };
   if (platform === "win32") {
     const sys = win32.join(env.systemRoot ?? process.env.SystemRoot ?? "C:\\Windows", "System32");
     const dll = variant === "cuda" ? "nvcuda.dll" : "vulkan-1.dll";
     const p = win32.join(sys, dll);
     return exists(p)
       ? { ok: true, reason: p }
-      : { ok: false, reason: `${dll} not found in ${sys} (${variant === "cuda" ? "no NVIDIA driver" : "no Vulkan driver"})` };
+      : {
+          ok: false,
+          reason: `${dll} not found in ${sys} (${variant === "cuda" ? "no NVIDIA driver" : "no Vulkan driver"})`,
+        };
   }
   if (platform === "darwin") return { ok: false, reason: `${variant} is not available on macOS` };
   const arch = env.arch ?? process.arch;
@@ -111,7 +137,10 @@ export function gpuRuntimePresent(
     const p = posix.join(d, lib);
     if (exists(p)) return { ok: true, reason: p };
   }
-  return { ok: false, reason: `${lib} not found (${variant === "cuda" ? "no NVIDIA driver" : "no Vulkan loader; install libvulkan1 and a Vulkan driver"})` };
+  return {
+    ok: false,
+    reason: `${lib} not found (${variant === "cuda" ? "no NVIDIA driver" : "no Vulkan loader; install libvulkan1 and a Vulkan driver"})`,
+  };
 }
 
 const loaded = new Map<string, NativeAddon>();
@@ -167,7 +196,9 @@ export interface AddonSelection {
  * (docs/architecture.md "GPU choice"). Pure: tests check it.
  */
 export function chooseGpuDevices(devices: readonly NativeDevice[], backend: string | null): NativeDevice[] {
-  const ofBackend = devices.filter((d) => d.backend !== "RPC" && (backend === null || d.backend.toLowerCase() === backend.toLowerCase()));
+  const ofBackend = devices.filter(
+    (d) => d.backend !== "RPC" && (backend === null || d.backend.toLowerCase() === backend.toLowerCase()),
+  );
   const discrete = ofBackend.filter((d) => d.type === "gpu");
   if (discrete.length) return discrete;
   const integrated = ofBackend.filter((d) => d.type === "igpu");
@@ -240,14 +271,22 @@ export function loadAddon(options: LoadAddonOptions = {}): AddonSelection {
       skip(c, reason);
       continue;
     }
-    const earlier = skipped.length ? skipped.map((s) => `${s.location.variant} ${s.location.source}: ${s.reason}`).join("; ") : null;
-    if (gpu === false) return { addon, location: c, skipped, gpu: { requested: gpu, backend: null, devices: [], reason: null } };
+    const earlier = skipped.length
+      ? skipped.map((s) => `${s.location.variant} ${s.location.source}: ${s.reason}`).join("; ")
+      : null;
+    if (gpu === false)
+      return { addon, location: c, skipped, gpu: { requested: gpu, backend: null, devices: [], reason: null } };
     // An explicit addon path says nothing about its variant: any GPU device it has counts.
     const backend = c.variant === "cpu" ? null : GPU_BACKEND_NAMES[c.variant];
     const devices = gpuDevicesOf(addon, backend);
     if (devices.length) {
       const used = devices[0].backend;
-      return { addon, location: c, skipped, gpu: { requested: gpu, backend: used, devices: devices.filter((d) => d.backend === used), reason: null } };
+      return {
+        addon,
+        location: c,
+        skipped,
+        gpu: { requested: gpu, backend: used, devices: devices.filter((d) => d.backend === used), reason: null },
+      };
     }
     if (c.variant !== "cpu") {
       const why = `the ${c.variant} build loaded but found no ${GPU_BACKEND_NAMES[c.variant]} device${moduleErrors(addon)}`;
@@ -262,7 +301,12 @@ export function loadAddon(options: LoadAddonOptions = {}): AddonSelection {
         skip(c, why);
         continue;
       }
-      return { addon, location: c, skipped, gpu: { requested: gpu, backend: null, devices: [], reason: `${why}; running on the CPU` } };
+      return {
+        addon,
+        location: c,
+        skipped,
+        gpu: { requested: gpu, backend: null, devices: [], reason: `${why}; running on the CPU` },
+      };
     }
     let reason: string;
     if (c.source === "explicit") reason = `${options.path} has no GPU device; running on the CPU`;
@@ -270,7 +314,8 @@ export function loadAddon(options: LoadAddonOptions = {}): AddonSelection {
       reason = earlier
         ? `no usable GPU build (${earlier}); running on the CPU`
         : `no GPU build installed for ${process.platform}-${process.arch}; running on the CPU`;
-    else reason = `no ${gpu} build found${earlier ? ` (${earlier})` : ""}; running on the CPU (build one: npx timelens-native build --gpu ${gpu})`;
+    else
+      reason = `no ${gpu} build found${earlier ? ` (${earlier})` : ""}; running on the CPU (build one: npx timelens-native build --gpu ${gpu})`;
     return { addon, location: c, skipped, gpu: { requested: gpu, backend: null, devices: [], reason } };
   }
   const tried = candidates.map((c) => c.path);
@@ -278,7 +323,9 @@ export function loadAddon(options: LoadAddonOptions = {}): AddonSelection {
     "ERR_ADDON_NOT_FOUND",
     [
       `No usable timelens-native addon for ${process.platform}-${process.arch}.`,
-      failures.length ? `These exist but failed to load:\n  ${failures.join("\n  ")}` : `Looked in:\n  ${tried.join("\n  ")}`,
+      failures.length
+        ? `These exist but failed to load:\n  ${failures.join("\n  ")}`
+        : `Looked in:\n  ${tried.join("\n  ")}`,
       "Build one from source (needs cmake, a C++17 compiler and git): npx timelens-native build   (add --gpu cuda|vulkan|metal for a GPU build)",
     ].join("\n"),
     { tried, failures },

@@ -7,7 +7,9 @@ export type GpuVariant = "cuda" | "vulkan" | "metal";
 export type GpuPreference = "auto" | GpuVariant | false;
 
 /** Raw chunk given to the addon: text, or frames (a mergeable pair becomes one temporal patch). */
-export type NativeChunk = { text: string; special: boolean } | { frames: Array<{ width: number; height: number; data: Uint8Array }>; mergeable: boolean };
+export type NativeChunk =
+  | { text: string; special: boolean }
+  | { frames: Array<{ width: number; height: number; data: Uint8Array }>; mergeable: boolean };
 
 export interface NativeChunkReport {
   type: "text" | "image";
@@ -20,7 +22,14 @@ export interface NativeEvalResult {
   chunks: NativeChunkReport[];
   nPast: number;
   nCells: number;
-  timings: { tokenizeMs: number; encodeMs: number; prefillMs: number; textTokens: number; imageTokens: number; images: number };
+  timings: {
+    tokenizeMs: number;
+    encodeMs: number;
+    prefillMs: number;
+    textTokens: number;
+    imageTokens: number;
+    images: number;
+  };
 }
 
 export interface NativeGenerateReport {
@@ -148,10 +157,18 @@ export interface NativeModel {
   info(): NativeModelInfo;
   tokenize(text: string, special: boolean): Int32Array;
   detokenize(tokens: Int32Array): Buffer;
-  evaluate(chunks: NativeChunk[], options: { reserve: number }, onEvent?: (e: NativeEvent) => void): Promise<NativeEvalResult>;
+  evaluate(
+    chunks: NativeChunk[],
+    options: { reserve: number },
+    onEvent?: (e: NativeEvent) => void,
+  ): Promise<NativeEvalResult>;
   generate(options: NativeGenerationOptions, onEvent?: (e: NativeEvent) => void): Promise<NativeGenerateResult>;
   /** One text-only suffix per sequence on top of the current state; the state is restored after. */
-  generateMany(suffixes: NativeChunk[][], options: NativeGenerationOptions, onEvent?: (e: NativeEvent) => void): Promise<NativeGenerateReport[]>;
+  generateMany(
+    suffixes: NativeChunk[][],
+    options: NativeGenerationOptions,
+    onEvent?: (e: NativeEvent) => void,
+  ): Promise<NativeGenerateReport[]>;
   /** Writes the current state (sequence 0) to a file; resolves with its size in bytes. */
   saveState(path: string): Promise<number>;
   /** Replaces the context with a state written by saveState; rejects with ERR_STATE_INVALID if it does not fit. */

@@ -49,7 +49,9 @@ export const VIDEO_PLACEHOLDER = `${VISION_START}${VIDEO_PAD}${VISION_END}`;
 /** Control tokens shared by Qwen2.5-VL and Qwen3-VL (ids 151643-151664, docs/reference.md "Prompt layout and special tokens"). */
 export const QWEN_CONTROL_TOKENS: readonly string[] = SHARED_CONTROL_TOKENS;
 
-export type PromptSegment = { kind: "text"; text: string; special: boolean } | { kind: "pair"; pair: number; frames: [number, number] };
+export type PromptSegment =
+  | { kind: "text"; text: string; special: boolean }
+  | { kind: "pair"; pair: number; frames: [number, number] };
 
 export interface RenderPromptOptions {
   /** The model's chat template (GGUF `tokenizer.chat_template`). */
@@ -98,7 +100,9 @@ function occurrences(haystack: string, needle: string): number[] {
 export function renderPrompt(options: RenderPromptOptions): RenderedPrompt {
   const { chatTemplate, profile, pairs, query, timestampFormat, system } = options;
   if (!Array.isArray(pairs) || pairs.length === 0) {
-    throw new TimelensError("ERR_INVALID_ARGUMENT", "renderPrompt needs at least one frame pair.", { pairs: Array.isArray(pairs) ? 0 : typeof pairs });
+    throw new TimelensError("ERR_INVALID_ARGUMENT", "renderPrompt needs at least one frame pair.", {
+      pairs: Array.isArray(pairs) ? 0 : typeof pairs,
+    });
   }
   if (typeof query !== "string") {
     throw new TimelensError("ERR_INVALID_ARGUMENT", `The query must be a string, got ${typeof query}.`);
@@ -107,7 +111,11 @@ export function renderPrompt(options: RenderPromptOptions): RenderedPrompt {
     const label = timestampFormat !== undefined ? formatTimestamp(p.time, timestampFormat) : p.label;
     if (typeof label !== "string" || label.length === 0) {
       // Without text between two pairs libmtmd would merge them into one temporal patch.
-      throw new TimelensError("ERR_INVALID_ARGUMENT", `Frame pair ${k} has an empty timestamp label; every pair needs one.`, { pair: k });
+      throw new TimelensError(
+        "ERR_INVALID_ARGUMENT",
+        `Frame pair ${k} has an empty timestamp label; every pair needs one.`,
+        { pair: k },
+      );
     }
     return label;
   });
@@ -125,12 +133,20 @@ export function renderPrompt(options: RenderPromptOptions): RenderedPrompt {
   const markers: Marker[] = [];
   const video = occurrences(rendered, VIDEO_PLACEHOLDER);
   if (video.length === 0) {
-    throw new TimelensError("ERR_MODEL_INVALID", `The model's chat template does not support video: rendering a video item produced no ${VIDEO_PLACEHOLDER}.`, {
-      rendered,
-    });
+    throw new TimelensError(
+      "ERR_MODEL_INVALID",
+      `The model's chat template does not support video: rendering a video item produced no ${VIDEO_PLACEHOLDER}.`,
+      {
+        rendered,
+      },
+    );
   }
   if (video.length > 1) {
-    throw new TimelensError("ERR_MODEL_INVALID", `The model's chat template rendered one video item ${video.length} times.`, { rendered });
+    throw new TimelensError(
+      "ERR_MODEL_INVALID",
+      `The model's chat template rendered one video item ${video.length} times.`,
+      { rendered },
+    );
   }
   markers.push({ at: video[0], length: VIDEO_PLACEHOLDER.length, kind: "video" });
   const find = (sentinel: string, kind: Marker["kind"], what: string): void => {
@@ -151,7 +167,10 @@ export function renderPrompt(options: RenderPromptOptions): RenderedPrompt {
   const raw: PromptSegment[] = [];
   let pos = 0;
   for (const m of markers) {
-    if (m.at < pos) throw new TimelensError("ERR_MODEL_INVALID", "The model's chat template rendered overlapping content.", { rendered });
+    if (m.at < pos)
+      throw new TimelensError("ERR_MODEL_INVALID", "The model's chat template rendered overlapping content.", {
+        rendered,
+      });
     raw.push({ kind: "text", text: rendered.slice(pos, m.at), special: true });
     if (m.kind === "video") {
       pairs.forEach((p, k) => {
@@ -181,14 +200,19 @@ export function renderPrompt(options: RenderPromptOptions): RenderedPrompt {
 export function referencePromptText(options: RenderPromptOptions & { tokensPerPair: number }): string {
   const n = options.tokensPerPair;
   if (!Number.isInteger(n) || n < 1) {
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `tokensPerPair must be a positive integer, got ${n}.`, { tokensPerPair: n });
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `tokensPerPair must be a positive integer, got ${n}.`, {
+      tokensPerPair: n,
+    });
   }
   const { segments } = renderPrompt(options);
   return segmentsToText(segments, () => `${VISION_START}${VIDEO_PAD.repeat(n)}${VISION_END}`);
 }
 
 /** Joins segments into one string, rendering each pair with `renderPair`. */
-export function segmentsToText(segments: readonly PromptSegment[], renderPair: (s: Extract<PromptSegment, { kind: "pair" }>) => string): string {
+export function segmentsToText(
+  segments: readonly PromptSegment[],
+  renderPair: (s: Extract<PromptSegment, { kind: "pair" }>) => string,
+): string {
   let out = "";
   for (const s of segments) out += s.kind === "text" ? s.text : renderPair(s);
   return out;

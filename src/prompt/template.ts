@@ -38,7 +38,11 @@ function compile(template: string): Template {
  * Renders `messages` with the template. Template syntax or runtime errors (including a
  * template's own `raise_exception(...)`) become TimelensError ERR_MODEL_INVALID.
  */
-export function renderChatTemplate(template: string, messages: readonly ChatMessage[], options: RenderChatTemplateOptions): string {
+export function renderChatTemplate(
+  template: string,
+  messages: readonly ChatMessage[],
+  options: RenderChatTemplateOptions,
+): string {
   if (typeof template !== "string" || template.length === 0) {
     throw new TimelensError(
       "ERR_MODEL_INVALID",
@@ -46,7 +50,10 @@ export function renderChatTemplate(template: string, messages: readonly ChatMess
     );
   }
   const context: Record<string, unknown> = {
-    messages: messages.map((m) => ({ role: m.role, content: typeof m.content === "string" ? m.content : m.content.map((c) => ({ ...c })) })),
+    messages: messages.map((m) => ({
+      role: m.role,
+      content: typeof m.content === "string" ? m.content : m.content.map((c) => ({ ...c })),
+    })),
     add_generation_prompt: options.addGenerationPrompt,
   };
   if (options.bosToken !== undefined) context.bos_token = options.bosToken;
@@ -56,10 +63,18 @@ export function renderChatTemplate(template: string, messages: readonly ChatMess
     out = compile(template).render(context);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new TimelensError("ERR_MODEL_INVALID", `The model's chat template could not be rendered: ${reason}`, { reason }, { cause: err });
+    throw new TimelensError(
+      "ERR_MODEL_INVALID",
+      `The model's chat template could not be rendered: ${reason}`,
+      { reason },
+      { cause: err },
+    );
   }
   if (typeof out !== "string") {
-    throw new TimelensError("ERR_MODEL_INVALID", "The model's chat template could not be rendered: it did not produce a string.");
+    throw new TimelensError(
+      "ERR_MODEL_INVALID",
+      "The model's chat template could not be rendered: it did not produce a string.",
+    );
   }
   return out;
 }

@@ -22,36 +22,50 @@ export function parseQuantType(type: string): QuantType {
   const upper = String(type).toUpperCase();
   const found = QUANT_TYPES.find((t) => t === upper);
   if (!found) {
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `Unknown quantization type "${type}"; supported: ${QUANT_TYPES.join(", ")}`, {
-      type,
-      supported: [...QUANT_TYPES],
-    });
+    throw new TimelensError(
+      "ERR_INVALID_ARGUMENT",
+      `Unknown quantization type "${type}"; supported: ${QUANT_TYPES.join(", ")}`,
+      {
+        type,
+        supported: [...QUANT_TYPES],
+      },
+    );
   }
   return found;
 }
 
 function wholeNumber(value: number | undefined, name: string, min: number): void {
   if (value !== undefined && !(Number.isInteger(value) && value >= min)) {
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `${name} must be an integer >= ${min}, got ${value}`, { [name]: value });
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `${name} must be an integer >= ${min}, got ${value}`, {
+      [name]: value,
+    });
   }
 }
 
 /** Reads and checks the input header: a complete, single-file qwen3vl / qwen2vl text GGUF. */
 async function checkInput(path: string): Promise<GgufFile> {
-  const g = await readGguf(path, { skipLargeArrays: true, keepArrays: ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type"] });
+  const g = await readGguf(path, {
+    skipLargeArrays: true,
+    keepArrays: ["tokenizer.ggml.tokens", "tokenizer.ggml.token_type"],
+  });
   if (g.metadata["general.architecture"] === "clip") {
     throw new TimelensError(
       "ERR_MODEL_UNSUPPORTED",
-      `${path} is an mmproj (vision projector); quantizeModel takes text models only. ` + "Keep the mmproj at F16, or convert it as Q8_0 (docs/quantize.md).",
+      `${path} is an mmproj (vision projector); quantizeModel takes text models only. ` +
+        "Keep the mmproj at F16, or convert it as Q8_0 (docs/quantize.md).",
       { path, architecture: "clip" },
     );
   }
   const splits = g.metadata["split.count"];
   if (splits !== undefined && Number(splits) > 1) {
-    throw new TimelensError("ERR_MODEL_UNSUPPORTED", `${path} is one of ${splits} split files; merge them first (llama-gguf-split --merge)`, {
-      path,
-      splits: Number(splits),
-    });
+    throw new TimelensError(
+      "ERR_MODEL_UNSUPPORTED",
+      `${path} is one of ${splits} split files; merge them first (llama-gguf-split --merge)`,
+      {
+        path,
+        splits: Number(splits),
+      },
+    );
   }
   inspectTextModel(g); // architecture, keys and tensor shapes llama.cpp relies on
   return g;
@@ -60,12 +74,20 @@ async function checkInput(path: string): Promise<GgufFile> {
 async function checkOutput(input: string, output: string): Promise<void> {
   const dir = dirname(output);
   const st = await fsp.stat(dir).catch(() => null);
-  if (!st?.isDirectory()) throw new TimelensError("ERR_FILE_NOT_FOUND", `Output directory not found: ${dir}`, { path: dir, kind: "directory" });
+  if (!st?.isDirectory())
+    throw new TimelensError("ERR_FILE_NOT_FOUND", `Output directory not found: ${dir}`, {
+      path: dir,
+      kind: "directory",
+    });
   const [a, b] = await Promise.all([fsp.stat(input), fsp.stat(output).catch(() => null)]);
   if (b && a.dev === b.dev && a.ino === b.ino) {
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `The output ${output} is the input file; write to another path`, { input, output });
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `The output ${output} is the input file; write to another path`, {
+      input,
+      output,
+    });
   }
-  if (b?.isDirectory()) throw new TimelensError("ERR_INVALID_ARGUMENT", `The output ${output} is a directory`, { output });
+  if (b?.isDirectory())
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `The output ${output} is a directory`, { output });
 }
 
 /** What a native failure means for the caller. */
@@ -87,9 +109,14 @@ function mapNativeError(e: unknown, input: string): TimelensError {
 
 function quantizerOf(addon: NativeAddon, type: QuantType): Required<Pick<NativeAddon, "quantize">>["quantize"] {
   if (!addon.quantize || !addon.quantizeTypes) {
-    throw new TimelensError("ERR_ADDON_NOT_FOUND", "This timelens-native addon predates quantization; rebuild it (npx timelens-native build)", {});
+    throw new TimelensError(
+      "ERR_ADDON_NOT_FOUND",
+      "This timelens-native addon predates quantization; rebuild it (npx timelens-native build)",
+      {},
+    );
   }
-  if (!addon.quantizeTypes().includes(type)) throw new TimelensError("ERR_NATIVE", `The addon does not know the type ${type}`, { type });
+  if (!addon.quantizeTypes().includes(type))
+    throw new TimelensError("ERR_NATIVE", `The addon does not know the type ${type}`, { type });
   return addon.quantize.bind(addon);
 }
 

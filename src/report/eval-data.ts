@@ -21,12 +21,16 @@ export async function predictionFiles(preds: string): Promise<string[]> {
     .filter((n) => n.endsWith(".jsonl"))
     .sort()
     .map((n) => join(preds, n));
-  if (files.length === 0) throw new TimelensError("ERR_FILE_NOT_FOUND", `${preds} holds no .jsonl prediction files`, { path: preds });
+  if (files.length === 0)
+    throw new TimelensError("ERR_FILE_NOT_FOUND", `${preds} holds no .jsonl prediction files`, { path: preds });
   return files;
 }
 
 /** One EvalReportData per dataset that has predictions (scored items joined with the annotation). */
-export async function loadEvalReportData(files: readonly string[], bench: readonly BenchDataset[]): Promise<Array<EvalReportData & { files: string[] }>> {
+export async function loadEvalReportData(
+  files: readonly string[],
+  bench: readonly BenchDataset[],
+): Promise<Array<EvalReportData & { files: string[] }>> {
   const records: ParsedPrediction[] = [];
   const fileOf = new Map<ParsedPrediction, string>();
   const hasTs = new Map<ParsedPrediction, boolean>();
@@ -54,10 +58,22 @@ export async function loadEvalReportData(files: readonly string[], bench: readon
     const items: EvalReportItem[] = score.items.map((s) => {
       const a = byKey.get(s.key);
       // The annotation's duration; the prediction line's when the annotation lacks the item.
-      return { ...s, duration: Number(a?.duration ?? durations.get(s.key) ?? NaN), answer: answers.get(s.key) ?? "", videoPath: a?.videoPath };
+      return {
+        ...s,
+        duration: Number(a?.duration ?? durations.get(s.key) ?? NaN),
+        answer: answers.get(s.key) ?? "",
+        videoPath: a?.videoPath,
+      };
     });
     const used = [...new Set(d.records.map((r) => fileOf.get(r)!))];
-    out.push({ dataset: d.name, items, predictionsFile: used.join(", "), files: used, missing: d.missing.length, unscorable: score.unscorable.length });
+    out.push({
+      dataset: d.name,
+      items,
+      predictionsFile: used.join(", "),
+      files: used,
+      missing: d.missing.length,
+      unscorable: score.unscorable.length,
+    });
   });
   return out;
 }

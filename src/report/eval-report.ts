@@ -10,7 +10,15 @@ import { getProfile, type ProfileId } from "../prompt/profiles";
 import { planFrames } from "../video/plan";
 import { probeVideo } from "../video/probe";
 import type { FrameSummary } from "../types";
-import { CURVE_THRESHOLDS, DURATION_EDGES, bucketIndex, bucketLabel, iouHistogram, r1Curve, selectPairs } from "./layout";
+import {
+  CURVE_THRESHOLDS,
+  DURATION_EDGES,
+  bucketIndex,
+  bucketLabel,
+  iouHistogram,
+  r1Curve,
+  selectPairs,
+} from "./layout";
 import { escapeHtml, page, sec } from "./html";
 import { css, spanColor } from "./palette";
 import type { PaperFigures, PublishedMetrics } from "./paper";
@@ -64,7 +72,10 @@ export interface EvalReportOptions {
 }
 
 /** Worst first (lowest IoU, then key order), and best first among the others. */
-export function worstAndBest<T extends { iou: number; key: string }>(items: readonly T[], n: number): { worst: T[]; best: T[] } {
+export function worstAndBest<T extends { iou: number; key: string }>(
+  items: readonly T[],
+  n: number,
+): { worst: T[]; best: T[] } {
   const sorted = [...items].sort((a, b) => a.iou - b.iou || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const worst = sorted.slice(0, n);
   const best = sorted.slice(Math.max(worst.length, sorted.length - n)).reverse();
@@ -78,13 +89,20 @@ export interface BucketRow {
 }
 
 /** Metrics per duration bucket (empty buckets kept, with null metrics). */
-export function byDuration(items: readonly { iou: number; duration: number }[], edges: readonly number[] = DURATION_EDGES): BucketRow[] {
+export function byDuration(
+  items: readonly { iou: number; duration: number }[],
+  edges: readonly number[] = DURATION_EDGES,
+): BucketRow[] {
   const groups = Array.from({ length: edges.length - 1 }, () => [] as number[]);
   for (const it of items) {
     const b = bucketIndex(it.duration, edges);
     if (b >= 0) groups[b].push(it.iou);
   }
-  return groups.map((g, i) => ({ label: bucketLabel(edges, i), count: g.length, metrics: g.length > 0 ? metricsFromIous(g) : null }));
+  return groups.map((g, i) => ({
+    label: bucketLabel(edges, i),
+    count: g.length,
+    metrics: g.length > 0 ? metricsFromIous(g) : null,
+  }));
 }
 
 function f1(v: number): string {
@@ -109,7 +127,9 @@ function metricsTable(data: EvalReportData, metrics: Metrics): string {
     for (const name of names) {
       const p = paper.models[name]?.[data.dataset];
       if (!p) {
-        rows.push(`<tr><td>${escapeHtml(name)} (published)</td><td colspan="4" class="muted">no published figure for ${escapeHtml(data.dataset)}</td></tr>`);
+        rows.push(
+          `<tr><td>${escapeHtml(name)} (published)</td><td colspan="4" class="muted">no published figure for ${escapeHtml(data.dataset)}</td></tr>`,
+        );
         continue;
       }
       rows.push(`<tr data-row="paper"><td>${escapeHtml(name)} (published)</td>${metricsCells(p)}</tr>`);
@@ -133,13 +153,22 @@ function bucketTable(rows: readonly BucketRow[]): string {
   return `<table><thead><tr><th>video duration</th><th>queries</th><th>R1@0.3</th><th>R1@0.5</th><th>R1@0.7</th><th>mIoU</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
-function exampleCard(it: EvalReportItem, rank: number, kind: "worst" | "best", thumbs: readonly Thumbnail[], thumbHeight: number | undefined): string {
+function exampleCard(
+  it: EvalReportItem,
+  rank: number,
+  kind: "worst" | "best",
+  thumbs: readonly Thumbnail[],
+  thumbHeight: number | undefined,
+): string {
   const rows = [
     {
       head: `<span class="muted">predicted ${sec(it.prediction[0])} – ${sec(it.prediction[1])} s</span>`,
       bars: [{ span: it.prediction, color: spanColor(0), kind: "pred" as const }],
     },
-    { head: `<span class="muted">ground truth ${sec(it.gt[0])} – ${sec(it.gt[1])} s</span>`, bars: [{ span: it.gt, kind: "gt" as const }] },
+    {
+      head: `<span class="muted">ground truth ${sec(it.gt[0])} – ${sec(it.gt[1])} s</span>`,
+      bars: [{ span: it.gt, kind: "gt" as const }],
+    },
   ];
   return `<div class="card" data-kind="${kind}" data-rank="${rank}">
 <div><b>${rank + 1}.</b> IoU <b>${it.iou.toFixed(3)}</b> · <span class="muted">${escapeHtml(it.video)} · ${sec(it.duration)} s</span></div>
@@ -156,7 +185,9 @@ export function buildEvalReportHtml(
   options: Omit<EvalReportOptions, "signal" | "thumbnails" | "onProgress"> = {},
 ): string {
   if (data.items.length === 0)
-    throw new TimelensError("ERR_INVALID_ARGUMENT", `Nothing to report for ${data.dataset}: no scored predictions`, { dataset: data.dataset });
+    throw new TimelensError("ERR_INVALID_ARGUMENT", `Nothing to report for ${data.dataset}: no scored predictions`, {
+      dataset: data.dataset,
+    });
   const metrics = metricsFromIous(data.items.map((i) => i.iou));
   const n = options.examples ?? 10;
   const { worst, best } = worstAndBest(data.items, n);
@@ -168,7 +199,11 @@ export function buildEvalReportHtml(
   if (empty) counts.push(`${empty} empty answers (failed items, scored as misses)`);
   const markers =
     data.paperModel && data.paper?.models[data.paperModel]?.[data.dataset]
-      ? R1_THRESHOLDS.map((t) => ({ x: Number(t), y: data.paper!.models[data.paperModel!][data.dataset].r1[t], label: `${data.paperModel} published R1@${t}` }))
+      ? R1_THRESHOLDS.map((t) => ({
+          x: Number(t),
+          y: data.paper!.models[data.paperModel!][data.dataset].r1[t],
+          label: `${data.paperModel} published R1@${t}`,
+        }))
       : [];
   const curve = r1Curve(
     data.items.map((i) => i.iou),
@@ -222,7 +257,11 @@ export async function renderEvalReport(data: EvalReportData, options: EvalReport
     for (const it of todo) {
       try {
         const frames = await plannedFrames(it.videoPath!, profile, options);
-        const pairs = selectPairs(pairTimesOf(frames, profile), [it.prediction, it.gt], options.exampleThumbnails ?? 16);
+        const pairs = selectPairs(
+          pairTimesOf(frames, profile),
+          [it.prediction, it.gt],
+          options.exampleThumbnails ?? 16,
+        );
         thumbs.set(
           it.key,
           await extractThumbnails(it.videoPath!, frames, profile, pairs, {
@@ -233,7 +272,8 @@ export async function renderEvalReport(data: EvalReportData, options: EvalReport
           }),
         );
       } catch (e) {
-        if ((e as TimelensError).code === "ERR_ABORTED" || (e as TimelensError).code === "ERR_FFMPEG_NOT_FOUND") throw e;
+        if ((e as TimelensError).code === "ERR_ABORTED" || (e as TimelensError).code === "ERR_FFMPEG_NOT_FOUND")
+          throw e;
         thumbs.set(it.key, []);
       }
       options.onProgress?.(++done, todo.length);

@@ -46,16 +46,23 @@ export interface ReportOptions {
 
 /** Every result must describe the same frame plan: the rows share one timeline. */
 export function checkSameTimeline(results: readonly GroundingResult[]): void {
-  if (results.length === 0) throw new TimelensError("ERR_INVALID_ARGUMENT", "A report needs at least one grounding result");
+  if (results.length === 0)
+    throw new TimelensError("ERR_INVALID_ARGUMENT", "A report needs at least one grounding result");
   results.forEach((r, i) => {
     if (!r || typeof r !== "object" || typeof r.query !== "string" || !r.video || !(r.video.duration > 0)) {
-      throw new TimelensError("ERR_INVALID_ARGUMENT", `Result ${i} is not a grounding result (needs query, video.duration, frames)`, { index: i });
+      throw new TimelensError(
+        "ERR_INVALID_ARGUMENT",
+        `Result ${i} is not a grounding result (needs query, video.duration, frames)`,
+        { index: i },
+      );
     }
     checkFrameSummary(r.frames, `result ${i} frames`);
-    if (!Array.isArray(r.spans)) throw new TimelensError("ERR_INVALID_ARGUMENT", `Result ${i} has no spans list`, { index: i });
+    if (!Array.isArray(r.spans))
+      throw new TimelensError("ERR_INVALID_ARGUMENT", `Result ${i} has no spans list`, { index: i });
   });
   const first = results[0];
-  const key = (r: GroundingResult) => JSON.stringify([r.video.duration, r.frames.indices, r.frames.labels, r.frames.width, r.frames.height]);
+  const key = (r: GroundingResult) =>
+    JSON.stringify([r.video.duration, r.frames.indices, r.frames.labels, r.frames.width, r.frames.height]);
   const k0 = key(first);
   results.forEach((r, i) => {
     if (key(r) !== k0)
@@ -73,11 +80,18 @@ export function spansOf(results: readonly GroundingResult[]): TimeSpan[] {
 }
 
 /** The thumbnails a report shows: the selected pairs, decoded from the video. */
-export async function reportThumbnails(results: readonly GroundingResult[], options: ReportOptions): Promise<Thumbnail[]> {
+export async function reportThumbnails(
+  results: readonly GroundingResult[],
+  options: ReportOptions,
+): Promise<Thumbnail[]> {
   if (options.thumbnails) return [...options.thumbnails];
   if (options.video === undefined) return [];
   const r = results[0];
-  const pairs = selectPairs(pairTimesOf(r.frames, r.profile), spansOf(results), options.maxThumbnails ?? MAX_THUMBNAILS);
+  const pairs = selectPairs(
+    pairTimesOf(r.frames, r.profile),
+    spansOf(results),
+    options.maxThumbnails ?? MAX_THUMBNAILS,
+  );
   return extractThumbnails(options.video, r.frames, r.profile, pairs, {
     height: options.thumbnailHeight,
     signal: options.signal,
@@ -94,7 +108,11 @@ function ms(v: number): string {
 function modelLine(model: ReportOptions["model"]): string {
   if (model === undefined) return "";
   const m = typeof model === "string" ? { path: model } : model;
-  const parts = [m.name, m.path && m.path !== m.name ? m.path : undefined, m.mmproj ? `mmproj ${m.mmproj}` : undefined].filter(Boolean);
+  const parts = [
+    m.name,
+    m.path && m.path !== m.name ? m.path : undefined,
+    m.mmproj ? `mmproj ${m.mmproj}` : undefined,
+  ].filter(Boolean);
   return parts.join(" · ");
 }
 
@@ -144,7 +162,11 @@ export function buildReportHtml(
   const title = options.title ?? `timelens report: ${videoName}`;
   const rows = results.map((r, i) => ({
     head: `<span class="swatch" style="background:${css(spanColor(i))}"></span><b>Q${i + 1}</b> ${escapeHtml(r.query)} <span class="muted">· ${escapeHtml(spanText(r))}</span>`,
-    bars: r.spans.map((s) => ({ span: [s[0], s[1]] as const, color: spanColor(i), title: `${r.query}: ${sec(s[0])}-${sec(s[1])} s` })),
+    bars: r.spans.map((s) => ({
+      span: [s[0], s[1]] as const,
+      color: spanColor(i),
+      title: `${r.query}: ${sec(s[0])}-${sec(s[1])} s`,
+    })),
   }));
   const model = modelLine(options.model);
   const v = r0.video;
@@ -182,7 +204,10 @@ ${timelineBlock({ duration, thumbnails, rows, thumbnailHeight: options.thumbnail
  * ERR_INVALID_ARGUMENT (no results, results of different plans, malformed results), and those
  * of decoding the video.
  */
-export async function renderReport(results: GroundingResult | readonly GroundingResult[], options: ReportOptions = {}): Promise<string> {
+export async function renderReport(
+  results: GroundingResult | readonly GroundingResult[],
+  options: ReportOptions = {},
+): Promise<string> {
   const list: readonly GroundingResult[] = Array.isArray(results) ? results : [results as GroundingResult];
   checkSameTimeline(list);
   const thumbnails = await reportThumbnails(list, options);

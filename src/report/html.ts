@@ -96,7 +96,12 @@ export interface LaneBar {
  * A lane the width of the timeline with bars at their spans' positions (percent of the lane,
  * from spanBox over a 100-wide timeline). data-* attributes carry the span for tooling.
  */
-export function lane(bars: readonly LaneBar[], duration: number, attrs: Record<string, string | number> = {}, small = false): string {
+export function lane(
+  bars: readonly LaneBar[],
+  duration: number,
+  attrs: Record<string, string | number> = {},
+  small = false,
+): string {
   const extra = Object.entries(attrs)
     .map(([k, v]) => ` ${k}="${escapeAttr(v)}"`)
     .join("");

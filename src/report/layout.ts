@@ -45,18 +45,25 @@ export function nearestIndex(times: readonly number[], t: number): number {
  * the budget evenly over the whole video. Edge pairs are kept even past the cap when there are
  * more span edges than `max` allows.
  */
-export function selectPairs(pairTimes: readonly number[], spans: readonly TimeSpan[] = [], max = MAX_THUMBNAILS): number[] {
+export function selectPairs(
+  pairTimes: readonly number[],
+  spans: readonly TimeSpan[] = [],
+  max = MAX_THUMBNAILS,
+): number[] {
   const n = pairTimes.length;
   const cap = Math.max(2, Math.floor(max));
   if (n <= cap) return Array.from({ length: n }, (_, i) => i);
-  const finite = spans.filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b)).map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as const);
+  const finite = spans
+    .filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b))
+    .map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as const);
   const keep = new Set<number>();
   for (const [a, b] of finite) {
     keep.add(nearestIndex(pairTimes, a));
     keep.add(nearestIndex(pairTimes, b));
   }
   const inside: number[] = [];
-  for (let i = 0; i < n; i++) if (!keep.has(i) && finite.some(([a, b]) => pairTimes[i] >= a && pairTimes[i] <= b)) inside.push(i);
+  for (let i = 0; i < n; i++)
+    if (!keep.has(i) && finite.some(([a, b]) => pairTimes[i] >= a && pairTimes[i] <= b)) inside.push(i);
   const insideBudget = Math.max(0, Math.floor(cap / 2) - keep.size);
   for (const j of evenlySpaced(inside.length, insideBudget)) keep.add(inside[j]);
   const rest = cap - keep.size;
@@ -80,7 +87,12 @@ export function timeToX(t: number, duration: number, width: number): number {
  * their smaller end, clamped to the timeline, at least `minWidth` wide so an instant shows.
  * Null when the span lies wholly outside [0, duration] or is not finite.
  */
-export function spanBox(span: TimeSpan, duration: number, width: number, minWidth = 2): { left: number; width: number } | null {
+export function spanBox(
+  span: TimeSpan,
+  duration: number,
+  width: number,
+  minWidth = 2,
+): { left: number; width: number } | null {
   const [a, b] = span;
   if (!Number.isFinite(a) || !Number.isFinite(b) || !(duration > 0)) return null;
   const lo = Math.min(a, b);

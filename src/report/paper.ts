@@ -18,7 +18,10 @@ export interface PaperFigures {
   models: Record<string, Record<string, PublishedMetrics>>;
 }
 
-const m = (r3: number, r5: number, r7: number, miou: number): PublishedMetrics => ({ r1: { "0.3": r3, "0.5": r5, "0.7": r7 }, miou });
+const m = (r3: number, r5: number, r7: number, miou: number): PublishedMetrics => ({
+  r1: { "0.3": r3, "0.5": r5, "0.7": r7 },
+  miou,
+});
 
 export const PUBLISHED: PaperFigures = {
   source: "TencentARC/TimeLens-8B model card (Hugging Face), Performance table; see docs/report.md",
@@ -60,7 +63,8 @@ function bad(where: string, message: string): never {
 }
 
 function percent(v: unknown, where: string): number {
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 100) bad(where, `expected a percentage 0..100, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 100)
+    bad(where, `expected a percentage 0..100, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -78,12 +82,14 @@ export function parsePaperFigures(text: string, path = "paper figures"): PaperFi
   }
   const obj = root as Record<string, unknown>;
   if (!obj || typeof obj !== "object" || Array.isArray(obj)) bad(path, "expected a JSON object");
-  if (typeof obj.source !== "string" || obj.source.trim() === "") bad(path, `"source" must say where the numbers come from`);
+  if (typeof obj.source !== "string" || obj.source.trim() === "")
+    bad(path, `"source" must say where the numbers come from`);
   const models = obj.models as Record<string, unknown>;
   if (!models || typeof models !== "object" || Array.isArray(models)) bad(path, `"models" must be an object of models`);
   const out: PaperFigures = { source: obj.source, models: {} };
   for (const [model, datasets] of Object.entries(models)) {
-    if (!datasets || typeof datasets !== "object" || Array.isArray(datasets)) bad(path, `models["${model}"] must be an object of datasets`);
+    if (!datasets || typeof datasets !== "object" || Array.isArray(datasets))
+      bad(path, `models["${model}"] must be an object of datasets`);
     out.models[model] = {};
     for (const [dataset, v] of Object.entries(datasets as Record<string, unknown>)) {
       const where = `${path}: models["${model}"]["${dataset}"]`;

@@ -51,7 +51,10 @@ export function timelinePngLayout(rows: number, thumbnailHeight: number, width =
  * The timeline of grounding results (one lane per result, thumbnails from `video` or
  * `thumbnails`) as a PNG Buffer. Errors as renderReport's.
  */
-export async function renderTimelinePng(results: GroundingResult | readonly GroundingResult[], options: TimelinePngOptions = {}): Promise<Buffer> {
+export async function renderTimelinePng(
+  results: GroundingResult | readonly GroundingResult[],
+  options: TimelinePngOptions = {},
+): Promise<Buffer> {
   const list: readonly GroundingResult[] = Array.isArray(results) ? results : [results as GroundingResult];
   checkSameTimeline(list);
   const thumbs = await reportThumbnails(list, options);
@@ -60,7 +63,9 @@ export async function renderTimelinePng(results: GroundingResult | readonly Grou
   const L = timelinePngLayout(list.length, thumbH, options.width ?? 1200);
   const X = (t: number) => L.track.left + timeToX(t, duration, L.track.width);
 
-  const svg: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${L.width}" height="${L.height}" shape-rendering="crispEdges">`];
+  const svg: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${L.width}" height="${L.height}" shape-rendering="crispEdges">`,
+  ];
   svg.push(`<rect x="0" y="0" width="${L.width}" height="${L.height}" fill="${hex(BACKGROUND)}"/>`);
   svg.push(`<rect x="${L.track.left}" y="${L.axis.top}" width="${L.track.width}" height="1" fill="${hex(MUTED)}"/>`);
   for (const t of axisTicks(duration, Math.max(4, Math.floor(L.track.width / 90)))) {
@@ -75,11 +80,15 @@ export async function renderTimelinePng(results: GroundingResult | readonly Grou
     svg.push(
       `<text x="${L.track.left}" y="${row.labelTop + 13}" font-size="12" font-family="sans-serif" fill="${hex(INK)}">${escapeHtml(`Q${i + 1} ${r.query}`.slice(0, 200))}</text>`,
     );
-    svg.push(`<rect x="${L.track.left}" y="${row.top}" width="${L.track.width}" height="${row.height}" fill="${hex(LANE_COLOR)}"/>`);
+    svg.push(
+      `<rect x="${L.track.left}" y="${row.top}" width="${L.track.width}" height="${row.height}" fill="${hex(LANE_COLOR)}"/>`,
+    );
     for (const s of r.spans) {
       const box = spanBox(s, duration, L.track.width, 2);
       if (!box) continue;
-      svg.push(`<rect x="${n3(L.track.left + box.left)}" y="${row.top}" width="${n3(box.width)}" height="${row.height}" fill="${hex(spanColor(i))}"/>`);
+      svg.push(
+        `<rect x="${n3(L.track.left + box.left)}" y="${row.top}" width="${n3(box.width)}" height="${row.height}" fill="${hex(spanColor(i))}"/>`,
+      );
     }
   });
   svg.push("</svg>");

@@ -50,7 +50,10 @@ export function histogramSvg(counts: readonly number[], color: Rgb = spanColor(1
     .map((_, i) => i)
     .concat(counts.length)
     .filter((i) => i % Math.max(1, Math.round(counts.length / 10)) === 0)
-    .map((i) => `<text x="${n3(M.left + i * bw)}" y="${M.top + ph + 14}" text-anchor="middle">${(i / counts.length).toFixed(1)}</text>`)
+    .map(
+      (i) =>
+        `<text x="${n3(M.left + i * bw)}" y="${M.top + ph + 14}" text-anchor="middle">${(i / counts.length).toFixed(1)}</text>`,
+    )
     .join("");
   return frame(axes("IoU", "queries", max, [0, max / 2, max]) + bars + xt, "IoU histogram");
 }
@@ -62,7 +65,12 @@ export interface CurvePoint {
 }
 
 /** The R1 curve (percent vs IoU threshold 0..1) with optional published points as markers. */
-export function curveSvg(thresholds: readonly number[], values: readonly number[], markers: readonly CurvePoint[] = [], color: Rgb = spanColor(0)): string {
+export function curveSvg(
+  thresholds: readonly number[],
+  values: readonly number[],
+  markers: readonly CurvePoint[] = [],
+  color: Rgb = spanColor(0),
+): string {
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
   const x = (t: number) => M.left + t * pw;
@@ -74,9 +82,14 @@ export function curveSvg(thresholds: readonly number[], values: readonly number[
         `<circle cx="${n3(x(m.x))}" cy="${n3(y(m.y))}" r="4" fill="none" stroke="${css(INK)}" stroke-width="1.5"><title>${escapeHtml(m.label)}</title></circle>`,
     )
     .join("");
-  const xt = [0, 0.2, 0.4, 0.6, 0.8, 1].map((t) => `<text x="${n3(x(t))}" y="${M.top + ph + 14}" text-anchor="middle">${t.toFixed(1)}</text>`).join("");
+  const xt = [0, 0.2, 0.4, 0.6, 0.8, 1]
+    .map((t) => `<text x="${n3(x(t))}" y="${M.top + ph + 14}" text-anchor="middle">${t.toFixed(1)}</text>`)
+    .join("");
   return frame(
-    axes("IoU threshold", "R1 (%)", 100, [0, 25, 50, 75, 100]) + `<path d="${path}" fill="none" stroke="${css(color)}" stroke-width="2"/>` + dots + xt,
+    axes("IoU threshold", "R1 (%)", 100, [0, 25, 50, 75, 100]) +
+      `<path d="${path}" fill="none" stroke="${css(color)}" stroke-width="2"/>` +
+      dots +
+      xt,
     "R1 against IoU threshold",
   );
 }

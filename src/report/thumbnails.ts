@@ -49,10 +49,14 @@ export function checkFrameSummary(frames: unknown, where = "result.frames"): ass
   const f = frames as FrameSummary;
   const bad = (why: string) => new TimelensError("ERR_INVALID_ARGUMENT", `${where} ${why}`, { field: where });
   if (!f || typeof f !== "object") throw bad("is missing");
-  if (!Array.isArray(f.indices) || !Array.isArray(f.times) || !Array.isArray(f.labels)) throw bad("needs indices, times and labels");
-  if (!Number.isInteger(f.pairs) || f.pairs < 1 || f.labels.length !== f.pairs) throw bad(`has ${f.labels?.length} labels for ${f.pairs} pairs`);
-  if (f.indices.length !== f.times.length || f.indices.length < 2 * f.pairs - 1) throw bad(`has ${f.indices.length} frames for ${f.pairs} pairs`);
-  if (!(Number.isInteger(f.width) && f.width > 0 && Number.isInteger(f.height) && f.height > 0)) throw bad(`has size ${f.width}x${f.height}`);
+  if (!Array.isArray(f.indices) || !Array.isArray(f.times) || !Array.isArray(f.labels))
+    throw bad("needs indices, times and labels");
+  if (!Number.isInteger(f.pairs) || f.pairs < 1 || f.labels.length !== f.pairs)
+    throw bad(`has ${f.labels?.length} labels for ${f.pairs} pairs`);
+  if (f.indices.length !== f.times.length || f.indices.length < 2 * f.pairs - 1)
+    throw bad(`has ${f.indices.length} frames for ${f.pairs} pairs`);
+  if (!(Number.isInteger(f.width) && f.width > 0 && Number.isInteger(f.height) && f.height > 0))
+    throw bad(`has size ${f.width}x${f.height}`);
 }
 
 /**
@@ -75,7 +79,10 @@ export async function extractThumbnails(
   for (let i = 0; i < pairs.length; i++) {
     const p = pairs[i];
     if (!Number.isInteger(p) || p < 0 || p >= frames.pairs || (i > 0 && p <= pairs[i - 1])) {
-      throw new TimelensError("ERR_INVALID_ARGUMENT", `thumbnail pairs must be ascending positions below ${frames.pairs}; got ${p} at ${i}`);
+      throw new TimelensError(
+        "ERR_INVALID_ARGUMENT",
+        `thumbnail pairs must be ascending positions below ${frames.pairs}; got ${p} at ${i}`,
+      );
     }
   }
   if (pairs.length === 0) return [];
@@ -91,7 +98,11 @@ export async function extractThumbnails(
   };
   const width = Math.max(1, Math.round((height * frames.width) / frames.height));
   const out: Thumbnail[] = [];
-  for await (const frame of readFrames(video, plan, { signal: options.signal, ffmpegPath: options.ffmpegPath, ffprobePath: options.ffprobePath })) {
+  for await (const frame of readFrames(video, plan, {
+    signal: options.signal,
+    ffmpegPath: options.ffmpegPath,
+    ffprobePath: options.ffprobePath,
+  })) {
     const pair = pairs[out.length];
     const raw = Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
     const jpeg = await sharp(raw, { raw: { width: frame.width, height: frame.height, channels: 3 } })

@@ -51,7 +51,10 @@ export function timelineBlock(o: TimelineBlockOptions): string {
   const stripHeight = thumbs.length > 0 ? h + (captions ? 15 : 0) : 0;
   const strip = thumbs.length > 0 ? `<div class="strip" style="height:${n3(stripHeight)}px">${figures}</div>` : "";
   const ticks = axisTicks(o.duration, Math.max(4, Math.min(16, Math.floor(width / 90))))
-    .map((t) => `<div class="tick" style="left:${n3(timeToX(t, o.duration, 100))}%"><span>${escapeHtml(formatClock(t))}</span></div>`)
+    .map(
+      (t) =>
+        `<div class="tick" style="left:${n3(timeToX(t, o.duration, 100))}%"><span>${escapeHtml(formatClock(t))}</span></div>`,
+    )
     .join("");
   const axis = o.small ? "" : `<div class="axis">${ticks}</div>`;
   const rows = o.rows

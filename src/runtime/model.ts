@@ -4,7 +4,14 @@
  * AbortSignals to native cancellation and native error codes to TimelensErrors.
  */
 import { LOAD_DEFAULTS, resolveGeneration, resolveLoadOptions } from "../defaults";
-import { AbortError, ContextOverflowError, TimelensError, invalidArgument, isErrorCode, throwIfAborted } from "../errors";
+import {
+  AbortError,
+  ContextOverflowError,
+  TimelensError,
+  invalidArgument,
+  isErrorCode,
+  throwIfAborted,
+} from "../errors";
 import { PROMPT_SPECIAL_TOKENS } from "../gguf/specials";
 import { inspectModelPair, type ModelPairInfo } from "../gguf/validate";
 import {
@@ -188,7 +195,11 @@ function toResult(r: NativeGenerateReport): GenerateResult {
     ...(r.margins ? { margins: Array.from(r.margins) } : {}),
     text: new TextDecoder("utf-8").decode(r.bytes),
     stopReason: r.stopReason,
-    timings: { generateMs: r.timings.generateMs, firstTokenMs: r.timings.firstTokenMs, tokensPerSecond: seconds > 0 ? r.tokens.length / seconds : 0 },
+    timings: {
+      generateMs: r.timings.generateMs,
+      firstTokenMs: r.timings.firstTokenMs,
+      tokensPerSecond: seconds > 0 ? r.tokens.length / seconds : 0,
+    },
   };
 }
 
@@ -211,16 +222,23 @@ function reportSelection(selection: AddonSelection, options: ModelLoadOptions, r
   const log = options.onLog ?? (() => {});
   for (const s of skipped) log(`timelens-native: skipped ${s.location.path}: ${s.reason}`);
   const devices = gpu.devices.map((d) => `${d.name} (${d.description})`).join(", ");
-  log(`timelens-native: using ${location.path} (${location.variant}, ${location.source})${gpu.backend ? ` on ${gpu.backend}: ${devices}` : ""}`);
+  log(
+    `timelens-native: using ${location.path} (${location.variant}, ${location.source})${gpu.backend ? ` on ${gpu.backend}: ${devices}` : ""}`,
+  );
   if (gpu.reason) {
     log(`timelens-native: ${gpu.reason}`);
     // Asked for a specific GPU and did not get it: say so even without onLog.
-    if (requested !== "auto" && requested !== false && !options.onLog) process.emitWarning(gpu.reason, { code: "TIMELENS_GPU_FALLBACK" });
+    if (requested !== "auto" && requested !== false && !options.onLog)
+      process.emitWarning(gpu.reason, { code: "TIMELENS_GPU_FALLBACK" });
   }
 }
 
 /** Loads the native model, cancelling on the signal; native errors become TimelensErrors. */
-async function loadNative(selection: AddonSelection, options: ModelLoadOptions, pair: ModelPairInfo): Promise<NativeModel> {
+async function loadNative(
+  selection: AddonSelection,
+  options: ModelLoadOptions,
+  pair: ModelPairInfo,
+): Promise<NativeModel> {
   const resolved = resolveLoadOptions(options, { nCtxTrain: pair.text.nCtxTrain, gpuDevices: selection.gpu.devices });
   const native = new selection.addon.Model();
   const onAbort = () => native.cancel();
@@ -259,7 +277,13 @@ function specialTokenIds(native: NativeModel): Record<string, number> {
   return out;
 }
 
-function modelInfo(native: NativeModel, n: NativeModelInfo, pair: ModelPairInfo, selection: AddonSelection, requested: GpuPreference): ModelInfo {
+function modelInfo(
+  native: NativeModel,
+  n: NativeModelInfo,
+  pair: ModelPairInfo,
+  selection: AddonSelection,
+  requested: GpuPreference,
+): ModelInfo {
   const { location, gpu, skipped } = selection;
   return {
     architecture: n.architecture ?? pair.text.architecture,
@@ -355,7 +379,10 @@ export class VisionModel {
 
   static async load(options: ModelLoadOptions): Promise<VisionModel> {
     if (!options || typeof options.model !== "string" || typeof options.mmproj !== "string") {
-      throw new TimelensError("ERR_INVALID_ARGUMENT", "load() needs { model, mmproj } paths to the text GGUF and the mmproj GGUF");
+      throw new TimelensError(
+        "ERR_INVALID_ARGUMENT",
+        "load() needs { model, mmproj } paths to the text GGUF and the mmproj GGUF",
+      );
     }
     options = expandPathOptions(options); // "~/model.gguf" means the home folder's
     throwIfAborted(options.signal, "load");
@@ -455,13 +482,15 @@ export class VisionModel {
         const { signal, onToken, ...generation } = options;
         return nativeCall(native, signal, "generate", async (listen) => {
           const resolved = resolveGeneration(generation);
-          if (!Array.isArray(suffixes)) throw invalidArgument("generateMany(suffixes)", "an array of chunk arrays", suffixes);
+          if (!Array.isArray(suffixes))
+            throw invalidArgument("generateMany(suffixes)", "an array of chunk arrays", suffixes);
           const decoders = suffixes.map(() => new TextDecoder("utf-8"));
           const reports = await native.generateMany(
             suffixes,
             resolved,
             listen((e: NativeEvent) => {
-              if (e.type === "token" && onToken) onToken(e.seq, decoders[e.seq].decode(e.bytes, { stream: true }), e.token);
+              if (e.type === "token" && onToken)
+                onToken(e.seq, decoders[e.seq].decode(e.bytes, { stream: true }), e.token);
             }),
           );
           return reports.map(toResult);

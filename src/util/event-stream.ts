@@ -2,7 +2,10 @@
  * Turns callback-style work into an async iterable of events that ends with the result.
  * The work starts on the first next(); leaving the loop early aborts it through `signal`.
  */
-export function eventStream<E, R>(start: (emit: (event: E) => void, signal: AbortSignal) => Promise<R>, resultEvent: (result: R) => E): AsyncIterable<E> {
+export function eventStream<E, R>(
+  start: (emit: (event: E) => void, signal: AbortSignal) => Promise<R>,
+  resultEvent: (result: R) => E,
+): AsyncIterable<E> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<E> {
       const controller = new AbortController();

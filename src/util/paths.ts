@@ -7,7 +7,11 @@ import { join } from "node:path";
  * shell would: `"~/.cache/x"` from a config file or README example must not become a folder
  * literally named `~`. `~user/...` and a `~` anywhere else are left as they are.
  */
-export function expandHome(path: string, home: string = homedir(), platform: NodeJS.Platform = process.platform): string {
+export function expandHome(
+  path: string,
+  home: string = homedir(),
+  platform: NodeJS.Platform = process.platform,
+): string {
   if (path === "~") return home;
   if (path.startsWith("~/") || (platform === "win32" && path.startsWith("~\\"))) return join(home, path.slice(2));
   return path;

@@ -20,7 +20,8 @@ export function pyRound(x: number): number {
  * x * 2^(d+1) is an odd integer; that is the only case handled apart.
  */
 export function pyFixed(x: number, digits = 1): string {
-  if (!Number.isInteger(digits) || digits < 0 || digits > 15) throw new RangeError(`digits must be 0..15, got ${digits}`);
+  if (!Number.isInteger(digits) || digits < 0 || digits > 15)
+    throw new RangeError(`digits must be 0..15, got ${digits}`);
   if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
   const ax = Math.abs(x);
   const odd = ax * 2 ** (digits + 1);

@@ -15,7 +15,8 @@
  */
 
 /** Python `str.isspace()` == `re` `\s` for str patterns. */
-export const PY_WHITESPACE_CLASS = "\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+export const PY_WHITESPACE_CLASS =
+  "\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 
 const NON_ASCII_SPACE = new Set([0x85, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000]);
 
@@ -36,7 +37,8 @@ export function isPyDigit(cp: number): boolean {
 
 /** Python `re` `\w` for str patterns: `str.isalnum()` or "_". */
 export function isPyWord(cp: number): boolean {
-  if (cp < 0x80) return (cp >= 0x30 && cp <= 0x39) || (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a) || cp === 0x5f;
+  if (cp < 0x80)
+    return (cp >= 0x30 && cp <= 0x39) || (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a) || cp === 0x5f;
   if (cp >= 0xd800 && cp <= 0xdfff) return false; // a lone surrogate
   return WORD.test(String.fromCodePoint(cp));
 }

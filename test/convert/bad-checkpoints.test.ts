@@ -3,7 +3,16 @@
  * (docs/models.md, "Bad input"). Each case copies a good sharded checkpoint, breaks one thing,
  * and converts both files.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { convertCheckpoint } from "../../src/convert";
 import { TimelensError } from "../../src/errors";
@@ -158,7 +167,11 @@ test("a shape other than config.json implies", async () => {
     c.intermediate_size += 32;
     putJson(d, "config.json", c);
   });
-  const e = await expectRefused(dir, "ERR_CHECKPOINT_INVALID", /mlp\.(down|gate|up)_proj\.weight.*config\.json implies/);
+  const e = await expectRefused(
+    dir,
+    "ERR_CHECKPOINT_INVALID",
+    /mlp\.(down|gate|up)_proj\.weight.*config\.json implies/,
+  );
   expect(e.details.tensor).toMatch(/mlp/);
 });
 
@@ -220,12 +233,18 @@ test("a tensor the family does not have", async () => {
 });
 
 test("a missing directory and a file given as the directory", async () => {
-  await expect(convertCheckpoint({ dir: join(checkpointRoot(), "nope") })).rejects.toMatchObject({ code: "ERR_FILE_NOT_FOUND" });
-  await expect(convertCheckpoint({ dir: join(good, "config.json") })).rejects.toMatchObject({ code: "ERR_CHECKPOINT_INVALID" });
+  await expect(convertCheckpoint({ dir: join(checkpointRoot(), "nope") })).rejects.toMatchObject({
+    code: "ERR_FILE_NOT_FOUND",
+  });
+  await expect(convertCheckpoint({ dir: join(good, "config.json") })).rejects.toMatchObject({
+    code: "ERR_CHECKPOINT_INVALID",
+  });
 });
 
 test("an unknown output type", async () => {
-  await expect(convertCheckpoint({ dir: good, outtype: "q4_k" as never })).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+  await expect(convertCheckpoint({ dir: good, outtype: "q4_k" as never })).rejects.toMatchObject({
+    code: "ERR_INVALID_ARGUMENT",
+  });
 });
 
 test("abort while tensors are being written leaves nothing behind", async () => {

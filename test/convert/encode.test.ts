@@ -13,15 +13,15 @@ const u16 = (b: Uint8Array) => Array.from(new Uint16Array(b.buffer.slice(b.byteO
 test("f32 -> f16 rounds to nearest even and overflows to infinity", () => {
   // 1 + 2^-11 is a tie between 1 and 1 + 2^-10: goes to the even 1.0 (0x3c00)
   // 1 + 3*2^-11 is a tie between 1+2^-10 and 1+2^-9: goes to the even 1+2^-9 (0x3c02)
-  expect(u16(encodeChunk(f32Bytes(1 + 2 ** -11, 1 + 3 * 2 ** -11, 65504, 65520, -65520, 2 ** -24, 2 ** -26), "F32", "F16"))).toEqual([
-    0x3c00, 0x3c02, 0x7bff, 0x7c00, 0xfc00, 0x0001, 0x0000,
-  ]);
+  expect(
+    u16(encodeChunk(f32Bytes(1 + 2 ** -11, 1 + 3 * 2 ** -11, 65504, 65520, -65520, 2 ** -24, 2 ** -26), "F32", "F16")),
+  ).toEqual([0x3c00, 0x3c02, 0x7bff, 0x7c00, 0xfc00, 0x0001, 0x0000]);
 });
 
 test("f32 -> bf16 rounds to nearest even and keeps NaN quiet", () => {
-  expect(u16(encodeChunk(f32Bits(0x3f808000, 0x3f818000, 0x3f808001, 0x7f800001, 0xff800000, 0x7f7fffff), "F32", "BF16"))).toEqual([
-    0x3f80, 0x3f82, 0x3f81, 0x7fc0, 0xff80, 0x7f80,
-  ]);
+  expect(
+    u16(encodeChunk(f32Bits(0x3f808000, 0x3f818000, 0x3f808001, 0x7f800001, 0xff800000, 0x7f7fffff), "F32", "BF16")),
+  ).toEqual([0x3f80, 0x3f82, 0x3f81, 0x7fc0, 0xff80, 0x7f80]);
 });
 
 test("bf16 -> f16 goes through float32 exactly (table path agrees with direct path)", () => {

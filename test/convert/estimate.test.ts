@@ -23,23 +23,26 @@ async function sections(path: string): Promise<{ data: number; header: number }>
 }
 
 describe.each(CHECKPOINT_CASES.filter((c) => c.layout === "new"))("$id", (c) => {
-  test.each(["f16", "bf16", "f32", "q8_0"] as const)("text %s and mmproj f16: data exact, headers within the allowance", async (t) => {
-    const dir = await tinyCheckpoint(c);
-    const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
-    const outfile = join(dir, `est-${t}.gguf`);
-    const mmprojOutfile = join(dir, `est-mmproj-${t}.gguf`);
-    await convertCheckpoint({ dir, outtype: t, outfile, mmprojOutfile });
-    const needs = convertNeeds(config, { outtype: t, mmprojOuttype: "f16", quant: null });
-    const text = await sections(outfile);
-    const mmproj = await sections(mmprojOutfile);
-    expect(needs.model - HEADER_ALLOWANCE.text).toBe(text.data);
-    expect(needs.mmproj - HEADER_ALLOWANCE.mmproj).toBe(mmproj.data);
-    expect(text.header).toBeLessThan(HEADER_ALLOWANCE.text);
-    expect(mmproj.header).toBeLessThan(HEADER_ALLOWANCE.mmproj);
-    expect(await estimateConvertBytes(dir, t, "f16")).toEqual({ model: needs.model, mmproj: needs.mmproj });
-    rmSync(outfile);
-    rmSync(mmprojOutfile);
-  });
+  test.each(["f16", "bf16", "f32", "q8_0"] as const)(
+    "text %s and mmproj f16: data exact, headers within the allowance",
+    async (t) => {
+      const dir = await tinyCheckpoint(c);
+      const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+      const outfile = join(dir, `est-${t}.gguf`);
+      const mmprojOutfile = join(dir, `est-mmproj-${t}.gguf`);
+      await convertCheckpoint({ dir, outtype: t, outfile, mmprojOutfile });
+      const needs = convertNeeds(config, { outtype: t, mmprojOuttype: "f16", quant: null });
+      const text = await sections(outfile);
+      const mmproj = await sections(mmprojOutfile);
+      expect(needs.model - HEADER_ALLOWANCE.text).toBe(text.data);
+      expect(needs.mmproj - HEADER_ALLOWANCE.mmproj).toBe(mmproj.data);
+      expect(text.header).toBeLessThan(HEADER_ALLOWANCE.text);
+      expect(mmproj.header).toBeLessThan(HEADER_ALLOWANCE.mmproj);
+      expect(await estimateConvertBytes(dir, t, "f16")).toEqual({ model: needs.model, mmproj: needs.mmproj });
+      rmSync(outfile);
+      rmSync(mmprojOutfile);
+    },
+  );
 
   test.each(["Q4_K_M", "Q4_0", "Q8_0", "F16"])("quantized to %s: at most the bound", async (q) => {
     const dir = await tinyCheckpoint(c);

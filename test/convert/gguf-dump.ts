@@ -147,7 +147,13 @@ export function dumpGguf(path: string, short = 16): GgufDump {
   const tensors = infos.map(([name, dims, tt, off]) => {
     const [tname, bs, ts] = GGML[tt] ?? [`type${tt}`, 1, 1];
     const nbytes = (dims.reduce((x, y) => x * y, 1) / bs) * ts;
-    return { name, type: tname, shape: dims, n_bytes: nbytes, sha256: sha(b.subarray(start + off, start + off + nbytes)) };
+    return {
+      name,
+      type: tname,
+      shape: dims,
+      n_bytes: nbytes,
+      sha256: sha(b.subarray(start + off, start + off + nbytes)),
+    };
   });
   return { metadata, tensors };
 }

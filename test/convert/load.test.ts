@@ -28,7 +28,12 @@ test.each(cases)("$id ($outtype) loads and grounds", async ({ id, outtype, arch 
   try {
     expect(g.info.architecture).toBe(arch);
     const tokens: string[] = [];
-    const res = await g.ground(clip, "a box moves", { totalTokens: 128, minTokens: 4, maxNewTokens: 6, onToken: (t) => tokens.push(t) });
+    const res = await g.ground(clip, "a box moves", {
+      totalTokens: 128,
+      minTokens: 4,
+      maxNewTokens: 6,
+      onToken: (t) => tokens.push(t),
+    });
     expect(res.usage.promptTokens).toBeGreaterThan(20);
     expect(res.usage.imageTokens).toBeGreaterThan(0);
     expect(res.usage.generatedTokens).toBeGreaterThan(0);

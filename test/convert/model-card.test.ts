@@ -55,8 +55,15 @@ test("a model card changes only the card keys of the official output, and nothin
   const dir = join(root, "TimeLens-8B");
   await writeTinyCheckpoint(dir, { family: "qwen3vl", layout: "new", shards: 1 });
   writeFileSync(join(dir, "README.md"), README);
-  const ref = JSON.parse(readFileSync(join(__dirname, "..", "fixtures", "convert", "card-qwen3vl-new-f16.json"), "utf8")) as GgufDump;
-  const { model } = await convertCheckpoint({ dir, outtype: "f16", outfile: join(root, "card.gguf"), mmprojOutfile: null });
+  const ref = JSON.parse(
+    readFileSync(join(__dirname, "..", "fixtures", "convert", "card-qwen3vl-new-f16.json"), "utf8"),
+  ) as GgufDump;
+  const { model } = await convertCheckpoint({
+    dir,
+    outtype: "f16",
+    outfile: join(root, "card.gguf"),
+    mmprojOutfile: null,
+  });
   const ours = dumpGguf(model!);
   expect(diffDumps(ours, ref, CARD_KEYS)).toEqual([]);
   // the reference holds every card key; ours only general.name (the folder's name, as always)

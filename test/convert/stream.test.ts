@@ -32,7 +32,9 @@ function referenceF16(bits: Uint16Array): number[] {
 
 test("bf16 -> f16: the paired kernel equals the element-wise reference for every length and alignment", () => {
   const all = new Uint16Array(65536).map((_, i) => i);
-  expect(Array.from(new Uint16Array(encodeChunk(new Uint8Array(all.slice().buffer), "BF16", "F16").buffer))).toEqual(referenceF16(all));
+  expect(Array.from(new Uint16Array(encodeChunk(new Uint8Array(all.slice().buffer), "BF16", "F16").buffer))).toEqual(
+    referenceF16(all),
+  );
   const bits = randomBits(37, 7);
   for (const offset of [0, 2, 4, 6]) {
     for (const n of [0, 1, 2, 3, 36, 37 - offset / 2]) {
@@ -41,7 +43,11 @@ test("bf16 -> f16: the paired kernel equals the element-wise reference for every
       view.set(new Uint8Array(bits.buffer, 0, n * 2));
       buf.fill(0xab, offset + n * 2); // bytes past the view must stay as they are
       const got = encodeChunk(view, "BF16", "F16");
-      expect([offset, n, Array.from(new Uint16Array(got.slice().buffer))]).toEqual([offset, n, referenceF16(bits.subarray(0, n))]);
+      expect([offset, n, Array.from(new Uint16Array(got.slice().buffer))]).toEqual([
+        offset,
+        n,
+        referenceF16(bits.subarray(0, n)),
+      ]);
       expect(Array.from(buf.subarray(offset + n * 2))).toEqual([0xab, 0xab, 0xab, 0xab]);
     }
   }
@@ -63,14 +69,25 @@ function slowWriter(): { write: (b: Uint8Array) => Promise<void>; bytes: () => B
   };
 }
 
-async function stream(file: string, dims: number[], dtype: "BF16" | "F32", type: OutType, chunkBytes: number, offset: number): Promise<Buffer> {
+async function stream(
+  file: string,
+  dims: number[],
+  dtype: "BF16" | "F32",
+  type: OutType,
+  chunkBytes: number,
+  offset: number,
+): Promise<Buffer> {
   const reader = new RangeReader();
   const w = slowWriter();
   const el = dtype === "BF16" ? 2 : 4;
   const elements = dims.reduce((a, b) => a * b, 1);
   const source = { file, dtype, shape: [...dims].reverse(), offset, byteLength: elements * el };
   try {
-    await tensorSource({ source, mapped: { gguf: "t", part: { kind: "all" } }, dims, type }, reader, new ChunkPool(chunkBytes))(w.write);
+    await tensorSource(
+      { source, mapped: { gguf: "t", part: { kind: "all" } }, dims, type },
+      reader,
+      new ChunkPool(chunkBytes),
+    )(w.write);
   } finally {
     await reader.close();
   }
@@ -110,7 +127,11 @@ test("a failed write stops the stream with that error, after the writes before i
     if (calls === 3) throw new Error("disk full");
   };
   const source = { file, dtype: "BF16" as const, shape: [20, 32], offset: 0, byteLength: 32 * 20 * 2 };
-  const run = tensorSource({ source, mapped: { gguf: "t", part: { kind: "all" } }, dims, type: "F16" }, reader, new ChunkPool(64 * 2))(write);
+  const run = tensorSource(
+    { source, mapped: { gguf: "t", part: { kind: "all" } }, dims, type: "F16" },
+    reader,
+    new ChunkPool(64 * 2),
+  )(write);
   await expect(run).rejects.toThrow("disk full");
   await reader.close();
   expect(calls).toBe(3);

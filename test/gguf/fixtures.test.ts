@@ -5,7 +5,13 @@ import { Template } from "@huggingface/jinja";
 import { readGguf } from "../../src/gguf/reader";
 import { inspectModelPair, type ModelPairInfo } from "../../src/gguf/validate";
 import { FIXTURES } from "../../scripts/fixtures/configs";
-import { DEFAULT_FIXTURES_ROOT, ensureFixtures, generateFixture, sha256File, type FixtureFacts } from "../../scripts/fixtures/generate";
+import {
+  DEFAULT_FIXTURES_ROOT,
+  ensureFixtures,
+  generateFixture,
+  sha256File,
+  type FixtureFacts,
+} from "../../scripts/fixtures/generate";
 
 /** docs/reference.md "Prompt layout and special tokens": the released models' special token ids. */
 const SPEC_IDS: Record<string, number> = {
@@ -26,7 +32,12 @@ const SPEC_IDS: Record<string, number> = {
   "<tool_call>": 151657,
   "</tool_call>": 151658,
 };
-const SPEC_QWEN3_IDS: Record<string, number> = { "<tool_response>": 151665, "</tool_response>": 151666, "<think>": 151667, "</think>": 151668 };
+const SPEC_QWEN3_IDS: Record<string, number> = {
+  "<tool_response>": 151665,
+  "</tool_response>": 151666,
+  "<think>": 151667,
+  "</think>": 151668,
+};
 
 const tiny = FIXTURES.filter((f) => f.size === "tiny");
 
@@ -62,7 +73,8 @@ describe.each(tiny.map((f) => [f.name, f] as const))("fixture %s", (name, cfg) =
   it("uses the real Qwen2 vocabulary with the specials at the ids in docs/reference.md (Prompt layout and special tokens), typed CONTROL", async () => {
     expect(info.text.vocabSize).toBe(151936);
     const expected = { ...SPEC_IDS, ...(cfg.family === "qwen3vl" ? SPEC_QWEN3_IDS : {}) };
-    for (const [text, id] of Object.entries(expected)) expect([text, info.text.specialTokens[text]]).toEqual([text, id]);
+    for (const [text, id] of Object.entries(expected))
+      expect([text, info.text.specialTokens[text]]).toEqual([text, id]);
     if (cfg.family === "qwen25vl") expect(info.text.specialTokens["<think>"]).toBeUndefined();
     expect(info.text.eosTokenId).toBe(info.text.specialTokens["<|im_end|>"]);
     expect(info.text.bosTokenId).toBe(info.text.specialTokens["<|endoftext|>"]);
@@ -85,7 +97,8 @@ describe.each(tiny.map((f) => [f.name, f] as const))("fixture %s", (name, cfg) =
     const p = await readGguf(join(dir, "mmproj.gguf"));
     const P = info.mmproj.patchSize;
     const C = info.mmproj.embeddingLength;
-    for (const n of ["v.patch_embd.weight", "v.patch_embd.weight.1"]) expect(p.tensors.find((t) => t.name === n)!.dims).toEqual([P, P, 3, C]);
+    for (const n of ["v.patch_embd.weight", "v.patch_embd.weight.1"])
+      expect(p.tensors.find((t) => t.name === n)!.dims).toEqual([P, P, 3, C]);
     const pos = p.tensors.find((t) => t.name === "v.position_embd.weight");
     if (cfg.family === "qwen3vl") expect(pos!.type.name).toBe("F32");
     else expect(pos).toBeUndefined();
@@ -111,7 +124,9 @@ describe.each(tiny.map((f) => [f.name, f] as const))("fixture %s", (name, cfg) =
     const system = cfg.family === "qwen25vl" ? "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n" : "";
 
     it("renders video, text and image items in order, then the generation prompt", () => {
-      const out = render([{ role: "user", content: [{ type: "video" }, { type: "text", text: "Find the dog." }, { type: "image" }] }]);
+      const out = render([
+        { role: "user", content: [{ type: "video" }, { type: "text", text: "Find the dog." }, { type: "image" }] },
+      ]);
       expect(out).toBe(
         `${system}<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>Find the dog.<|vision_start|><|image_pad|><|vision_end|><|im_end|>\n<|im_start|>assistant\n`,
       );
@@ -128,7 +143,9 @@ describe.each(tiny.map((f) => [f.name, f] as const))("fixture %s", (name, cfg) =
           ],
           false,
         ),
-      ).toBe("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n");
+      ).toBe(
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n",
+      );
       expect(render([{ role: "user", content: "hi" }], false)).toBe(`${system}<|im_start|>user\nhi<|im_end|>\n`);
     });
   });

@@ -206,30 +206,58 @@ describe("corrupt headers are rejected without huge allocations", () => {
         .u64(2n ** 50n)
         .raw("abcd"),
     ));
-  it("absurd numeric array length", () => corrupt("arrlen2.gguf", new Bytes().header(0, 1).str("k").u32(9).u32(4).u64(1e12).raw("abcd")));
-  it("unknown value type", () => corrupt("vtype.gguf", new Bytes().header(0, 1).str("k").u32(13).u32(0), /unknown value type 13/));
-  it("nested array", () => corrupt("nested.gguf", new Bytes().header(0, 1).str("k").u32(9).u32(9).u64(1).u32(4).u64(1).u32(1), /nested array/));
+  it("absurd numeric array length", () =>
+    corrupt("arrlen2.gguf", new Bytes().header(0, 1).str("k").u32(9).u32(4).u64(1e12).raw("abcd")));
+  it("unknown value type", () =>
+    corrupt("vtype.gguf", new Bytes().header(0, 1).str("k").u32(13).u32(0), /unknown value type 13/));
+  it("nested array", () =>
+    corrupt(
+      "nested.gguf",
+      new Bytes().header(0, 1).str("k").u32(9).u32(9).u64(1).u32(4).u64(1).u32(1),
+      /nested array/,
+    ));
   it("empty key", () => corrupt("emptykey.gguf", new Bytes().header(0, 1).str("").u32(4).u32(1), /empty metadata key/));
-  it("duplicate key", () => corrupt("dupkey.gguf", new Bytes().header(0, 2).kvU32("a", 1).kvU32("a", 2), /duplicate metadata key "a"/));
-  it("alignment not a power of two", () => corrupt("align3.gguf", new Bytes().header(0, 1).kvU32("general.alignment", 3), /alignment/));
-  it("alignment of the wrong type", () => corrupt("align64.gguf", new Bytes().header(0, 1).str("general.alignment").u32(10).u64(32), /alignment/));
-  it("more than 4 dims", () => corrupt("dims.gguf", new Bytes().header(1, 0).tensor("t", [1, 1, 1, 1, 1], 0, 0), /5 dimensions/));
-  it("absurd dimension", () => corrupt("dim.gguf", new Bytes().header(1, 0).tensor("t", [2 ** 40, 2 ** 20], 0, 0), /absurd shape/));
-  it("invalid ggml type id", () => corrupt("type.gguf", new Bytes().header(1, 0).tensor("t", [4], 100000, 0), /invalid ggml type/));
-  it("row not a multiple of the block size", () => corrupt("block.gguf", new Bytes().header(1, 0).tensor("t", [48], 8, 0), /block size/));
+  it("duplicate key", () =>
+    corrupt("dupkey.gguf", new Bytes().header(0, 2).kvU32("a", 1).kvU32("a", 2), /duplicate metadata key "a"/));
+  it("alignment not a power of two", () =>
+    corrupt("align3.gguf", new Bytes().header(0, 1).kvU32("general.alignment", 3), /alignment/));
+  it("alignment of the wrong type", () =>
+    corrupt("align64.gguf", new Bytes().header(0, 1).str("general.alignment").u32(10).u64(32), /alignment/));
+  it("more than 4 dims", () =>
+    corrupt("dims.gguf", new Bytes().header(1, 0).tensor("t", [1, 1, 1, 1, 1], 0, 0), /5 dimensions/));
+  it("absurd dimension", () =>
+    corrupt("dim.gguf", new Bytes().header(1, 0).tensor("t", [2 ** 40, 2 ** 20], 0, 0), /absurd shape/));
+  it("invalid ggml type id", () =>
+    corrupt("type.gguf", new Bytes().header(1, 0).tensor("t", [4], 100000, 0), /invalid ggml type/));
+  it("row not a multiple of the block size", () =>
+    corrupt("block.gguf", new Bytes().header(1, 0).tensor("t", [48], 8, 0), /block size/));
   it("tensor offsets out of order", () =>
-    corrupt("offset.gguf", new Bytes().header(2, 0).tensor("a", [8], 0, 0).tensor("b", [8], 0, 64).pad(32).raw(Buffer.alloc(128)), /offset 64, expected 32/));
+    corrupt(
+      "offset.gguf",
+      new Bytes().header(2, 0).tensor("a", [8], 0, 0).tensor("b", [8], 0, 64).pad(32).raw(Buffer.alloc(128)),
+      /offset 64, expected 32/,
+    ));
   it("duplicate tensor name", () =>
-    corrupt("duptensor.gguf", new Bytes().header(2, 0).tensor("a", [8], 0, 0).tensor("a", [8], 0, 32).pad(32).raw(Buffer.alloc(64)), /duplicate tensor/));
+    corrupt(
+      "duptensor.gguf",
+      new Bytes().header(2, 0).tensor("a", [8], 0, 0).tensor("a", [8], 0, 32).pad(32).raw(Buffer.alloc(64)),
+      /duplicate tensor/,
+    ));
   it("tensor name of 64 bytes", () =>
-    corrupt("longname.gguf", new Bytes().header(1, 0).tensor("n".repeat(64), [8], 0, 0).pad(32).raw(Buffer.alloc(32)), /tensor name/));
+    corrupt(
+      "longname.gguf",
+      new Bytes().header(1, 0).tensor("n".repeat(64), [8], 0, 0).pad(32).raw(Buffer.alloc(32)),
+      /tensor name/,
+    ));
 
   it.each([
     [4, /removed ggml type Q4_2/],
     [33, /removed ggml type Q4_0_8_8/],
     [200, /unknown ggml type id 200/],
   ])("tensor type %d -> ERR_MODEL_UNSUPPORTED", async (type, re) => {
-    const e = await failure(new Bytes().header(1, 0).tensor("t", [32], type, 0).pad(32).raw(Buffer.alloc(64)).write(`t${type}.gguf`));
+    const e = await failure(
+      new Bytes().header(1, 0).tensor("t", [32], type, 0).pad(32).raw(Buffer.alloc(64)).write(`t${type}.gguf`),
+    );
     expect(e.code).toBe("ERR_MODEL_UNSUPPORTED");
     expect(e.message).toMatch(re);
   });

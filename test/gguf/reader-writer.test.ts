@@ -130,8 +130,12 @@ describe("metadata round trip", () => {
   });
 
   it("rejects values that do not fit their type", async () => {
-    await expect(writeGguf(join(dir, "bad.gguf"), { metadata: { x: gguf.u8(300) }, tensors: [] })).rejects.toThrow(/not a valid u8/);
-    await expect(writeGguf(join(dir, "bad.gguf"), { metadata: { x: gguf.u32(-1) }, tensors: [] })).rejects.toThrow(/not a valid u32/);
+    await expect(writeGguf(join(dir, "bad.gguf"), { metadata: { x: gguf.u8(300) }, tensors: [] })).rejects.toThrow(
+      /not a valid u8/,
+    );
+    await expect(writeGguf(join(dir, "bad.gguf"), { metadata: { x: gguf.u32(-1) }, tensors: [] })).rejects.toThrow(
+      /not a valid u32/,
+    );
   });
 });
 
@@ -191,7 +195,8 @@ describe("tensor round trip", () => {
     const deq = dequantizeQ8_0(at("c.q8"), q.length);
     for (let blk = 0; blk < q.length; blk += 32) {
       const amax = Math.max(...Array.from(q.subarray(blk, blk + 32), Math.abs));
-      for (let i = blk; i < blk + 32; i++) expect(Math.abs(deq[i] - q[i])).toBeLessThanOrEqual(amax / 127 / 2 + amax * 1e-3);
+      for (let i = blk; i < blk + 32; i++)
+        expect(Math.abs(deq[i] - q[i])).toBeLessThanOrEqual(amax / 127 / 2 + amax * 1e-3);
     }
     expect(Array.from(at("d.q4k"))).toEqual(Array.from(q4kBlock));
     expect(Array.from(at("e.bf16"))).toEqual([1, 2, 3, 4, 5, 6]);
@@ -220,9 +225,13 @@ describe("tensor round trip", () => {
   it("refuses tensors llama.cpp could not load", async () => {
     const w = (t: GgufTensorInput) => writeGguf(join(dir, "bad-t.gguf"), { metadata: {}, tensors: [t] });
     await expect(w({ name: "q", dims: [48], type: "Q8_0", data: new Float32Array(48) })).rejects.toThrow(/block size/);
-    await expect(w({ name: "x".repeat(64), dims: [1], type: "F32", data: new Float32Array(1) })).rejects.toThrow(/too long/);
+    await expect(w({ name: "x".repeat(64), dims: [1], type: "F32", data: new Float32Array(1) })).rejects.toThrow(
+      /too long/,
+    );
     await expect(w({ name: "k", dims: [256], type: "Q4_K", data: new Float32Array(256) })).rejects.toThrow(/raw bytes/);
-    await expect(w({ name: "d", dims: [1, 1, 1, 1, 1], type: "F32", data: new Float32Array(1) })).rejects.toThrow(/dims/);
+    await expect(w({ name: "d", dims: [1, 1, 1, 1, 1], type: "F32", data: new Float32Array(1) })).rejects.toThrow(
+      /dims/,
+    );
   });
 });
 

@@ -40,7 +40,8 @@ const projCache = new Map<string, GgufContent>();
 /** A fresh copy of the mini text model content (tensor bytes encoded once per config). */
 async function text(family: Family, cfg?: FixtureConfig): Promise<GgufContent> {
   const key = `${family}:${JSON.stringify(cfg ?? null)}`;
-  if (!textCache.has(key)) textCache.set(key, await snapshot(await textContent(family, { cfg: cfg ?? miniConfig(family) })));
+  if (!textCache.has(key))
+    textCache.set(key, await snapshot(await textContent(family, { cfg: cfg ?? miniConfig(family) })));
   return copyContent(textCache.get(key)!);
 }
 
@@ -51,7 +52,14 @@ async function proj(family: Family, cfg?: FixtureConfig): Promise<GgufContent> {
 }
 
 async function writePair(
-  opts: { text?: Family; proj?: Family; textMut?: Mutation; projMut?: Mutation; textCfg?: FixtureConfig; projCfg?: FixtureConfig } = {},
+  opts: {
+    text?: Family;
+    proj?: Family;
+    textMut?: Mutation;
+    projMut?: Mutation;
+    textCfg?: FixtureConfig;
+    projCfg?: FixtureConfig;
+  } = {},
 ) {
   const sub = join(dir, `p${n++}`);
   const tf = opts.text ?? Q3;
@@ -103,18 +111,30 @@ describe("valid pairs", () => {
 describe("text model checks", () => {
   it("an unsupported architecture lists the supported ones", async () => {
     const { model, mmproj } = await writePair({ textMut: setKey("general.architecture", "llama") });
-    const e = await rejects(inspectModelPair(model, mmproj), "ERR_MODEL_UNSUPPORTED", /unsupported model architecture "llama".*qwen3vl.*qwen2vl/);
+    const e = await rejects(
+      inspectModelPair(model, mmproj),
+      "ERR_MODEL_UNSUPPORTED",
+      /unsupported model architecture "llama".*qwen3vl.*qwen2vl/,
+    );
     expect(e.details.supported).toEqual(["qwen3vl", "qwen2vl"]);
   });
 
   it("an mmproj passed as the model says to pass it as mmproj", async () => {
     const { mmproj } = await writePair();
-    await rejects(readGguf(mmproj).then(inspectTextModel), "ERR_MODEL_UNSUPPORTED", /this is an mmproj file.*pass it as mmproj/);
+    await rejects(
+      readGguf(mmproj).then(inspectTextModel),
+      "ERR_MODEL_UNSUPPORTED",
+      /this is an mmproj file.*pass it as mmproj/,
+    );
   });
 
   it("a text model passed as mmproj says so", async () => {
     const { model } = await writePair();
-    await rejects(readGguf(model).then(inspectMmproj), "ERR_MODEL_INVALID", /text model \(architecture qwen3vl\).*pass it as the model/);
+    await rejects(
+      readGguf(model).then(inspectMmproj),
+      "ERR_MODEL_INVALID",
+      /text model \(architecture qwen3vl\).*pass it as the model/,
+    );
   });
 
   it("swapped paths are named as swapped", async () => {
@@ -135,7 +155,11 @@ describe("text model checks", () => {
     [Q25, "tokenizer.ggml.merges"],
   ] as const)("%s without %s -> ERR_MODEL_INVALID naming it", async (family, key) => {
     const { model, mmproj } = await writePair({ text: family, textMut: deleteKey(key) });
-    await rejects(inspectModelPair(model, mmproj), "ERR_MODEL_INVALID", new RegExp(`missing key ${key.replace(/\./g, "\\.")}`));
+    await rejects(
+      inspectModelPair(model, mmproj),
+      "ERR_MODEL_INVALID",
+      new RegExp(`missing key ${key.replace(/\./g, "\\.")}`),
+    );
   });
 
   it.each([
@@ -151,7 +175,11 @@ describe("text model checks", () => {
     [Q25, "blk.0.ffn_norm.weight"],
   ] as const)("%s without tensor %s -> ERR_MODEL_INVALID naming it", async (family, name) => {
     const { model, mmproj } = await writePair({ text: family, textMut: dropTensor(name) });
-    const e = await rejects(inspectModelPair(model, mmproj), "ERR_MODEL_INVALID", new RegExp(`missing tensors: ${name.replace(/\./g, "\\.")}`));
+    const e = await rejects(
+      inspectModelPair(model, mmproj),
+      "ERR_MODEL_INVALID",
+      new RegExp(`missing tensors: ${name.replace(/\./g, "\\.")}`),
+    );
     expect(e.details.missingTensors).toEqual([name]);
   });
 
@@ -162,13 +190,37 @@ describe("text model checks", () => {
       /n_deepstack_layers 3 must be smaller than block_count 3/,
     ],
     ["block_count 0", setKey("qwen3vl.block_count", gguf.u32(0)), /block_count = 0/],
-    ["rope.dimension_count != head size", setKey("qwen3vl.rope.dimension_count", gguf.u32(16)), /rope\.dimension_count 16/],
+    [
+      "rope.dimension_count != head size",
+      setKey("qwen3vl.rope.dimension_count", gguf.u32(16)),
+      /rope\.dimension_count 16/,
+    ],
     ["unknown rope scaling", setKey("qwen3vl.rope.scaling.type", "bogus"), /rope\.scaling\.type "bogus"/],
-    ["a u64 context_length", setKey("qwen3vl.context_length", gguf.u64(4096)), /context_length has type u64, llama\.cpp requires u32/],
-    ["rope sections longer than half the head", setKey("qwen3vl.rope.dimension_sections", gguf.arr("i32", [8, 8, 8, 0])), /dimension_sections/],
-    ["rope sections of length 3", setKey("qwen3vl.rope.dimension_sections", gguf.arr("i32", [6, 5, 5])), /has 3 elements, expected 4/],
-    ["eos outside the vocabulary", setKey("tokenizer.ggml.eos_token_id", gguf.u32(10 ** 6)), /eos_token_id 1000000 is outside/],
-    ["a wrong embedding length", setKey("qwen3vl.embedding_length", gguf.u32(96)), /token_embd\.weight has shape \[64, \d+\], expected \[96/],
+    [
+      "a u64 context_length",
+      setKey("qwen3vl.context_length", gguf.u64(4096)),
+      /context_length has type u64, llama\.cpp requires u32/,
+    ],
+    [
+      "rope sections longer than half the head",
+      setKey("qwen3vl.rope.dimension_sections", gguf.arr("i32", [8, 8, 8, 0])),
+      /dimension_sections/,
+    ],
+    [
+      "rope sections of length 3",
+      setKey("qwen3vl.rope.dimension_sections", gguf.arr("i32", [6, 5, 5])),
+      /has 3 elements, expected 4/,
+    ],
+    [
+      "eos outside the vocabulary",
+      setKey("tokenizer.ggml.eos_token_id", gguf.u32(10 ** 6)),
+      /eos_token_id 1000000 is outside/,
+    ],
+    [
+      "a wrong embedding length",
+      setKey("qwen3vl.embedding_length", gguf.u32(96)),
+      /token_embd\.weight has shape \[64, \d+\], expected \[96/,
+    ],
     [
       "no vision specials",
       (c: GgufContent) => {
@@ -186,7 +238,10 @@ describe("text model checks", () => {
   });
 
   it("qwen2vl needs heads x head size == hidden", async () => {
-    const { model, mmproj } = await writePair({ text: Q25, textMut: setKey("qwen2vl.attention.key_length", gguf.u32(16)) });
+    const { model, mmproj } = await writePair({
+      text: Q25,
+      textMut: setKey("qwen2vl.attention.key_length", gguf.u32(16)),
+    });
     await rejects(inspectModelPair(model, mmproj), "ERR_MODEL_INVALID", /must equal embedding_length 64 for qwen2vl/);
   });
 
@@ -216,7 +271,11 @@ describe("mmproj checks", () => {
 
   it("an unsupported projector lists the supported ones", async () => {
     const { model, mmproj } = await writePair({ projMut: setKey("clip.projector_type", "qwen2vl_merger") });
-    await rejects(inspectModelPair(model, mmproj), "ERR_MODEL_UNSUPPORTED", /"qwen2vl_merger".*qwen3vl_merger, qwen2\.5vl_merger/);
+    await rejects(
+      inspectModelPair(model, mmproj),
+      "ERR_MODEL_UNSUPPORTED",
+      /"qwen2vl_merger".*qwen3vl_merger, qwen2\.5vl_merger/,
+    );
   });
 
   // Every tensor whose absence crashes llama.cpp (SEGFAULT on missing patch/qkv, abort on
@@ -279,33 +338,70 @@ describe("mmproj checks", () => {
     ...[0, 1, 2].flatMap((i) => perLayerQ25.map((t) => `v.blk.${i}.${t}`)),
   ];
 
-  it.each([...q3Names.map((t) => [Q3, t] as const), ...q25Names.map((t) => [Q25, t] as const)])("%s mmproj without %s is rejected", async (family, name) => {
-    const mmproj = await writeProj(family, dropTensor(name));
-    const e = await rejects(readGguf(mmproj).then(inspectMmproj), "ERR_MODEL_INVALID", new RegExp(`missing tensors: .*${name.replace(/\./g, "\\.")}`));
-    expect(e.details.missingTensors).toContain(name);
-  });
+  it.each([...q3Names.map((t) => [Q3, t] as const), ...q25Names.map((t) => [Q25, t] as const)])(
+    "%s mmproj without %s is rejected",
+    async (family, name) => {
+      const mmproj = await writeProj(family, dropTensor(name));
+      const e = await rejects(
+        readGguf(mmproj).then(inspectMmproj),
+        "ERR_MODEL_INVALID",
+        new RegExp(`missing tensors: .*${name.replace(/\./g, "\\.")}`),
+      );
+      expect(e.details.missingTensors).toContain(name);
+    },
+  );
 
   it.each([
-    [Q3, "F16 position embedding", retypeTensor("v.position_embd.weight", "F16"), /v\.position_embd\.weight has type F16, llama\.cpp requires F32/],
-    [Q3, "non-square position grid", all(dropTensor("v.position_embd.weight"), addTensor("v.position_embd.weight", [32, 15])), /expected \[32, G\*G\]/],
+    [
+      Q3,
+      "F16 position embedding",
+      retypeTensor("v.position_embd.weight", "F16"),
+      /v\.position_embd\.weight has type F16, llama\.cpp requires F32/,
+    ],
+    [
+      Q3,
+      "non-square position grid",
+      all(dropTensor("v.position_embd.weight"), addTensor("v.position_embd.weight", [32, 15])),
+      /expected \[32, G\*G\]/,
+    ],
     [
       Q3,
       "qkv of the wrong width",
       all(dropTensor("v.blk.1.attn_qkv.weight"), addTensor("v.blk.1.attn_qkv.weight", [32, 64], "F16")),
       /v\.blk\.1\.attn_qkv\.weight has shape \[32, 64\], expected \[32, 96\]/,
     ],
-    [Q3, "deepstack layer without fc1", all(dropTensor("v.deepstack.2.fc1.weight")), /deepstack layer 2 has .* but no v\.deepstack\.2\.fc1\.weight/],
+    [
+      Q3,
+      "deepstack layer without fc1",
+      all(dropTensor("v.deepstack.2.fc1.weight")),
+      /deepstack layer 2 has .* but no v\.deepstack\.2\.fc1\.weight/,
+    ],
     [
       Q3,
       "deepstack layer beyond block_count",
       addTensor("v.deepstack.7.fc1.weight", [128, 128], "F16"),
       /v\.deepstack\.7\.fc1\.weight refers to vision layer 7/,
     ],
-    [Q3, "block_count typed i32 (llama.cpp aborts)", setKey("clip.vision.block_count", gguf.i32(3)), /block_count has type i32, llama\.cpp requires u32/],
-    [Q3, "has_vision_encoder typed u8 (llama.cpp aborts)", setKey("clip.has_vision_encoder", gguf.u8(1)), /has_vision_encoder has type u8/],
+    [
+      Q3,
+      "block_count typed i32 (llama.cpp aborts)",
+      setKey("clip.vision.block_count", gguf.i32(3)),
+      /block_count has type i32, llama\.cpp requires u32/,
+    ],
+    [
+      Q3,
+      "has_vision_encoder typed u8 (llama.cpp aborts)",
+      setKey("clip.has_vision_encoder", gguf.u8(1)),
+      /has_vision_encoder has type u8/,
+    ],
     [Q3, "spatial merge 3", setKey("clip.vision.spatial_merge_size", gguf.u32(3)), /spatial_merge_size 3/],
     [Q3, "class embedding present", addTensor("v.class_embd", [32]), /v\.class_embd is present/],
-    [Q3, "image_mean of 2 values", setKey("clip.vision.image_mean", gguf.arr("f32", [0.5, 0.5])), /image_mean has 2 elements, expected 3/],
+    [
+      Q3,
+      "image_mean of 2 values",
+      setKey("clip.vision.image_mean", gguf.arr("f32", [0.5, 0.5])),
+      /image_mean has 2 elements, expected 3/,
+    ],
     [Q25, "patch bias present", addTensor("v.patch_embd.bias", [32]), /v\.patch_embd\.bias is present/],
     [Q25, "n_wa_pattern missing", deleteKey("clip.vision.n_wa_pattern"), /missing key clip\.vision\.n_wa_pattern/],
     [
@@ -326,7 +422,11 @@ describe("mmproj checks", () => {
     const cfg = miniConfig(Q25);
     const eq = { ...cfg, vision: { ...cfg.vision, nFf: cfg.vision.nEmbd } };
     const mmproj = await writeProj(Q25, undefined, eq);
-    await rejects(readGguf(mmproj).then(inspectMmproj), "ERR_MODEL_INVALID", /feed_forward_length equals embedding_length \(32\)/);
+    await rejects(
+      readGguf(mmproj).then(inspectMmproj),
+      "ERR_MODEL_INVALID",
+      /feed_forward_length equals embedding_length \(32\)/,
+    );
   });
 });
 
@@ -355,7 +455,11 @@ describe("pair checks", () => {
     const cfg = miniConfig(Q3);
     const one = { ...cfg, vision: { ...cfg.vision, deepstackLayers: [2] } };
     const { model, mmproj } = await writePair({ projCfg: one });
-    const e = await rejects(inspectModelPair(model, mmproj), "ERR_MMPROJ_MISMATCH", /outputs 128 .*\(64 x \(1 \+ 1 deepstack\)\).*expects 192/);
+    const e = await rejects(
+      inspectModelPair(model, mmproj),
+      "ERR_MMPROJ_MISMATCH",
+      /outputs 128 .*\(64 x \(1 \+ 1 deepstack\)\).*expects 192/,
+    );
     expect(e.details).toMatchObject({ textDeepstack: 2, mmprojDeepstack: 1 });
   });
 
@@ -364,6 +468,8 @@ describe("pair checks", () => {
     const t = inspectTextModel(await readGguf(model));
     const p = inspectMmproj(await readGguf(mmproj));
     expect(checkPair(t, p)).toEqual({ architecture: "qwen2vl", projectorType: "qwen2.5vl_merger", nEmbdInput: 64 });
-    expect(() => checkPair({ ...t, nEmbd: 128, nEmbdInput: 128 }, p)).toThrow(expect.objectContaining({ code: "ERR_MMPROJ_MISMATCH" }));
+    expect(() => checkPair({ ...t, nEmbd: 128, nEmbdInput: 128 }, p)).toThrow(
+      expect.objectContaining({ code: "ERR_MMPROJ_MISMATCH" }),
+    );
   });
 });

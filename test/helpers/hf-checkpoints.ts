@@ -2,7 +2,11 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type CheckpointFamily, type CheckpointLayout, writeTinyCheckpoint } from "../../scripts/fixtures/hf-checkpoint";
+import {
+  type CheckpointFamily,
+  type CheckpointLayout,
+  writeTinyCheckpoint,
+} from "../../scripts/fixtures/hf-checkpoint";
 
 export interface CheckpointCase {
   id: string;

@@ -13,7 +13,11 @@ export function fixturePair(name: FixtureName): { model: string; mmproj: string 
 export const FACTOR: Record<"tiny-qwen3vl" | "tiny-qwen25vl", number> = { "tiny-qwen3vl": 32, "tiny-qwen25vl": 28 };
 
 /** A deterministic RGB test frame: gradients plus a moving square, different per `seed`. */
-export function syntheticFrame(width: number, height: number, seed: number): { width: number; height: number; data: Uint8Array } {
+export function syntheticFrame(
+  width: number,
+  height: number,
+  seed: number,
+): { width: number; height: number; data: Uint8Array } {
   const data = new Uint8Array(width * height * 3);
   const sq = Math.min(width, height) >> 2;
   const sx = (seed * 37) % Math.max(1, width - sq);

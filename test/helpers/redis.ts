@@ -68,7 +68,9 @@ export async function startRedis(): Promise<TestRedis> {
       };
       c.stdout!.on("data", onData);
       c.stderr!.on("data", (d) => (out += String(d)));
-      c.once("error", (e) => reject(new Error(`redis-server could not start (is the Debian package redis-server installed?): ${e.message}`)));
+      c.once("error", (e) =>
+        reject(new Error(`redis-server could not start (is the Debian package redis-server installed?): ${e.message}`)),
+      );
       c.once("exit", (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${out}`)));
     });
   const stop = async (): Promise<void> => {

@@ -1,5 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { downloadFiles, hubConfig, resolveRepo, selectCheckpointFiles, type DownloadProgress } from "../../src/hub";
@@ -45,13 +54,20 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(cacheDir, { recursive: true, force: true }));
 
-const cfg = (extra: object = {}) => hubConfig({ endpoint: hub.url, cacheDir, token: undefined, retryDelayMs: 5, ...extra });
+const cfg = (extra: object = {}) =>
+  hubConfig({ endpoint: hub.url, cacheDir, token: undefined, retryDelayMs: 5, ...extra });
 const repoDir = () => join(cacheDir, "models--acme--tiny");
 
 async function pull(extra: object = {}, onProgress?: (p: DownloadProgress) => void) {
   const c = cfg(extra);
   const snapshot = await resolveRepo("acme/tiny", "main", c);
-  return downloadFiles({ snapshot, files: selectCheckpointFiles("acme/tiny", snapshot.files), cfg: c, onProgress, progressIntervalMs: 0 });
+  return downloadFiles({
+    snapshot,
+    files: selectCheckpointFiles("acme/tiny", snapshot.files),
+    cfg: c,
+    onProgress,
+    progressIntervalMs: 0,
+  });
 }
 
 test("downloads into the HF cache layout: blobs by hash, relative snapshot links, refs/main", async () => {
@@ -131,13 +147,19 @@ test("transient 503s are retried with backoff", async () => {
 
 test("too many failures in a row give ERR_DOWNLOAD_FAILED and keep the partial bytes", async () => {
   hub.faults = { dropAfter: [100_000, 0, 0, 0] };
-  await expect(pull({ retries: 2 })).rejects.toMatchObject({ code: "ERR_DOWNLOAD_FAILED", details: { bytesOnDisk: 100_000 } });
+  await expect(pull({ retries: 2 })).rejects.toMatchObject({
+    code: "ERR_DOWNLOAD_FAILED",
+    details: { bytesOnDisk: 100_000 },
+  });
   expect(readFileSync(join(repoDir(), "blobs", `${sha256(weights)}.incomplete`)).length).toBe(100_000);
 });
 
 test("content that does not match its sha256 is rejected and removed", async () => {
   hub.faults = { corrupt: true };
-  await expect(pull()).rejects.toMatchObject({ code: "ERR_DOWNLOAD_FAILED", details: { file: "model.safetensors", expected: sha256(weights) } });
+  await expect(pull()).rejects.toMatchObject({
+    code: "ERR_DOWNLOAD_FAILED",
+    details: { file: "model.safetensors", expected: sha256(weights) },
+  });
   expect(existsSync(join(repoDir(), "blobs", `${sha256(weights)}.incomplete`))).toBe(false);
   expect(existsSync(join(repoDir(), "blobs", sha256(weights)))).toBe(false);
   expect(existsSync(join(repoDir(), "snapshots", COMMIT, "model.safetensors"))).toBe(false);
@@ -184,7 +206,11 @@ test("with the hub unreachable, a cached revision is served from the HF cache", 
   const offline = hubConfig({ endpoint: "http://127.0.0.1:9", cacheDir, retries: 0, retryDelayMs: 1 });
   const snap = await resolveRepo("acme/tiny", "main", offline);
   expect(snap).toMatchObject({ commit: COMMIT, fromCache: true });
-  const r = await downloadFiles({ snapshot: snap, files: selectCheckpointFiles("acme/tiny", snap.files), cfg: offline });
+  const r = await downloadFiles({
+    snapshot: snap,
+    files: selectCheckpointFiles("acme/tiny", snap.files),
+    cfg: offline,
+  });
   expect(r.downloadedBytes).toBe(0);
 });
 
@@ -214,7 +240,9 @@ test("a download that does not fit on the disk fails before it starts, saying ho
   const c = cfg();
   const snapshot = await resolveRepo("acme/tiny", "main", c);
   const huge = { dir: cacheDir, bytes: 2 ** 60, purpose: "conversion" };
-  await expect(downloadFiles({ snapshot, files: selectCheckpointFiles("acme/tiny", snapshot.files), cfg: c, alsoNeeds: [huge] })).rejects.toMatchObject({
+  await expect(
+    downloadFiles({ snapshot, files: selectCheckpointFiles("acme/tiny", snapshot.files), cfg: c, alsoNeeds: [huge] }),
+  ).rejects.toMatchObject({
     code: "ERR_DISK_FULL",
     details: { missing: expect.any(Number) },
   });

@@ -49,7 +49,8 @@ export interface Faults {
   throttle?: number;
 }
 
-export const gitOid = (data: Buffer): string => createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex");
+export const gitOid = (data: Buffer): string =>
+  createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex");
 export const sha256 = (data: Buffer): string => createHash("sha256").update(data).digest("hex");
 
 export class FakeHub {
@@ -85,7 +86,14 @@ export class FakeHub {
   }
 
   private record(server: "hub" | "blob", req: IncomingMessage): RequestLog {
-    const entry: RequestLog = { server, method: req.method ?? "GET", url: req.url ?? "", range: req.headers.range, auth: req.headers.authorization, sent: 0 };
+    const entry: RequestLog = {
+      server,
+      method: req.method ?? "GET",
+      url: req.url ?? "",
+      range: req.headers.range,
+      auth: req.headers.authorization,
+      sent: 0,
+    };
     this.log.push(entry);
     return entry;
   }
@@ -116,7 +124,8 @@ export class FakeHub {
     if (m) {
       const repo = this.findRepo(m[1], req, res);
       if (!repo) return;
-      if (m[2] !== "main" && m[2] !== repo.commit) return json(res, 404, { error: `Invalid rev id: ${m[2]}` }, { "X-Error-Code": "RevisionNotFound" });
+      if (m[2] !== "main" && m[2] !== repo.commit)
+        return json(res, 404, { error: `Invalid rev id: ${m[2]}` }, { "X-Error-Code": "RevisionNotFound" });
       return json(res, 200, {
         _id: "x",
         id: repo.name,
@@ -132,7 +141,8 @@ export class FakeHub {
     if (m) {
       const repo = this.findRepo(m[1], req, res);
       if (!repo) return;
-      if (m[2] !== "main" && m[2] !== repo.commit) return json(res, 404, { error: "Invalid rev id" }, { "X-Error-Code": "RevisionNotFound" });
+      if (m[2] !== "main" && m[2] !== repo.commit)
+        return json(res, 404, { error: "Invalid rev id" }, { "X-Error-Code": "RevisionNotFound" });
       return json(
         res,
         200,
@@ -149,7 +159,8 @@ export class FakeHub {
     if (m) {
       const repo = this.findRepo(m[1], req, res);
       if (!repo) return;
-      if (m[2] !== "main" && m[2] !== repo.commit) return json(res, 404, { error: "Invalid rev id" }, { "X-Error-Code": "RevisionNotFound" });
+      if (m[2] !== "main" && m[2] !== repo.commit)
+        return json(res, 404, { error: "Invalid rev id" }, { "X-Error-Code": "RevisionNotFound" });
       const file = repo.files.find((f) => f.path === m![3]);
       if (!file) return json(res, 404, { error: "Entry not found" }, { "X-Error-Code": "EntryNotFound" });
       const common = { "X-Repo-Commit": repo.commit };
@@ -165,7 +176,15 @@ export class FakeHub {
         });
         return void res.end();
       }
-      return serveBytes(req, res, file.data, { ...common, ETag: `"${gitOid(file.data)}"` }, this.log[this.log.length - 1], this.faults, false);
+      return serveBytes(
+        req,
+        res,
+        file.data,
+        { ...common, ETag: `"${gitOid(file.data)}"` },
+        this.log[this.log.length - 1],
+        this.faults,
+        false,
+      );
     }
     json(res, 404, { error: "Not found" });
   }
@@ -253,7 +272,11 @@ function serveBytes(
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, "Content-Type": "application/json; charset=utf-8", "Content-Length": String(Buffer.byteLength(text)) });
+  res.writeHead(status, {
+    ...headers,
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": String(Buffer.byteLength(text)),
+  });
   res.end(text);
 }
 

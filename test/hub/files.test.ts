@@ -52,13 +52,19 @@ test.each([
 
 test("GGUF selection: the text GGUF of the type, mmproj preferring F16; clear errors otherwise", () => {
   const files = ["M-Q4_K_M.gguf", "M-Q8_0.gguf", "mmproj-M-Q8_0.gguf", "mmproj-M-F16.gguf", "README.md"].map(f);
-  expect(selectGgufFiles("a/b", files, "q4_k_m")).toEqual({ model: f("M-Q4_K_M.gguf"), mmproj: f("mmproj-M-F16.gguf") });
+  expect(selectGgufFiles("a/b", files, "q4_k_m")).toEqual({
+    model: f("M-Q4_K_M.gguf"),
+    mmproj: f("mmproj-M-F16.gguf"),
+  });
   expect(() => selectGgufFiles("a/b", files)).toThrow(
-    expect.objectContaining({ code: "ERR_HUB_NOT_FOUND", details: expect.objectContaining({ available: ["Q4_K_M", "Q8_0"] }) }),
+    expect.objectContaining({
+      code: "ERR_HUB_NOT_FOUND",
+      details: expect.objectContaining({ available: ["Q4_K_M", "Q8_0"] }),
+    }),
   );
   expect(() => selectGgufFiles("a/b", files, "Q6_K")).toThrow(/no text GGUF of type Q6_K \(available: Q4_K_M, Q8_0\)/);
   expect(selectGgufFiles("a/b", [f("only-Q5_K_M.gguf")])).toEqual({ model: f("only-Q5_K_M.gguf"), mmproj: null });
-  expect(() => selectGgufFiles("a/b", [f("x-Q4_K_M-00001-of-00002.gguf"), f("x-Q4_K_M-00002-of-00002.gguf")], "Q4_K_M")).toThrow(
-    expect.objectContaining({ code: "ERR_MODEL_UNSUPPORTED" }),
-  );
+  expect(() =>
+    selectGgufFiles("a/b", [f("x-Q4_K_M-00001-of-00002.gguf"), f("x-Q4_K_M-00002-of-00002.gguf")], "Q4_K_M"),
+  ).toThrow(expect.objectContaining({ code: "ERR_MODEL_UNSUPPORTED" }));
 });

@@ -13,7 +13,11 @@ let cacheDir: string;
 
 beforeAll(async () => {
   hub = new FakeHub();
-  hub.add({ name: "acme/slow", commit: "3333333333333333333333333333333333333333", files: [{ path: "model.safetensors", data: weights, lfs: true }] });
+  hub.add({
+    name: "acme/slow",
+    commit: "3333333333333333333333333333333333333333",
+    files: [{ path: "model.safetensors", data: weights, lfs: true }],
+  });
   await hub.start();
   cacheDir = mkdtempSync(join(tmpdir(), "tl-kill-"));
 });
@@ -24,12 +28,18 @@ afterAll(async () => {
 
 test("kill -9 mid-download, then a new run resumes with a Range request for the rest", async () => {
   hub.faults = { throttle: 64 * 1024 };
-  const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "child", "download-child.ts"), hub.url, cacheDir, "acme/slow"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(__dirname, "child", "download-child.ts"), hub.url, cacheDir, "acme/slow"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on("exit", (code, signal) => resolve(signal ?? code)));
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on("exit", (code, signal) => resolve(signal ?? code)),
+  );
   await new Promise<void>((resolve, reject) => {
     let buf = "";
     child.stdout.on("data", (d) => {

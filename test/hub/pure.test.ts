@@ -22,7 +22,8 @@ test("conversion disk need scales with the output type", () => {
   // against converted files are in test/convert/estimate.test.ts
   const config = checkpointConfig("qwen3vl", "new");
   const header = 16 * 1024 * 1024;
-  const at = (outtype: string | null, quant: string | null = null) => convertNeeds(config, { outtype, mmprojOuttype: null, quant });
+  const at = (outtype: string | null, quant: string | null = null) =>
+    convertNeeds(config, { outtype, mmprojOuttype: null, quant });
   const f16 = at("f16").model - header;
   expect(f16).toBeGreaterThan(0);
   expect(at("bf16").model - header).toBe(f16);

@@ -22,7 +22,12 @@ beforeAll(async () => {
       { path: "mmproj-Tiny25-F16.gguf", data: readFileSync(pair.mmproj), lfs: true },
     ],
   });
-  hub.add({ name: "acme/private", commit: COMMIT, token: "hf_ok", files: [{ path: "x.gguf", data: Buffer.from("GGUF") }] });
+  hub.add({
+    name: "acme/private",
+    commit: COMMIT,
+    token: "hf_ok",
+    files: [{ path: "x.gguf", data: Buffer.from("GGUF") }],
+  });
   await hub.start();
   dir = mkdtempSync(join(tmpdir(), "tl-cli-pull-"));
   process.env.HF_ENDPOINT = hub.url;

@@ -27,7 +27,11 @@ let modelsDir: string;
 
 async function filesOf(dir: string): Promise<FakeFile[]> {
   const names = await readdir(dir);
-  return names.map((name) => ({ path: name, data: readFileSync(join(dir, name)), lfs: name.endsWith(".safetensors") || name.endsWith(".gguf") }));
+  return names.map((name) => ({
+    path: name,
+    data: readFileSync(join(dir, name)),
+    lfs: name.endsWith(".safetensors") || name.endsWith(".gguf"),
+  }));
 }
 
 beforeAll(async () => {
@@ -62,7 +66,12 @@ const hubOpts = () => ({ endpoint: hub.url, cacheDir: hubCache, retryDelayMs: 5 
 
 test("checkpoint repo: download -> convert into the models cache; a second pull downloads and converts nothing", async () => {
   const stages = new Set<string>();
-  const r = await pullModel({ repo: "acme/TinyLens-Qwen3VL", hub: hubOpts(), modelsDir, onProgress: (p: PullProgress) => stages.add(p.stage) });
+  const r = await pullModel({
+    repo: "acme/TinyLens-Qwen3VL",
+    hub: hubOpts(),
+    modelsDir,
+    onProgress: (p: PullProgress) => stages.add(p.stage),
+  });
   const dir = join(modelsDir, "acme", "TinyLens-Qwen3VL", CKPT_COMMIT);
   expect(r).toMatchObject({
     commit: CKPT_COMMIT,
@@ -73,9 +82,18 @@ test("checkpoint repo: download -> convert into the models cache; a second pull 
   });
   expect(r.downloadedBytes).toBeGreaterThan(0);
   expect([...stages]).toEqual(expect.arrayContaining(["download", "convert-text", "convert-mmproj"]));
-  expect(readdirSync(dir).sort()).toEqual(["TinyLens-Qwen3VL-F16.gguf", "manifest.json", "mmproj-TinyLens-Qwen3VL-F16.gguf"]);
+  expect(readdirSync(dir).sort()).toEqual([
+    "TinyLens-Qwen3VL-F16.gguf",
+    "manifest.json",
+    "mmproj-TinyLens-Qwen3VL-F16.gguf",
+  ]);
   const manifest = JSON.parse(readFileSync(r.manifest, "utf8"));
-  expect(manifest).toMatchObject({ repo: "acme/TinyLens-Qwen3VL", commit: CKPT_COMMIT, family: "qwen3vl", source: "checkpoint" });
+  expect(manifest).toMatchObject({
+    repo: "acme/TinyLens-Qwen3VL",
+    commit: CKPT_COMMIT,
+    family: "qwen3vl",
+    source: "checkpoint",
+  });
   // Both shards and the index came through the HF cache layout.
   const snap = readdirSync(join(hubCache, "models--acme--TinyLens-Qwen3VL", "snapshots", CKPT_COMMIT)).sort();
   expect(snap.filter((f) => f.endsWith(".safetensors")).length).toBe(2);
@@ -125,8 +143,16 @@ test("--quant: the quantizer writes through a temp name, the manifest records it
   expect(calls[0].output).toMatch(/TinyLens-Qwen3VL-Q4_K_M\.gguf\.partial-\d+-[0-9a-f]+$/);
   expect(calls[0].type).toBe("Q4_K_M");
   const manifest = JSON.parse(readFileSync(r.manifest, "utf8"));
-  expect(manifest.files).toContainEqual(expect.objectContaining({ role: "model", type: "Q4_K_M", quantizedFrom: "F16" }));
-  const again = await pullModel({ repo: "acme/TinyLens-Qwen3VL", quant: "Q4_K_M", quantize, hub: hubOpts(), modelsDir });
+  expect(manifest.files).toContainEqual(
+    expect.objectContaining({ role: "model", type: "Q4_K_M", quantizedFrom: "F16" }),
+  );
+  const again = await pullModel({
+    repo: "acme/TinyLens-Qwen3VL",
+    quant: "Q4_K_M",
+    quantize,
+    hub: hubOpts(),
+    modelsDir,
+  });
   expect(again).toMatchObject({ model: r.model, converted: false, quantized: false, downloadedBytes: 0 });
   expect(calls).toHaveLength(1);
 });
@@ -144,11 +170,18 @@ test("--quant without a quantizer uses the addon's quantizeModel (Q8_0 tensors i
 test("GGUF repo: hf:owner/repo:Q8_0 picks that text GGUF and the repo's mmproj, download only", async () => {
   const r = await pullModel({ repo: "acme/Tiny-GGUF", quant: "q8_0", hub: hubOpts(), modelsDir });
   const snap = join(hubCache, "models--acme--Tiny-GGUF", "snapshots", GGUF_COMMIT);
-  expect(r).toMatchObject({ source: "gguf", converted: false, model: join(snap, "Tiny-Q8_0.gguf"), mmproj: join(snap, "mmproj-Tiny-F16.gguf") });
-  await expect(pullModel({ repo: "acme/Tiny-GGUF", quant: "Q4_K_M", hub: hubOpts(), modelsDir })).rejects.toMatchObject({
-    code: "ERR_HUB_NOT_FOUND",
-    details: { available: ["Q8_0"] },
+  expect(r).toMatchObject({
+    source: "gguf",
+    converted: false,
+    model: join(snap, "Tiny-Q8_0.gguf"),
+    mmproj: join(snap, "mmproj-Tiny-F16.gguf"),
   });
+  await expect(pullModel({ repo: "acme/Tiny-GGUF", quant: "Q4_K_M", hub: hubOpts(), modelsDir })).rejects.toMatchObject(
+    {
+      code: "ERR_HUB_NOT_FOUND",
+      details: { available: ["Q8_0"] },
+    },
+  );
 });
 
 test("Grounder.load({ model: 'hf:...' }) pulls, converts and grounds without an mmproj path", async () => {
@@ -163,13 +196,22 @@ test("Grounder.load({ model: 'hf:...' }) pulls, converts and grounds without an 
   try {
     expect(g.info.architecture).toBe("qwen3vl");
     expect(loads).toContain("convert-text");
-    const result = await g.ground(makeClip({ seconds: 4 }), "a red box moves", { totalTokens: 128, minTokens: 4, maxNewTokens: 8 });
+    const result = await g.ground(makeClip({ seconds: 4 }), "a red box moves", {
+      totalTokens: 128,
+      minTokens: 4,
+      maxNewTokens: 8,
+    });
     expect(typeof result.text).toBe("string");
     expect(result.frames.count).toBeGreaterThan(0);
   } finally {
     await g.dispose();
   }
-  const gg = await Grounder.load({ model: "hf:acme/Tiny-GGUF:Q8_0", pull: { hub: hubOpts(), modelsDir }, contextSize: 1024, threads: 2 });
+  const gg = await Grounder.load({
+    model: "hf:acme/Tiny-GGUF:Q8_0",
+    pull: { hub: hubOpts(), modelsDir },
+    contextSize: 1024,
+    threads: 2,
+  });
   expect(gg.info.projectorType).toBe("qwen3vl_merger");
   await gg.dispose();
 });
@@ -179,7 +221,9 @@ test("the disk need comes from config.json, fetched first: an unknown architectu
   await writeTinyCheckpoint(bad, { family: "qwen3vl", layout: "new", shards: 1 });
   const config = JSON.parse(readFileSync(join(bad, "config.json"), "utf8")) as Record<string, unknown>;
   const files = (await filesOf(bad)).map((f) =>
-    f.path === "config.json" ? { ...f, data: Buffer.from(JSON.stringify({ ...config, architectures: ["LlamaForCausalLM"] })) } : f,
+    f.path === "config.json"
+      ? { ...f, data: Buffer.from(JSON.stringify({ ...config, architectures: ["LlamaForCausalLM"] })) }
+      : f,
   );
   hub.add({ name: "acme/Not-A-VL", commit: "3333333333333333333333333333333333333333", files });
   await expect(pullModel({ repo: "acme/Not-A-VL", hub: hubOpts(), modelsDir })).rejects.toMatchObject({

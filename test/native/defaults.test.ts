@@ -39,7 +39,9 @@ describe("resolveLoadOptions", () => {
 
   test("the context default is capped by the model's training context", () => {
     expect(resolveLoadOptions(paths, { nCtxTrain: 4096, gpuDevices: [] }).contextSize).toBe(4096);
-    expect(resolveLoadOptions({ ...paths, contextSize: 9000 }, { nCtxTrain: 4096, gpuDevices: [] }).contextSize).toBe(9000);
+    expect(resolveLoadOptions({ ...paths, contextSize: 9000 }, { nCtxTrain: 4096, gpuDevices: [] }).contextSize).toBe(
+      9000,
+    );
   });
 
   test("GPU devices: layers and projector go to the chosen devices unless turned off", () => {
@@ -70,7 +72,14 @@ describe("resolveLoadOptions", () => {
 describe("resolveGeneration", () => {
   test("defaults, and given values kept", () => {
     expect(resolveGeneration()).toEqual(GENERATION_DEFAULTS);
-    expect(GENERATION_DEFAULTS).toMatchObject({ maxTokens: 512, temperature: 0, topK: 40, topP: 0.95, minP: 0.05, seed: 0 });
+    expect(GENERATION_DEFAULTS).toMatchObject({
+      maxTokens: 512,
+      temperature: 0,
+      topK: 40,
+      topP: 0.95,
+      minP: 0.05,
+      seed: 0,
+    });
     expect(resolveGeneration({ maxTokens: 7, topK: undefined, seed: 2 ** 32 - 1, stop: ["x"] })).toMatchObject({
       maxTokens: 7,
       topK: 40,
@@ -89,7 +98,9 @@ describe("resolveGeneration", () => {
     ["topP", 1.5],
     ["stop", [1]],
   ])("%s = %p is ERR_INVALID_ARGUMENT", (key, value) => {
-    expect(() => resolveGeneration({ [key]: value })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+    expect(() => resolveGeneration({ [key]: value })).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }),
+    );
   });
 });
 
@@ -97,7 +108,10 @@ describe("chooseGpuDevices (the one place devices are chosen)", () => {
   const cpu = dev("CPU", "CPU", "cpu");
   test("every discrete GPU, else the integrated GPUs of one backend; never RPC", () => {
     const cuda = [dev("CUDA0", "CUDA", "gpu"), dev("CUDA1", "CUDA", "gpu")];
-    expect(chooseGpuDevices([cpu, ...cuda, dev("Vulkan0", "Vulkan", "igpu")], null).map((d) => d.name)).toEqual(["CUDA0", "CUDA1"]);
+    expect(chooseGpuDevices([cpu, ...cuda, dev("Vulkan0", "Vulkan", "igpu")], null).map((d) => d.name)).toEqual([
+      "CUDA0",
+      "CUDA1",
+    ]);
     const igpus = [dev("Vulkan0", "Vulkan", "igpu"), dev("Other0", "Other", "igpu")];
     expect(chooseGpuDevices([cpu, ...igpus], null).map((d) => d.name)).toEqual(["Vulkan0"]);
     expect(chooseGpuDevices([cpu, dev("RPC0", "RPC", "gpu")], null)).toEqual([]);
@@ -115,6 +129,15 @@ test("one special-token list: the renderer's and the model's lists derive from s
   expect(SHARED_CONTROL_TOKENS).toHaveLength(22);
   for (const t of PROMPT_SPECIAL_TOKENS) expect(QWEN_VL_SPECIAL_TOKENS.some((s) => s.text === t)).toBe(true);
   expect([...PROMPT_SPECIAL_TOKENS].sort()).toEqual(
-    ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"].sort(),
+    [
+      "<|endoftext|>",
+      "<|im_start|>",
+      "<|im_end|>",
+      "<|vision_start|>",
+      "<|vision_end|>",
+      "<|vision_pad|>",
+      "<|image_pad|>",
+      "<|video_pad|>",
+    ].sort(),
   );
 });

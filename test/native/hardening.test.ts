@@ -10,7 +10,9 @@ import { loadAddon, type NativeChunk } from "../../src/native";
 import { VisionModel, fromNativeError } from "../../src/runtime/model";
 import { FACTOR, fixturePair, syntheticFrame } from "../helpers/models";
 
-const PROMPT: NativeChunk[] = [{ text: "<|im_start|>user\nhello there<|im_end|>\n<|im_start|>assistant\n", special: true }];
+const PROMPT: NativeChunk[] = [
+  { text: "<|im_start|>user\nhello there<|im_end|>\n<|im_start|>assistant\n", special: true },
+];
 const SUFFIX: NativeChunk[] = [{ text: "<|im_start|>user\nwhat?<|im_end|>\n<|im_start|>assistant\n", special: true }];
 const factor = FACTOR["tiny-qwen3vl"];
 
@@ -27,7 +29,13 @@ function pairs(n: number, side: number): NativeChunk[] {
 let model: VisionModel;
 
 beforeAll(async () => {
-  model = await VisionModel.load({ ...fixturePair("tiny-qwen3vl"), contextSize: 8192, batchSize: 64, threads: 2, parallel: 3 });
+  model = await VisionModel.load({
+    ...fixturePair("tiny-qwen3vl"),
+    contextSize: 8192,
+    batchSize: 64,
+    threads: 2,
+    parallel: 3,
+  });
 });
 afterAll(async () => {
   await model?.dispose();
@@ -148,9 +156,15 @@ describe("state and options", () => {
       await ops.evaluate([{ text: "more text here", special: false }]);
       const second = ops.state();
       expect(second.nCells).toBeGreaterThan(first.nCells);
-      expect(() => ops.rewind({ nPast: first.nPast, nCells: first.nCells + 1 })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
-      expect(() => ops.rewind({ nPast: 0, nCells: 5 })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
-      expect(() => ops.rewind({ nPast: Number.NaN, nCells: 0 })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+      expect(() => ops.rewind({ nPast: first.nPast, nCells: first.nCells + 1 })).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }),
+      );
+      expect(() => ops.rewind({ nPast: 0, nCells: 5 })).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }),
+      );
+      expect(() => ops.rewind({ nPast: Number.NaN, nCells: 0 })).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }),
+      );
       expect(ops.state()).toEqual(second); // refused rewinds change nothing
       ops.rewind(first);
       expect(ops.state()).toMatchObject({ nPast: first.nPast, nCells: first.nCells });
@@ -181,20 +195,36 @@ describe("state and options", () => {
       expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: expect.stringMatching(/gpuLayers.*missing/) }),
     );
     const facts = await inspectModelPair(pair.model, pair.mmproj);
-    await native.load(resolveLoadOptions({ ...pair, contextSize: 512, threads: 1, warmup: false }, { nCtxTrain: facts.text.nCtxTrain, gpuDevices: [] }));
+    await native.load(
+      resolveLoadOptions(
+        { ...pair, contextSize: 512, threads: 1, warmup: false },
+        { nCtxTrain: facts.text.nCtxTrain, gpuDevices: [] },
+      ),
+    );
     await native.evaluate(PROMPT, { reserve: 0 });
     const full = { maxTokens: 2, temperature: 1, topK: 40, topP: 0.95, minP: 0.05, stop: [], reportMargins: false };
     for (const seed of [Number.NaN, -1, 0.5, 2 ** 32]) {
-      expect(() => native.generate({ ...full, seed })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+      expect(() => native.generate({ ...full, seed })).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }),
+      );
     }
-    expect(() => native.generate({ ...full } as never)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+    expect(() => native.generate({ ...full } as never)).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }),
+    );
     const r = await native.generate({ ...full, seed: 2 ** 32 - 1 });
     expect(r.tokens.length).toBeGreaterThan(0);
     native.dispose();
   });
 
   test("info reports what the context uses", () => {
-    expect(model.info).toMatchObject({ contextSize: 8192, batchSize: 64, ubatchSize: 64, parallel: 3, threads: 2, kvType: "f16" });
+    expect(model.info).toMatchObject({
+      contextSize: 8192,
+      batchSize: 64,
+      ubatchSize: 64,
+      parallel: 3,
+      threads: 2,
+      kvType: "f16",
+    });
     expect(model.info.flashAttention).toBe("auto");
     expect(model.info.imageMaxTokens).toBe(16384);
   });

@@ -6,7 +6,14 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VisionModel } from "../../src/runtime/model";
-import { projContent, textContent, writeContent, dropTensor, retypeTensor, setKey } from "../../scripts/fixtures/variants";
+import {
+  projContent,
+  textContent,
+  writeContent,
+  dropTensor,
+  retypeTensor,
+  setKey,
+} from "../../scripts/fixtures/variants";
 import { fixturePair } from "../helpers/models";
 
 let dir: string;
@@ -99,7 +106,12 @@ test("mmproj missing a tensor that would crash llama.cpp", async () => {
 });
 
 test("F16 position embedding (aborts in ggml) is refused", async () => {
-  const p = await writeContent(dir, "f16pos.gguf", projContent("qwen3vl"), retypeTensor("v.position_embd.weight", "F16"));
+  const p = await writeContent(
+    dir,
+    "f16pos.gguf",
+    projContent("qwen3vl"),
+    retypeTensor("v.position_embd.weight", "F16"),
+  );
   const e = await loadError(qwen3.model, p);
   expect(e.code).toBe("ERR_MODEL_INVALID");
 });

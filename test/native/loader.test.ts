@@ -2,21 +2,37 @@
  * The addon loader without a real addon: candidate order, Electron asar mapping (posix and
  * win32 paths), the GPU runtime check, and the "auto" fallbacks with fake addons.
  */
-import { addonCandidates, gpuRuntimePresent, loadAddon, mapAsarPath, type NativeAddon, type NativeBackends, type NativeDevice } from "../../src/native";
+import {
+  addonCandidates,
+  gpuRuntimePresent,
+  loadAddon,
+  mapAsarPath,
+  type NativeAddon,
+  type NativeBackends,
+  type NativeDevice,
+} from "../../src/native";
 
 describe("mapAsarPath", () => {
   test("posix: app.asar -> app.asar.unpacked", () => {
-    expect(mapAsarPath("/opt/App/resources/app.asar/node_modules/timelens-native/prebuilds/linux-x64/timelens.node")).toBe(
-      "/opt/App/resources/app.asar.unpacked/node_modules/timelens-native/prebuilds/linux-x64/timelens.node",
-    );
+    expect(
+      mapAsarPath("/opt/App/resources/app.asar/node_modules/timelens-native/prebuilds/linux-x64/timelens.node"),
+    ).toBe("/opt/App/resources/app.asar.unpacked/node_modules/timelens-native/prebuilds/linux-x64/timelens.node");
   });
   test("win32: app.asar -> app.asar.unpacked", () => {
-    expect(mapAsarPath("C:\\Program Files\\App\\resources\\app.asar\\node_modules\\timelens-native\\build\\Release\\timelens.node")).toBe(
+    expect(
+      mapAsarPath(
+        "C:\\Program Files\\App\\resources\\app.asar\\node_modules\\timelens-native\\build\\Release\\timelens.node",
+      ),
+    ).toBe(
       "C:\\Program Files\\App\\resources\\app.asar.unpacked\\node_modules\\timelens-native\\build\\Release\\timelens.node",
     );
   });
   test("macOS bundle path", () => {
-    expect(mapAsarPath("/Applications/My App.app/Contents/Resources/app.asar/node_modules/timelens-native/prebuilds/darwin-arm64-metal/timelens.node")).toBe(
+    expect(
+      mapAsarPath(
+        "/Applications/My App.app/Contents/Resources/app.asar/node_modules/timelens-native/prebuilds/darwin-arm64-metal/timelens.node",
+      ),
+    ).toBe(
       "/Applications/My App.app/Contents/Resources/app.asar.unpacked/node_modules/timelens-native/prebuilds/darwin-arm64-metal/timelens.node",
     );
   });
@@ -54,7 +70,14 @@ describe("addonCandidates", () => {
       "build-vulkan/Release/timelens.node",
       "build/Release/timelens.node",
     ]);
-    expect(c.map((l) => `${l.source}:${l.variant}`)).toEqual(["prebuild:cuda", "prebuild:vulkan", "prebuild:cpu", "build:cuda", "build:vulkan", "build:cpu"]);
+    expect(c.map((l) => `${l.source}:${l.variant}`)).toEqual([
+      "prebuild:cuda",
+      "prebuild:vulkan",
+      "prebuild:cpu",
+      "build:cuda",
+      "build:vulkan",
+      "build:cpu",
+    ]);
   });
 
   test("darwin auto: metal first", () => {
@@ -68,19 +91,25 @@ describe("addonCandidates", () => {
   });
 
   test("an explicit gpu keeps only that variant; false keeps only cpu", () => {
-    expect(addonCandidates({ gpu: "vulkan", platform: "linux", arch: "arm64", root: "/p" }).map((l) => l.path)).toEqual([
-      "/p/prebuilds/linux-arm64-vulkan/timelens.node",
-      "/p/prebuilds/linux-arm64/timelens.node",
-      "/p/build-vulkan/Release/timelens.node",
-      "/p/build/Release/timelens.node",
+    expect(addonCandidates({ gpu: "vulkan", platform: "linux", arch: "arm64", root: "/p" }).map((l) => l.path)).toEqual(
+      [
+        "/p/prebuilds/linux-arm64-vulkan/timelens.node",
+        "/p/prebuilds/linux-arm64/timelens.node",
+        "/p/build-vulkan/Release/timelens.node",
+        "/p/build/Release/timelens.node",
+      ],
+    );
+    expect(addonCandidates({ gpu: false, platform: "linux", arch: "x64", root: "/p" }).map((l) => l.variant)).toEqual([
+      "cpu",
+      "cpu",
     ]);
-    expect(addonCandidates({ gpu: false, platform: "linux", arch: "x64", root: "/p" }).map((l) => l.variant)).toEqual(["cpu", "cpu"]);
   });
 
   test("win32 paths, inside an Electron app.asar", () => {
     const root = "C:\\Users\\me\\AppData\\Local\\Programs\\App\\resources\\app.asar\\node_modules\\timelens-native";
     const c = addonCandidates({ gpu: "auto", platform: "win32", arch: "x64", root });
-    const unpacked = "C:\\Users\\me\\AppData\\Local\\Programs\\App\\resources\\app.asar.unpacked\\node_modules\\timelens-native";
+    const unpacked =
+      "C:\\Users\\me\\AppData\\Local\\Programs\\App\\resources\\app.asar.unpacked\\node_modules\\timelens-native";
     expect(c.map((l) => l.path)).toEqual([
       `${unpacked}\\prebuilds\\win32-x64-cuda\\timelens.node`,
       `${unpacked}\\prebuilds\\win32-x64-vulkan\\timelens.node`,
@@ -92,7 +121,12 @@ describe("addonCandidates", () => {
   });
 
   test("posix paths inside an Electron app.asar", () => {
-    const c = addonCandidates({ gpu: false, platform: "linux", arch: "x64", root: "/opt/App/resources/app.asar/node_modules/timelens-native" });
+    const c = addonCandidates({
+      gpu: false,
+      platform: "linux",
+      arch: "x64",
+      root: "/opt/App/resources/app.asar/node_modules/timelens-native",
+    });
     expect(c.map((l) => l.path)).toEqual([
       "/opt/App/resources/app.asar.unpacked/node_modules/timelens-native/prebuilds/linux-x64/timelens.node",
       "/opt/App/resources/app.asar.unpacked/node_modules/timelens-native/build/Release/timelens.node",
@@ -108,11 +142,17 @@ describe("gpuRuntimePresent", () => {
     const cuda = gpuRuntimePresent("cuda", env);
     expect(cuda.ok).toBe(false);
     expect(cuda.reason).toMatch(/libcuda\.so\.1 not found.*NVIDIA driver/);
-    expect(gpuRuntimePresent("cuda", { ...env, libraryPath: "/opt/nv", exists: (p) => p === "/opt/nv/libcuda.so.1" }).ok).toBe(true);
+    expect(
+      gpuRuntimePresent("cuda", { ...env, libraryPath: "/opt/nv", exists: (p) => p === "/opt/nv/libcuda.so.1" }).ok,
+    ).toBe(true);
     expect(gpuRuntimePresent("metal", env).ok).toBe(false);
   });
   test("win32: System32 DLLs", () => {
-    const env = { platform: "win32", systemRoot: "C:\\Windows", exists: (p: string) => p === "C:\\Windows\\System32\\nvcuda.dll" };
+    const env = {
+      platform: "win32",
+      systemRoot: "C:\\Windows",
+      exists: (p: string) => p === "C:\\Windows\\System32\\nvcuda.dll",
+    };
     expect(gpuRuntimePresent("cuda", env).ok).toBe(true);
     expect(gpuRuntimePresent("vulkan", env)).toMatchObject({ ok: false });
   });
@@ -123,8 +163,22 @@ describe("gpuRuntimePresent", () => {
 });
 
 describe("loadAddon (fake addons)", () => {
-  const cpuDev: NativeDevice = { name: "CPU", description: "x86", backend: "CPU", type: "cpu", memoryFree: 1, memoryTotal: 2 };
-  const vkDev: NativeDevice = { name: "Vulkan0", description: "llvmpipe", backend: "Vulkan", type: "gpu", memoryFree: 1, memoryTotal: 2 };
+  const cpuDev: NativeDevice = {
+    name: "CPU",
+    description: "x86",
+    backend: "CPU",
+    type: "cpu",
+    memoryFree: 1,
+    memoryTotal: 2,
+  };
+  const vkDev: NativeDevice = {
+    name: "Vulkan0",
+    description: "llvmpipe",
+    backend: "Vulkan",
+    type: "gpu",
+    memoryFree: 1,
+    memoryTotal: 2,
+  };
   const fake = (devices: NativeDevice[], backends?: Partial<NativeBackends>): NativeAddon => ({
     Model: class {} as never,
     setLogLevel: () => {},
@@ -145,7 +199,8 @@ describe("loadAddon (fake addons)", () => {
       gpu: "auto",
       exists: (p) => files.has(p),
       requireAddon: (p) => files.get(p)!,
-      runtimePresent: (v) => (v === "cuda" ? { ok: false, reason: "libcuda.so.1 not found" } : { ok: true, reason: "ok" }),
+      runtimePresent: (v) =>
+        v === "cuda" ? { ok: false, reason: "libcuda.so.1 not found" } : { ok: true, reason: "ok" },
     });
     expect(r.location.variant).toBe("vulkan");
     expect(r.gpu).toMatchObject({ backend: "Vulkan", reason: null });
@@ -178,14 +233,26 @@ describe("loadAddon (fake addons)", () => {
     const files = new Map<string, NativeAddon>([
       [
         at(`prebuilds/${process.platform}-${process.arch}-vulkan/timelens.node`),
-        fake([cpuDev], { dynamic: true, gpuModules: [{ file: "libggml-vulkan.so", loaded: false, error: "libvulkan.so.1: cannot open shared object file" }] }),
+        fake([cpuDev], {
+          dynamic: true,
+          gpuModules: [
+            { file: "libggml-vulkan.so", loaded: false, error: "libvulkan.so.1: cannot open shared object file" },
+          ],
+        }),
       ],
       [at(`prebuilds/${process.platform}-${process.arch}/timelens.node`), fake([cpuDev])],
     ]);
-    const r = loadAddon({ gpu: "auto", exists: (p) => files.has(p), requireAddon: (p) => files.get(p)!, runtimePresent: () => ({ ok: true, reason: "ok" }) });
+    const r = loadAddon({
+      gpu: "auto",
+      exists: (p) => files.has(p),
+      requireAddon: (p) => files.get(p)!,
+      runtimePresent: () => ({ ok: true, reason: "ok" }),
+    });
     expect(r.location.variant).toBe("vulkan");
     expect(r.gpu.backend).toBeNull();
-    expect(r.gpu.reason).toMatch(/no Vulkan device \(libggml-vulkan\.so: libvulkan\.so\.1: cannot open.*running on the CPU/);
+    expect(r.gpu.reason).toMatch(
+      /no Vulkan device \(libggml-vulkan\.so: libvulkan\.so\.1: cannot open.*running on the CPU/,
+    );
   });
 
   test("gpu: false takes the CPU build; an explicit variant is tried even without the runtime check", () => {
@@ -193,7 +260,11 @@ describe("loadAddon (fake addons)", () => {
       [at("build-vulkan/Release/timelens.node"), fake([cpuDev, vkDev])],
       [at("build/Release/timelens.node"), fake([cpuDev])],
     ]);
-    const opts = { exists: (p: string) => files.has(p), requireAddon: (p: string) => files.get(p)!, runtimePresent: () => ({ ok: false, reason: "no" }) };
+    const opts = {
+      exists: (p: string) => files.has(p),
+      requireAddon: (p: string) => files.get(p)!,
+      runtimePresent: () => ({ ok: false, reason: "no" }),
+    };
     expect(loadAddon({ ...opts, gpu: false }).location.path).toBe(at("build/Release/timelens.node"));
     expect(loadAddon({ ...opts, gpu: false }).gpu).toMatchObject({ backend: null, reason: null });
     const v = loadAddon({ ...opts, gpu: "vulkan" });

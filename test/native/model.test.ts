@@ -218,7 +218,9 @@ describe.each(FAMILIES)("$name", ({ name, arch, projector, patch }) => {
     const bad = { width: 64, height: 64, data: new Uint8Array(10) };
     const err = await model.evaluate([{ frames: [bad], mergeable: false }]).catch((e) => e);
     expect(isTimelensError(err, "ERR_INVALID_ARGUMENT")).toBe(true);
-    const mismatched = await model.evaluate([{ frames: [syntheticFrame(64, 64, 1), syntheticFrame(96, 64, 2)], mergeable: true }]).catch((e) => e);
+    const mismatched = await model
+      .evaluate([{ frames: [syntheticFrame(64, 64, 1), syntheticFrame(96, 64, 2)], mergeable: true }])
+      .catch((e) => e);
     expect(isTimelensError(mismatched, "ERR_INVALID_ARGUMENT")).toBe(true);
   });
 });
@@ -257,10 +259,14 @@ describe("lifecycle", () => {
   const leakChild = join(__dirname, "..", "helpers", "load-dispose-child.ts");
   const cyclesRss = (cycles: number, keep = false): number[] =>
     JSON.parse(
-      execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", leakChild, String(cycles), ...(keep ? ["keep"] : [])], {
-        encoding: "utf8",
-        timeout: 300000,
-      }),
+      execFileSync(
+        process.execPath,
+        ["--expose-gc", "--import", "tsx", leakChild, String(cycles), ...(keep ? ["keep"] : [])],
+        {
+          encoding: "utf8",
+          timeout: 300000,
+        },
+      ),
     );
   const floorGrowth = (rss: number[]): number => Math.min(...rss.slice(-10)) / Math.min(...rss.slice(10, 20)) - 1;
 

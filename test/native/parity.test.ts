@@ -91,7 +91,13 @@ describe.each(["tiny-qwen3vl", "tiny-qwen25vl"] as const)("%s", (name) => {
 
     // The local static build has the CLI's CPU kernels; a prebuilt folder would pick others at run time.
     const addonPath = join(__dirname, "..", "..", "build", "Release", "timelens.node");
-    const model = await VisionModel.load({ ...fixturePair(name), contextSize: 4096, batchSize: 512, threads: 2, addonPath });
+    const model = await VisionModel.load({
+      ...fixturePair(name),
+      contextSize: 4096,
+      batchSize: 512,
+      threads: 2,
+      addonPath,
+    });
     try {
       const gen = await model.exclusive(async (ops) => {
         await ops.evaluate(chunks);

@@ -54,7 +54,11 @@ describe("extractTime: hand-computed cases", () => {
     ["'to' without space after is no range", "2 to3", []],
     // Bare numbers: \b(\d+\.\d+|\d+)\b, even count, paired.
     ["bare numbers", "Starting time: 0.8 seconds. Ending time: 1.1 seconds", [[0.8, 1.1]]],
-    ["sentence with bare numbers", "The start time for this event is 0 seconds, and the end time is 12 seconds.", [[0, 12]]],
+    [
+      "sentence with bare numbers",
+      "The start time for this event is 0 seconds, and the end time is 12 seconds.",
+      [[0, 12]],
+    ],
     ["odd count: last dropped", "0 1 2", [[0, 1]]],
     ["fraction glued to a letter falls back to the integer", "1.5x 2", [[1, 2]]],
     ["no numbers", "I cannot find the event.", []],
@@ -97,7 +101,8 @@ describe("extractTime: Python re semantics, not JavaScript's", () => {
     for (const c of oracle.cases) {
       const want = c.spans.map(([a, b]) => [fromBits(a), fromBits(b)]);
       const got = extractTime(c.input);
-      const same = got.length === want.length && got.every(([a, b], i) => Object.is(a, want[i][0]) && Object.is(b, want[i][1]));
+      const same =
+        got.length === want.length && got.every(([a, b], i) => Object.is(a, want[i][0]) && Object.is(b, want[i][1]));
       if (!same) wrong.push({ input: c.input, want, got });
     }
     expect(wrong).toEqual([]);
@@ -150,8 +155,12 @@ describe("extractTime: never throws, never hangs", () => {
     const t0 = process.hrtime.bigint();
     const out = extractTime(input);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    const bad = !Array.isArray(out) || out.some((p) => !Array.isArray(p) || p.length !== 2 || !(p[0] >= 0) || !(p[1] >= 0));
-    if (bad) expect({ input: input.slice(0, 200), out: out.slice(0, 5) }).toBe("a list of [number, number] with no NaN or negative");
+    const bad =
+      !Array.isArray(out) || out.some((p) => !Array.isArray(p) || p.length !== 2 || !(p[0] >= 0) || !(p[1] >= 0));
+    if (bad)
+      expect({ input: input.slice(0, 200), out: out.slice(0, 5) }).toBe(
+        "a list of [number, number] with no NaN or negative",
+      );
     return ms;
   }
 
@@ -160,7 +169,8 @@ describe("extractTime: never throws, never hangs", () => {
     for (let i = 0; i < 3000; i++) {
       const n = Math.floor(r() * (i % 100 === 0 ? 5000 : 60));
       let s = "";
-      for (let j = 0; j < n; j++) s += r() < 0.05 ? String.fromCharCode(Math.floor(r() * 0x10000)) : ALPHABET[Math.floor(r() * ALPHABET.length)];
+      for (let j = 0; j < n; j++)
+        s += r() < 0.05 ? String.fromCharCode(Math.floor(r() * 0x10000)) : ALPHABET[Math.floor(r() * ALPHABET.length)];
       check(s);
     }
   });
@@ -207,8 +217,18 @@ describe("parseGroundingAnswer", () => {
     });
   });
   it("orders a reversed pair and clamps to [0, duration]; spans stay raw", () => {
-    expect(parseGroundingAnswer("The event happens in 40 - 25.5 seconds.", 30)).toEqual({ spans: [[40, 25.5]], start: 25.5, end: 30, parsed: true });
-    expect(parseGroundingAnswer("between 50 and 60", 30)).toEqual({ spans: [[50, 60]], start: 30, end: 30, parsed: true });
+    expect(parseGroundingAnswer("The event happens in 40 - 25.5 seconds.", 30)).toEqual({
+      spans: [[40, 25.5]],
+      start: 25.5,
+      end: 30,
+      parsed: true,
+    });
+    expect(parseGroundingAnswer("between 50 and 60", 30)).toEqual({
+      spans: [[50, 60]],
+      start: 30,
+      end: 30,
+      parsed: true,
+    });
   });
   it("without a duration only clamps at 0", () => {
     expect(parseGroundingAnswer("in 3 - 500 seconds")).toEqual({ spans: [[3, 500]], start: 3, end: 500, parsed: true });

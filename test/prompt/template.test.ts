@@ -6,9 +6,13 @@ const userVideo = [{ role: "user", content: [{ type: "video" as const }, { type:
 
 describe("renderChatTemplate", () => {
   it("renders list content (video, image, text) and the generation prompt", () => {
-    const out = renderChatTemplate(QWEN3_STYLE_TEMPLATE, [{ role: "user", content: [{ type: "image" }, { type: "video" }, { type: "text", text: "hi" }] }], {
-      addGenerationPrompt: true,
-    });
+    const out = renderChatTemplate(
+      QWEN3_STYLE_TEMPLATE,
+      [{ role: "user", content: [{ type: "image" }, { type: "video" }, { type: "text", text: "hi" }] }],
+      {
+        addGenerationPrompt: true,
+      },
+    );
     expect(out).toBe(
       "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|><|vision_start|><|video_pad|><|vision_end|>hi<|im_end|>\n<|im_start|>assistant\n",
     );
@@ -18,13 +22,23 @@ describe("renderChatTemplate", () => {
     expect(renderChatTemplate(QWEN25_STYLE_TEMPLATE, userVideo, { addGenerationPrompt: false })).toBe(
       "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>hi<|im_end|>\n",
     );
-    expect(renderChatTemplate(QWEN25_STYLE_TEMPLATE, [{ role: "system", content: "S" }, ...userVideo], { addGenerationPrompt: true })).toBe(
+    expect(
+      renderChatTemplate(QWEN25_STYLE_TEMPLATE, [{ role: "system", content: "S" }, ...userVideo], {
+        addGenerationPrompt: true,
+      }),
+    ).toBe(
       "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>hi<|im_end|>\n<|im_start|>assistant\n",
     );
   });
 
   it("passes bos/eos tokens to the template", () => {
-    expect(renderChatTemplate("{{ bos_token }}x{{ eos_token }}", [], { addGenerationPrompt: false, bosToken: "<s>", eosToken: "</s>" })).toBe("<s>x</s>");
+    expect(
+      renderChatTemplate("{{ bos_token }}x{{ eos_token }}", [], {
+        addGenerationPrompt: false,
+        bosToken: "<s>",
+        eosToken: "</s>",
+      }),
+    ).toBe("<s>x</s>");
   });
 
   it.each([

@@ -22,7 +22,9 @@ beforeAll(
   async () => {
     const script = join(__dirname, "..", "..", "scripts", "build-mtmd-cli.mjs");
     // Builds the parity tools on the first run on a machine (minutes), then reuses them.
-    tool = execFileSync(process.execPath, [script, "--tool", "llama-quantize"], { stdio: ["ignore", "pipe", "inherit"] })
+    tool = execFileSync(process.execPath, [script, "--tool", "llama-quantize"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    })
       .toString()
       .trim()
       .split("\n")
@@ -45,7 +47,11 @@ async function tensorTypes(path: string): Promise<Set<string>> {
   return new Set(g.tensors.filter((t) => t.dims.length > 1).map((t) => t.type.name));
 }
 
-async function compare(name: FixtureName, type: QuantType, ours: { threads: number; maxBufferBytes?: number }): Promise<Set<string>> {
+async function compare(
+  name: FixtureName,
+  type: QuantType,
+  ours: { threads: number; maxBufferBytes?: number },
+): Promise<Set<string>> {
   const input = join(FIXTURE_ROOT, name, "model.gguf");
   const theirs = join(dir, `${name}-${type}-llama.gguf`);
   const mine = join(dir, `${name}-${type}-ours.gguf`);
@@ -62,12 +68,15 @@ async function compare(name: FixtureName, type: QuantType, ours: { threads: numb
 }
 
 describe.each(["tiny-qwen3vl", "tiny-qwen25vl"] as const)("%s", (name) => {
-  test.each(["Q8_0", "Q4_K_M", "Q6_K", "Q5_K_M", "Q4_0"] as const)("%s: byte-identical to llama-quantize", async (type) => {
-    const types = await compare(name, type, { threads: 2 });
-    // Rows of 64 are shorter than a K-quant block: no K-quant tensor is written.
-    for (const k of ["Q4_K", "Q5_K", "Q6_K"]) expect(types.has(k)).toBe(false);
-    if (type === "Q4_K_M") expect(types.has("Q5_0")).toBe(true);
-  });
+  test.each(["Q8_0", "Q4_K_M", "Q6_K", "Q5_K_M", "Q4_0"] as const)(
+    "%s: byte-identical to llama-quantize",
+    async (type) => {
+      const types = await compare(name, type, { threads: 2 });
+      // Rows of 64 are shorter than a K-quant block: no K-quant tensor is written.
+      for (const k of ["Q4_K", "Q5_K", "Q6_K"]) expect(types.has(k)).toBe(false);
+      if (type === "Q4_K_M") expect(types.has("Q5_0")).toBe(true);
+    },
+  );
 });
 
 describe("medium-qwen3vl (K-quant blocks)", () => {

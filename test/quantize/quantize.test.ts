@@ -3,7 +3,18 @@
  * llama.cpp reads the file), abort while the native work runs, nothing left half-written,
  * and a quantized tiny model that loads and grounds.
  */
-import { copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, ftruncateSync, closeSync, statSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  ftruncateSync,
+  closeSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { quantizeModel, parseQuantType, quantTypeInfo, QUANT_TYPES, type QuantizeProgress } from "../../src/quantize";
@@ -113,8 +124,20 @@ describe("quantizing", () => {
   test("Q8_0 of the tiny model: result, file type and tensor types, progress to the end", async () => {
     const output = join(dir, "tiny-q8.gguf");
     const progress: QuantizeProgress[] = [];
-    const r = await quantizeModel({ input: tiny.model, output, type: "q8_0", threads: 2, onProgress: (p) => progress.push(p) });
-    expect(r).toEqual({ output, type: "Q8_0", inputBytes: statSync(tiny.model).size, outputBytes: statSync(output).size, ms: expect.any(Number) });
+    const r = await quantizeModel({
+      input: tiny.model,
+      output,
+      type: "q8_0",
+      threads: 2,
+      onProgress: (p) => progress.push(p),
+    });
+    expect(r).toEqual({
+      output,
+      type: "Q8_0",
+      inputBytes: statSync(tiny.model).size,
+      outputBytes: statSync(output).size,
+      ms: expect.any(Number),
+    });
     expect(r.outputBytes).toBeLessThan(r.inputBytes);
     const g = await readGguf(output, { skipLargeArrays: true });
     expect(g.metadata["general.file_type"]).toBe(7); // LLAMA_FTYPE_MOSTLY_Q8_0
@@ -148,7 +171,9 @@ describe("quantizing", () => {
   });
 
   test("a missing output directory is ERR_FILE_NOT_FOUND", async () => {
-    const e = await rejection(quantizeModel({ input: tiny.model, output: join(dir, "no", "such", "out.gguf"), type: "Q8_0" }));
+    const e = await rejection(
+      quantizeModel({ input: tiny.model, output: join(dir, "no", "such", "out.gguf"), type: "Q8_0" }),
+    );
     expect(e.code).toBe("ERR_FILE_NOT_FOUND");
   });
 });
@@ -233,7 +258,9 @@ describe("abort", () => {
   });
 
   test("an already aborted signal starts nothing", async () => {
-    const e = await rejection(quantizeModel({ input: tiny.model, output: join(dir, "pre.gguf"), type: "Q8_0", signal: AbortSignal.abort() }));
+    const e = await rejection(
+      quantizeModel({ input: tiny.model, output: join(dir, "pre.gguf"), type: "Q8_0", signal: AbortSignal.abort() }),
+    );
     expect(e.code).toBe("ERR_ABORTED");
     expect(readdirSync(dir).filter((f) => f.includes("pre"))).toEqual([]);
   });
@@ -269,7 +296,11 @@ describe("a quantized model runs", () => {
     await quantizeModel({ input: tiny.model, output, type, threads: 2 });
     const grounder = await Grounder.load({ model: output, mmproj: tiny.mmproj, contextSize: 2048, threads: 2 });
     try {
-      const r = await grounder.ground(makeClip({ seconds: 6 }), "a red box moves to the right", { totalTokens: 256, minTokens: 4, maxNewTokens: 12 });
+      const r = await grounder.ground(makeClip({ seconds: 6 }), "a red box moves to the right", {
+        totalTokens: 256,
+        minTokens: 4,
+        maxNewTokens: 12,
+      });
       expect(r.usage.generatedTokens).toBeGreaterThan(0);
       expect(r.usage.imageTokens).toBeGreaterThan(0);
       expect(typeof r.text).toBe("string");

@@ -36,7 +36,13 @@ async function pixels(png: Buffer) {
 }
 
 /** Checks a bar of `color` spans exactly [x(s), x(e)] of a lane box (pixels a little inside and outside). */
-function expectBar(px: Awaited<ReturnType<typeof pixels>>, lane: Box, duration: number, span: readonly [number, number], color: readonly number[]) {
+function expectBar(
+  px: Awaited<ReturnType<typeof pixels>>,
+  lane: Box,
+  duration: number,
+  span: readonly [number, number],
+  color: readonly number[],
+) {
   const x = (t: number) => lane.left + (t / duration) * lane.width;
   const y = lane.top + lane.height / 2;
   const [s, e] = span;
@@ -126,7 +132,10 @@ test("eval report: predicted and ground-truth bars at the right x, charts drawn,
       videoPath: "/no/such.mp4",
     },
   ];
-  const html = await renderEvalReport({ dataset: "charades-timelens", items, paper: PUBLISHED, paperModel: "TimeLens-8B" }, { examples: 1 });
+  const html = await renderEvalReport(
+    { dataset: "charades-timelens", items, paper: PUBLISHED, paperModel: "TimeLens-8B" },
+    { examples: 1 },
+  );
   const v = await visit(html, (page) =>
     page.evaluate(() => {
       const box = (el: Element) => {

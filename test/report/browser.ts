@@ -41,7 +41,11 @@ export function requireChromium(): void {
   }
 }
 
-export async function visit(html: string, inspect: (page: Page) => Promise<unknown>, viewport = { width: 1280, height: 900 }): Promise<PageVisit> {
+export async function visit(
+  html: string,
+  inspect: (page: Page) => Promise<unknown>,
+  viewport = { width: 1280, height: 900 },
+): Promise<PageVisit> {
   requireChromium();
   process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = "1";
   const dir = mkdtempSync(join(tmpdir(), "timelens-browser-"));
@@ -75,7 +79,11 @@ export async function visit(html: string, inspect: (page: Page) => Promise<unkno
     page.on("pageerror", (e) => consoleErrors.push(String(e)));
     await page.goto(url, { waitUntil: "load" });
     await page.evaluate(() =>
-      Promise.all(Array.from(document.images).map((img) => (img.complete ? null : new Promise((r) => (img.onload = img.onerror = r))))),
+      Promise.all(
+        Array.from(document.images).map((img) =>
+          img.complete ? null : new Promise((r) => (img.onload = img.onerror = r)),
+        ),
+      ),
     );
     const probe = await inspect(page);
     const screenshot = await page.screenshot({ fullPage: true });

@@ -25,7 +25,18 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const FAST = ["--total-tokens", "256", "--min-tokens", "4", "--max-new-tokens", "8", "--context-size", "2048", "--threads", "2"];
+const FAST = [
+  "--total-tokens",
+  "256",
+  "--min-tokens",
+  "4",
+  "--max-new-tokens",
+  "8",
+  "--context-size",
+  "2048",
+  "--threads",
+  "2",
+];
 
 test("report with the tiny model: one HTML with a row per query, and a PNG", async () => {
   const { model, mmproj } = fixturePair("tiny-qwen3vl");
@@ -108,10 +119,24 @@ test("report --eval writes one page per dataset with the published row", async (
   require("node:fs").mkdirSync(preds, { recursive: true });
   writeFileSync(join(preds, "charades-timelens.jsonl"), `${lines.join("\n")}\n`);
   const outDir = join(dir, "eval-report");
-  const r = await runCli(["report", "--eval", preds, "--bench", bench, "--out", outDir, "--profile", "timelens-8b", "--json"]);
+  const r = await runCli([
+    "report",
+    "--eval",
+    preds,
+    "--bench",
+    bench,
+    "--out",
+    outDir,
+    "--profile",
+    "timelens-8b",
+    "--json",
+  ]);
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
-  expect(JSON.parse(r.stdout)).toEqual({ written: [join(outDir, "charades-timelens.html")], paperModel: "TimeLens-8B" });
+  expect(JSON.parse(r.stdout)).toEqual({
+    written: [join(outDir, "charades-timelens.html")],
+    paperModel: "TimeLens-8B",
+  });
   const html = readFileSync(join(outDir, "charades-timelens.html"), "utf8");
   checkWellFormed(html);
   expect(html).toContain("2 queries scored · 1 annotation items have no prediction");

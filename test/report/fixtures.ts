@@ -15,7 +15,11 @@ export async function resultFor(
 ): Promise<GroundingResult> {
   const profileId = opts.profile ?? "timelens-8b";
   const probed = await probeVideo(video);
-  const plan = planFrames(probed, { profile: getProfile(profileId), totalTokens: opts.totalTokens ?? 2048, minTokens: 16 });
+  const plan = planFrames(probed, {
+    profile: getProfile(profileId),
+    totalTokens: opts.totalTokens ?? 2048,
+    minTokens: 16,
+  });
   const text = opts.text ?? spans.map(([a, b]) => `${a} - ${b} seconds`).join(", ");
   return {
     start: spans[0]?.[0] ?? null,
@@ -26,7 +30,13 @@ export async function resultFor(
     query,
     profile: profileId,
     stopReason: "eog",
-    video: { duration: probed.duration, fps: probed.fps, totalFrames: probed.totalFrames, width: probed.width, height: probed.height },
+    video: {
+      duration: probed.duration,
+      fps: probed.fps,
+      totalFrames: probed.totalFrames,
+      width: probed.width,
+      height: probed.height,
+    },
     frames: {
       count: plan.indices.length,
       width: plan.width,

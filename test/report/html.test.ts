@@ -55,7 +55,9 @@ test("results of different frame plans are refused; empty input too", async () =
   const b = { ...other, frames: { ...other.frames, indices: other.frames.indices.map((i) => i + 1) } };
   await expect(renderReport([a, b])).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
   await expect(renderReport([])).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
-  await expect(renderReport([{ ...a, frames: { ...a.frames, labels: [] } }])).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+  await expect(renderReport([{ ...a, frames: { ...a.frames, labels: [] } }])).rejects.toMatchObject({
+    code: "ERR_INVALID_ARGUMENT",
+  });
 });
 
 function item(key: string, iou: number, duration: number, extra: Partial<EvalReportItem> = {}): EvalReportItem {
@@ -93,23 +95,40 @@ test("byDuration: metrics per bucket", () => {
 });
 
 test("the eval page: metrics next to the published row with deltas, charts, escaped examples", () => {
-  const items = [item("a", 1, 10), item("b", 0, 20, { query: EVIL, answer: EVIL, prediction: [15, 18] }), item("c", 0.5, 100)];
-  const html = buildEvalReportHtml({ dataset: "charades-timelens", items, paper: PUBLISHED, paperModel: "TimeLens-8B" }, new Map(), { generatedAt: "T" });
+  const items = [
+    item("a", 1, 10),
+    item("b", 0, 20, { query: EVIL, answer: EVIL, prediction: [15, 18] }),
+    item("c", 0.5, 100),
+  ];
+  const html = buildEvalReportHtml(
+    { dataset: "charades-timelens", items, paper: PUBLISHED, paperModel: "TimeLens-8B" },
+    new Map(),
+    { generatedAt: "T" },
+  );
   const check = checkWellFormed(html);
   expect(check.attributes.filter((a) => a.startsWith("on"))).toEqual([]);
   expect(html).not.toMatch(/<script/i);
   // Run: R1@0.3 = 66.7 (2 of 3), R1@0.5 = 66.7, R1@0.7 = 33.3, mIoU 50.0; published 76.6/63.0/35.2/55.2.
-  expect(html).toContain('<tr data-row="run"><td><b>this run</b> (3 queries)</td><td>66.7</td><td>66.7</td><td>33.3</td><td>50.0</td></tr>');
-  expect(html).toContain('<tr data-row="paper"><td>TimeLens-8B (published)</td><td>76.6</td><td>63.0</td><td>35.2</td><td>55.2</td></tr>');
+  expect(html).toContain(
+    '<tr data-row="run"><td><b>this run</b> (3 queries)</td><td>66.7</td><td>66.7</td><td>33.3</td><td>50.0</td></tr>',
+  );
+  expect(html).toContain(
+    '<tr data-row="paper"><td>TimeLens-8B (published)</td><td>76.6</td><td>63.0</td><td>35.2</td><td>55.2</td></tr>',
+  );
   expect(html).toContain("<td>−9.9</td><td>+3.7</td><td>−1.9</td><td>−5.2</td>");
   expect(html.match(/<svg /g)).toHaveLength(2);
   expect(html).toContain('data-kind="worst" data-rank="0"');
   expect(html.indexOf("&lt;script&gt;")).toBeGreaterThan(0);
-  expect(() => buildEvalReportHtml({ dataset: "x", items: [] }, new Map())).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+  expect(() => buildEvalReportHtml({ dataset: "x", items: [] }, new Map())).toThrow(
+    expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }),
+  );
 });
 
 test("without a chosen model every published model is listed", () => {
-  const html = buildEvalReportHtml({ dataset: "qvhighlights-timelens", items: [item("a", 1, 10)], paper: PUBLISHED, paperModel: null }, new Map());
+  const html = buildEvalReportHtml(
+    { dataset: "qvhighlights-timelens", items: [item("a", 1, 10)], paper: PUBLISHED, paperModel: null },
+    new Map(),
+  );
   for (const name of Object.keys(PUBLISHED.models)) expect(html).toContain(`${name} (published)`);
   expect(html).not.toContain('data-row="delta"');
 });

@@ -44,7 +44,10 @@ test("selectPairs keeps every pair when they fit", () => {
 });
 
 test("a 1-hour video: at most 100 thumbnails, evenly spread, the span's pairs kept", () => {
-  const plan = planFrames({ totalFrames: 3600 * 30, fps: 30, width: 1280, height: 720 }, { profile: getProfile("timelens-8b") });
+  const plan = planFrames(
+    { totalFrames: 3600 * 30, fps: 30, width: 1280, height: 720 },
+    { profile: getProfile("timelens-8b") },
+  );
   const frames = { times: plan.frameTimes, pairs: plan.pairs.length };
   const times = pairTimesOf(frames, "timelens-8b");
   expect(times.length).toBe(384); // 768 frames (the sampler's cap) in pairs
@@ -115,7 +118,8 @@ test("thumbnailCells centre each thumbnail on its time without overlap", () => {
   const cells = thumbnailCells([5, 10, 12, 50], 60, 8);
   expect(cells.map((c) => c.center)).toEqual([5, 10, 12, 50]);
   for (const c of cells) expect(c.left + c.width / 2).toBeCloseTo(c.center, 9);
-  for (let i = 1; i < cells.length; i++) expect(cells[i].left).toBeGreaterThanOrEqual(cells[i - 1].left + cells[i - 1].width - 1e-9);
+  for (let i = 1; i < cells.length; i++)
+    expect(cells[i].left).toBeGreaterThanOrEqual(cells[i - 1].left + cells[i - 1].width - 1e-9);
   expect(cells[0].width).toBe(5); // halfway to 10 is 2.5 px on its right
   expect(cells[1].width).toBe(2); // 2 px to its neighbour: 1 px each side
   expect(cells[3].width).toBe(8);

@@ -17,7 +17,10 @@ test("the built-in table covers every dataset for every model, in percent", () =
 });
 
 test("parsePaperFigures reads a valid file and names the bad field otherwise", () => {
-  const ok = { source: "my run", models: { Mine: { "charades-timelens": { r1: { "0.3": 50, "0.5": 40, "0.7": 20 }, miou: 35 } } } };
+  const ok = {
+    source: "my run",
+    models: { Mine: { "charades-timelens": { r1: { "0.3": 50, "0.5": 40, "0.7": 20 }, miou: 35 } } },
+  };
   expect(parsePaperFigures(JSON.stringify(ok)).models.Mine["charades-timelens"].miou).toBe(35);
   expect(() => parsePaperFigures("{")).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
   expect(() => parsePaperFigures(JSON.stringify({ ...ok, source: "" }))).toThrow(/source/);

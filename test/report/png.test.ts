@@ -9,7 +9,14 @@ import { resultFor } from "./fixtures";
 
 async function decode(png: Buffer) {
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { info, at: (x: number, y: number) => [data[(y * info.width + x) * 3], data[(y * info.width + x) * 3 + 1], data[(y * info.width + x) * 3 + 2]] };
+  return {
+    info,
+    at: (x: number, y: number) => [
+      data[(y * info.width + x) * 3],
+      data[(y * info.width + x) * 3 + 1],
+      data[(y * info.width + x) * 3 + 2],
+    ],
+  };
 }
 
 test("the PNG has the layout's size and the span overlay at the span's x range", async () => {
@@ -29,12 +36,14 @@ test("the PNG has the layout's size and the span overlay at the span's x range",
     const [s, e] = r.spans[0];
     const color = [...spanColor(row)];
     for (const t of [s + 0.05, (s + e) / 2, e - 0.05]) expect(img.at(Math.round(x(t)), y)).toEqual(color);
-    for (const t of [s - 0.3, e + 0.3]) if (t > 0 && t < duration) expect(img.at(Math.round(x(t)), y)).toEqual([...LANE_COLOR]);
+    for (const t of [s - 0.3, e + 0.3])
+      if (t > 0 && t < duration) expect(img.at(Math.round(x(t)), y)).toEqual([...LANE_COLOR]);
     expect(img.at(Math.round(x(s)) - 3, y)).not.toEqual(color);
   }
   // The strip has pictures: many distinct colours there.
   const seen = new Set<string>();
-  for (let px = layout.track.left; px < layout.track.left + layout.track.width; px += 3) seen.add(img.at(px, layout.strip.top + 30).join(","));
+  for (let px = layout.track.left; px < layout.track.left + layout.track.width; px += 3)
+    seen.add(img.at(px, layout.strip.top + 30).join(","));
   expect(seen.size).toBeGreaterThan(20);
 });
 
@@ -60,9 +69,17 @@ test("thumbnails show the planned frames (the frame number is in the pixels)", a
 test("bad thumbnail requests are typed errors", async () => {
   const clip = makeClip({ seconds: 6 });
   const r = await resultFor(clip, "q", [[1, 2]]);
-  await expect(extractThumbnails(clip, r.frames, r.profile, [2, 1])).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
-  await expect(extractThumbnails(clip, r.frames, r.profile, [r.frames.pairs])).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
-  await expect(extractThumbnails(clip, r.frames, r.profile, [0], { height: 0 })).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
-  await expect(extractThumbnails("/no/such/video.mp4", r.frames, r.profile, [0])).rejects.toMatchObject({ code: "ERR_FILE_NOT_FOUND" });
+  await expect(extractThumbnails(clip, r.frames, r.profile, [2, 1])).rejects.toMatchObject({
+    code: "ERR_INVALID_ARGUMENT",
+  });
+  await expect(extractThumbnails(clip, r.frames, r.profile, [r.frames.pairs])).rejects.toMatchObject({
+    code: "ERR_INVALID_ARGUMENT",
+  });
+  await expect(extractThumbnails(clip, r.frames, r.profile, [0], { height: 0 })).rejects.toMatchObject({
+    code: "ERR_INVALID_ARGUMENT",
+  });
+  await expect(extractThumbnails("/no/such/video.mp4", r.frames, r.profile, [0])).rejects.toMatchObject({
+    code: "ERR_FILE_NOT_FOUND",
+  });
   await expect(renderTimelinePng(r, { width: 10 })).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
 });

@@ -13,7 +13,8 @@ export function checkWellFormed(html: string): HtmlCheck {
   const stack: string[] = [];
   const attributes: string[] = [];
   let tags = 0;
-  const tagRe = /<(\/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z_:][-a-zA-Z0-9_:.]*="[^"<>]*")*)\s*(\/?)>|<!DOCTYPE html>|<(?!\s)/g;
+  const tagRe =
+    /<(\/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z_:][-a-zA-Z0-9_:.]*="[^"<>]*")*)\s*(\/?)>|<!DOCTYPE html>|<(?!\s)/g;
   let m: RegExpExecArray | null;
   while ((m = tagRe.exec(body))) {
     if (m[0] === "<!DOCTYPE html>") continue;

@@ -31,7 +31,16 @@ function runBatch(batch: string): Promise<ChildRun> {
   const limit = BATCHES[batch].reduce((ms, c) => ms + (c.timeoutMs ?? CASE_TIMEOUT_MS), 60_000);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ["--import", "tsx", CHILD, batch], { stdio: ["ignore", "pipe", "pipe"] });
-    const run: ChildRun = { batch, signal: null, code: null, cases: [], running: null, report: null, killedForHang: false, stderr: "" };
+    const run: ChildRun = {
+      batch,
+      signal: null,
+      code: null,
+      cases: [],
+      running: null,
+      report: null,
+      killedForHang: false,
+      stderr: "",
+    };
     let buffered = "";
     child.stdout.on("data", (d: Buffer) => {
       buffered += d.toString("utf8");
@@ -70,7 +79,17 @@ const runs: ChildRun[] = [];
 
 beforeAll(() => {
   // Make the cached fixture videos here, once, so no child races another to write them.
-  for (const name of ["truncated", "truncated-faststart", "audio", "one", "tall", "rotated", "vfr", "editlist"] as VideoName[]) video(name);
+  for (const name of [
+    "truncated",
+    "truncated-faststart",
+    "audio",
+    "one",
+    "tall",
+    "rotated",
+    "vfr",
+    "editlist",
+  ] as VideoName[])
+    video(name);
   makeClip({ seconds: 4 });
 });
 
@@ -90,7 +109,13 @@ describe.each(Object.keys(BATCHES))("batch %s", (batch) => {
   test("every case ends as allowed, nothing crashes or hangs, and grounding still works", async () => {
     const run = await runBatch(batch);
     runs.push(run);
-    const died = run.signal ? `died of ${run.signal}` : run.killedForHang ? "was killed: it hung" : run.code !== 0 ? `exited ${run.code}` : null;
+    const died = run.signal
+      ? `died of ${run.signal}`
+      : run.killedForHang
+        ? "was killed: it hung"
+        : run.code !== 0
+          ? `exited ${run.code}`
+          : null;
     if (died) {
       throw new Error(`the ${batch} child ${died} during case ${run.running ?? "(between cases)"}\n${run.stderr}`);
     }

@@ -14,7 +14,10 @@ import type { CaseContext, RobustCase } from "./harness";
 const UNREADABLE: ErrorCode[] = ["ERR_VIDEO_UNREADABLE"];
 const ARG: ErrorCode[] = ["ERR_INVALID_ARGUMENT"];
 
-function groundVideo(input: (ctx: CaseContext) => unknown, extra: GroundOptions = {}): (ctx: CaseContext) => Promise<unknown> {
+function groundVideo(
+  input: (ctx: CaseContext) => unknown,
+  extra: GroundOptions = {},
+): (ctx: CaseContext) => Promise<unknown> {
   return (ctx) => ctx.grounder.ground(input(ctx) as string, ctx.query, { ...ctx.fast, ...extra });
 }
 
@@ -52,17 +55,54 @@ function corruptPackets(ctx: CaseContext, seed: number, n: number): Buffer {
 function image(ext: "png" | "jpg"): (ctx: CaseContext) => string {
   return (ctx) => {
     const p = join(ctx.dir, `still.${ext}`);
-    execFileSync(resolveFfmpeg(), ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120", "-frames:v", "1", p]);
+    execFileSync(resolveFfmpeg(), [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc2=size=160x120",
+      "-frames:v",
+      "1",
+      p,
+    ]);
     return p;
   };
 }
 
 const VIDEO_CASES: RobustCase[] = [
-  { kind: "video-random-bytes", name: "video-random-file", expect: { codes: UNREADABLE }, run: groundVideo(written("noise.mp4", () => noise(11, 200_000))) },
-  { kind: "video-random-bytes", name: "video-random-buffer", expect: { codes: UNREADABLE }, run: groundVideo(() => noise(12, 50_000)) },
-  { kind: "video-zero-byte", name: "video-empty-file", expect: { codes: UNREADABLE }, run: groundVideo(written("empty.mp4", () => Buffer.alloc(0))) },
-  { kind: "video-zero-byte", name: "video-empty-buffer", expect: { codes: UNREADABLE }, run: groundVideo(() => Buffer.alloc(0)) },
-  { kind: "video-truncated", name: "video-truncated-index-at-end", expect: { codes: UNREADABLE }, run: groundVideo(fixture("truncated")) },
+  {
+    kind: "video-random-bytes",
+    name: "video-random-file",
+    expect: { codes: UNREADABLE },
+    run: groundVideo(written("noise.mp4", () => noise(11, 200_000))),
+  },
+  {
+    kind: "video-random-bytes",
+    name: "video-random-buffer",
+    expect: { codes: UNREADABLE },
+    run: groundVideo(() => noise(12, 50_000)),
+  },
+  {
+    kind: "video-zero-byte",
+    name: "video-empty-file",
+    expect: { codes: UNREADABLE },
+    run: groundVideo(written("empty.mp4", () => Buffer.alloc(0))),
+  },
+  {
+    kind: "video-zero-byte",
+    name: "video-empty-buffer",
+    expect: { codes: UNREADABLE },
+    run: groundVideo(() => Buffer.alloc(0)),
+  },
+  {
+    kind: "video-truncated",
+    name: "video-truncated-index-at-end",
+    expect: { codes: UNREADABLE },
+    run: groundVideo(fixture("truncated")),
+  },
   {
     kind: "video-truncated",
     name: "video-truncated-faststart",
@@ -75,10 +115,30 @@ const VIDEO_CASES: RobustCase[] = [
     expect: { codes: UNREADABLE },
     run: groundVideo(written("cut4k.mp4", (ctx) => readFileSync(ctx.clip).subarray(0, 4096))),
   },
-  { kind: "video-audio-only", name: "video-audio-only", expect: { codes: UNREADABLE }, run: groundVideo(fixture("audio")) },
-  { kind: "video-one-frame", name: "video-one-frame", expect: { ok: true, codes: ["ERR_VIDEO_TOO_SHORT"] }, run: groundVideo(fixture("one")) },
-  { kind: "video-extreme-aspect", name: "video-402x2", expect: { codes: ["ERR_VIDEO_ASPECT"] }, run: groundVideo(fixture("tall")) },
-  { kind: "video-rotated", name: "video-rotated-quarter-turn", expect: { ok: true }, run: groundVideo(fixture("rotated")) },
+  {
+    kind: "video-audio-only",
+    name: "video-audio-only",
+    expect: { codes: UNREADABLE },
+    run: groundVideo(fixture("audio")),
+  },
+  {
+    kind: "video-one-frame",
+    name: "video-one-frame",
+    expect: { ok: true, codes: ["ERR_VIDEO_TOO_SHORT"] },
+    run: groundVideo(fixture("one")),
+  },
+  {
+    kind: "video-extreme-aspect",
+    name: "video-402x2",
+    expect: { codes: ["ERR_VIDEO_ASPECT"] },
+    run: groundVideo(fixture("tall")),
+  },
+  {
+    kind: "video-rotated",
+    name: "video-rotated-quarter-turn",
+    expect: { ok: true },
+    run: groundVideo(fixture("rotated")),
+  },
   { kind: "video-vfr", name: "video-variable-frame-rate", expect: { ok: true }, run: groundVideo(fixture("vfr")) },
   { kind: "video-edit-list", name: "video-edit-list-cut", expect: { ok: true }, run: groundVideo(fixture("editlist")) },
   ...[1, 2, 3].map(
@@ -111,7 +171,12 @@ const VIDEO_CASES: RobustCase[] = [
       return d;
     }),
   },
-  { kind: "video-not-a-file", name: "video-missing-file", expect: { codes: ["ERR_FILE_NOT_FOUND"] }, run: groundVideo((ctx) => join(ctx.dir, "nope.mp4")) },
+  {
+    kind: "video-not-a-file",
+    name: "video-missing-file",
+    expect: { codes: ["ERR_FILE_NOT_FOUND"] },
+    run: groundVideo((ctx) => join(ctx.dir, "nope.mp4")),
+  },
   {
     kind: "video-not-a-file",
     name: "video-text-named-mp4",
@@ -125,7 +190,12 @@ const VIDEO_CASES: RobustCase[] = [
     run: groundVideo((ctx) => `${ctx.clip}\0.mp4`),
   },
   // A URL is not a file path: it must not reach ffmpeg's network protocols (or wait on them).
-  ...["http://127.0.0.1:9/video.mp4", "https://example.invalid/video.mp4", "file:///etc/hostname", "rtsp://127.0.0.1:9/live"].map(
+  ...[
+    "http://127.0.0.1:9/video.mp4",
+    "https://example.invalid/video.mp4",
+    "file:///etc/hostname",
+    "rtsp://127.0.0.1:9/live",
+  ].map(
     (url): RobustCase => ({
       kind: "video-url",
       name: `video-url-${url.split(":")[0]}`,
@@ -141,7 +211,14 @@ const VIDEO_CASES: RobustCase[] = [
       ["object", { path: "x.mp4" }],
       ["array", ["x.mp4"]],
     ] as const
-  ).map(([name, value]): RobustCase => ({ kind: "video-non-input", name: `video-${name}`, expect: { codes: ARG }, run: groundVideo(() => value) })),
+  ).map(
+    ([name, value]): RobustCase => ({
+      kind: "video-non-input",
+      name: `video-${name}`,
+      expect: { codes: ARG },
+      run: groundVideo(() => value),
+    }),
+  ),
 ];
 
 function groundQuery(query: unknown, extra: GroundOptions = {}): (ctx: CaseContext) => Promise<unknown> {
@@ -149,12 +226,32 @@ function groundQuery(query: unknown, extra: GroundOptions = {}): (ctx: CaseConte
 }
 
 const QUERY_CASES: RobustCase[] = [
-  { kind: "query-huge", name: "query-200k-chars", expect: { codes: ["ERR_CONTEXT_OVERFLOW"] }, run: groundQuery("a red box ".repeat(20_000)) },
-  { kind: "query-huge", name: "query-3k-tokens", expect: { codes: ["ERR_CONTEXT_OVERFLOW"] }, run: groundQuery("word ".repeat(3000)) },
+  {
+    kind: "query-huge",
+    name: "query-200k-chars",
+    expect: { codes: ["ERR_CONTEXT_OVERFLOW"] },
+    run: groundQuery("a red box ".repeat(20_000)),
+  },
+  {
+    kind: "query-huge",
+    name: "query-3k-tokens",
+    expect: { codes: ["ERR_CONTEXT_OVERFLOW"] },
+    run: groundQuery("word ".repeat(3000)),
+  },
   { kind: "query-nul", name: "query-with-nul", expect: { ok: true, codes: ARG }, run: groundQuery("a red\0box moves") },
   { kind: "query-nul", name: "query-only-nul", expect: { ok: true, codes: ARG }, run: groundQuery("\0\0\0") },
-  { kind: "query-surrogate", name: "query-lone-high-surrogate", expect: { ok: true, codes: ARG }, run: groundQuery("a red box \ud800 moves") },
-  { kind: "query-surrogate", name: "query-lone-low-surrogate", expect: { ok: true, codes: ARG }, run: groundQuery("\udfff") },
+  {
+    kind: "query-surrogate",
+    name: "query-lone-high-surrogate",
+    expect: { ok: true, codes: ARG },
+    run: groundQuery("a red box \ud800 moves"),
+  },
+  {
+    kind: "query-surrogate",
+    name: "query-lone-low-surrogate",
+    expect: { ok: true, codes: ARG },
+    run: groundQuery("\udfff"),
+  },
   {
     kind: "query-special-tokens",
     name: "query-chat-markers",
@@ -167,7 +264,12 @@ const QUERY_CASES: RobustCase[] = [
     expect: { ok: true },
     run: groundQuery("<|vision_start|><|image_pad|><|video_pad|><|vision_end|><|endoftext|>"),
   },
-  { kind: "query-unicode", name: "query-emoji-rtl-combining", expect: { ok: true }, run: groundQuery("🎉 مرحبا e\u0301\u0301\u0301 \u202e box") },
+  {
+    kind: "query-unicode",
+    name: "query-emoji-rtl-combining",
+    expect: { ok: true },
+    run: groundQuery("🎉 مرحبا e\u0301\u0301\u0301 \u202e box"),
+  },
   { kind: "query-empty", name: "query-empty", expect: { codes: ARG }, run: groundQuery("") },
   { kind: "query-empty", name: "query-whitespace", expect: { codes: ARG }, run: groundQuery(" \n\t ") },
   ...(
@@ -180,7 +282,14 @@ const QUERY_CASES: RobustCase[] = [
       ["symbol", Symbol("box")],
       ["boxed-string", new String("box")],
     ] as const
-  ).map(([name, value]): RobustCase => ({ kind: "query-non-string", name: `query-${name}`, expect: { codes: ARG }, run: groundQuery(value) })),
+  ).map(
+    ([name, value]): RobustCase => ({
+      kind: "query-non-string",
+      name: `query-${name}`,
+      expect: { codes: ARG },
+      run: groundQuery(value),
+    }),
+  ),
 ];
 
 /** Option values nothing can mean. */
@@ -249,7 +358,10 @@ const OPTION_CASES: RobustCase[] = [
     ([name, opts]): RobustCase => ({
       kind: "option-huge",
       name: `option-${name}`,
-      expect: { ok: true, codes: ["ERR_INVALID_ARGUMENT", "ERR_CONTEXT_OVERFLOW", "ERR_CLIP_RANGE", "ERR_VIDEO_TOO_SHORT"] },
+      expect: {
+        ok: true,
+        codes: ["ERR_INVALID_ARGUMENT", "ERR_CONTEXT_OVERFLOW", "ERR_CLIP_RANGE", "ERR_VIDEO_TOO_SHORT"],
+      },
       run: groundQuery("a red box", opts as GroundOptions),
     }),
   ),

@@ -27,7 +27,9 @@ async function rejection(p: Promise<unknown>, what: string): Promise<unknown> {
 
 function sameAsBaseline(ctx: CaseContext, r: GroundingResult, what: string): void {
   if (r.text !== ctx.baseline.text)
-    throw new CaseFailure(`${what}: answer ${JSON.stringify(r.text)} differs from the baseline ${JSON.stringify(ctx.baseline.text)}`);
+    throw new CaseFailure(
+      `${what}: answer ${JSON.stringify(r.text)} differs from the baseline ${JSON.stringify(ctx.baseline.text)}`,
+    );
 }
 
 const LIFECYCLE: RobustCase[] = [
@@ -118,7 +120,8 @@ const LIFECYCLE: RobustCase[] = [
       await g.dispose();
       for (const e of await Promise.all(calls)) {
         const code = (e as { code?: string } | null)?.code;
-        if (e !== null && code !== "ERR_DISPOSED" && code !== "ERR_ABORTED") throw new CaseFailure(`a queued call ended in ${String(e)}`);
+        if (e !== null && code !== "ERR_DISPOSED" && code !== "ERR_ABORTED")
+          throw new CaseFailure(`a queued call ended in ${String(e)}`);
       }
     },
   },
@@ -296,13 +299,22 @@ const NATIVE_MISUSE: RobustCase[] = [
     name: "frame-with-short-data",
     expect: { codes: ["ERR_INVALID_ARGUMENT"] },
     run: (ctx) =>
-      withModel(ctx, (m) => m.exclusive((ops) => ops.evaluate([{ frames: [{ width: 64, height: 64, data: new Uint8Array(10) }], mergeable: false }]))),
+      withModel(ctx, (m) =>
+        m.exclusive((ops) =>
+          ops.evaluate([{ frames: [{ width: 64, height: 64, data: new Uint8Array(10) }], mergeable: false }]),
+        ),
+      ),
   },
   {
     kind: "native-bad-frames",
     name: "frame-of-zero-size",
     expect: { codes: ["ERR_INVALID_ARGUMENT"] },
-    run: (ctx) => withModel(ctx, (m) => m.exclusive((ops) => ops.evaluate([{ frames: [{ width: 0, height: 0, data: new Uint8Array(0) }], mergeable: false }]))),
+    run: (ctx) =>
+      withModel(ctx, (m) =>
+        m.exclusive((ops) =>
+          ops.evaluate([{ frames: [{ width: 0, height: 0, data: new Uint8Array(0) }], mergeable: false }]),
+        ),
+      ),
   },
   {
     kind: "native-bad-frames",
@@ -362,7 +374,8 @@ const ABORTS: RobustCase[] = [
     kind: "abort-before-start",
     name: "aborted-with-a-reason",
     expect: { codes: ["ERR_ABORTED"] },
-    run: (ctx) => ctx.grounder.ground(ctx.clip, ctx.query, { ...ctx.fast, signal: AbortSignal.abort(new Error("user left")) }),
+    run: (ctx) =>
+      ctx.grounder.ground(ctx.clip, ctx.query, { ...ctx.fast, signal: AbortSignal.abort(new Error("user left")) }),
   },
   ...(["decode", "encode", "prefill", "generate"] as GroundStage[]).map(
     (stage): RobustCase => ({
@@ -397,8 +410,10 @@ const ABORTS: RobustCase[] = [
         ),
       );
       for (const e of ends) {
-        if ((e as GroundingResult).text !== undefined) sameAsBaseline(ctx, e as GroundingResult, "a call that finished before its abort");
-        else if ((e as { code?: string }).code !== "ERR_ABORTED") throw new CaseFailure(`an aborted call ended in ${String(e)}`);
+        if ((e as GroundingResult).text !== undefined)
+          sameAsBaseline(ctx, e as GroundingResult, "a call that finished before its abort");
+        else if ((e as { code?: string }).code !== "ERR_ABORTED")
+          throw new CaseFailure(`an aborted call ended in ${String(e)}`);
       }
     },
   },
@@ -417,7 +432,9 @@ const ABORTS: RobustCase[] = [
             ),
           ),
         );
-        for (const e of ends) if (e !== null && (e as { code?: string }).code !== "ERR_ABORTED") throw new CaseFailure(`ended in ${String(e)}`);
+        for (const e of ends)
+          if (e !== null && (e as { code?: string }).code !== "ERR_ABORTED")
+            throw new CaseFailure(`ended in ${String(e)}`);
         sameAsBaseline(ctx, await s.ground(ctx.query, ctx.fast), "the session after the storm");
       } finally {
         await s.close();
@@ -433,7 +450,9 @@ const CONCURRENCY: RobustCase[] = [
     expect: { ok: true },
     timeoutMs: 120_000,
     run: async (ctx) => {
-      const results = await Promise.all(Array.from({ length: 10 }, () => ctx.grounder.ground(ctx.clip, ctx.query, ctx.fast)));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => ctx.grounder.ground(ctx.clip, ctx.query, ctx.fast)),
+      );
       for (const [i, r] of results.entries()) sameAsBaseline(ctx, r, `concurrent call ${i}`);
     },
   },
@@ -454,7 +473,8 @@ const CONCURRENCY: RobustCase[] = [
       );
       ends.forEach((e, i) => {
         if (i % 2 === 0) sameAsBaseline(ctx, e as GroundingResult, `good call ${i}`);
-        else if (!(e as { code?: string }).code?.startsWith("ERR_")) throw new CaseFailure(`bad call ${i} ended in ${String(e)}`);
+        else if (!(e as { code?: string }).code?.startsWith("ERR_"))
+          throw new CaseFailure(`bad call ${i} ended in ${String(e)}`);
       });
     },
   },
@@ -490,4 +510,9 @@ const CONCURRENCY: RobustCase[] = [
   },
 ];
 
-export const LIFECYCLE_BATCHES = { lifecycle: LIFECYCLE, native: NATIVE_MISUSE, aborts: ABORTS, concurrency: CONCURRENCY };
+export const LIFECYCLE_BATCHES = {
+  lifecycle: LIFECYCLE,
+  native: NATIVE_MISUSE,
+  aborts: ABORTS,
+  concurrency: CONCURRENCY,
+};

@@ -12,7 +12,13 @@ import type { CaseContext, RobustCase } from "./harness";
 
 const INVALID: ErrorCode[] = ["ERR_MODEL_INVALID"];
 /** A flipped byte may land anywhere: in a name (still loads), a count, a type or a shape. */
-const FLIP_CODES: ErrorCode[] = ["ERR_MODEL_INVALID", "ERR_MODEL_UNSUPPORTED", "ERR_MMPROJ_MISMATCH", "ERR_NO_VISION", "ERR_PROFILE_UNKNOWN"];
+const FLIP_CODES: ErrorCode[] = [
+  "ERR_MODEL_INVALID",
+  "ERR_MODEL_UNSUPPORTED",
+  "ERR_MMPROJ_MISMATCH",
+  "ERR_NO_VISION",
+  "ERR_PROFILE_UNKNOWN",
+];
 const FAST_LOAD = { contextSize: 512, threads: 2, warmup: false } as const;
 
 async function loadAndDispose(options: GrounderLoadOptions): Promise<void> {
@@ -55,7 +61,12 @@ function randomBytes(seed: number, n: number): Buffer {
 function ggufDamageCases(which: Which): RobustCase[] {
   const k = (s: string) => `${which}-${s}`;
   return [
-    { kind: k("zero-byte"), name: k("zero-byte"), expect: { codes: INVALID }, run: damaged(which, "empty", () => Buffer.alloc(0)) },
+    {
+      kind: k("zero-byte"),
+      name: k("zero-byte"),
+      expect: { codes: INVALID },
+      run: damaged(which, "empty", () => Buffer.alloc(0)),
+    },
     ...[16, 1024, 0.5].map((cut) => ({
       kind: k("truncated"),
       name: k(`truncated-${cut < 1 ? "half" : cut}`),
@@ -133,7 +144,12 @@ export const MODEL_CASES: RobustCase[] = [
     name: "llama-architecture",
     expect: { codes: ["ERR_MODEL_UNSUPPORTED"] },
     run: async (ctx) => {
-      const p = await writeContent(ctx.dir, "llama-arch.gguf", await textContent("qwen3vl"), setKey("general.architecture", "llama"));
+      const p = await writeContent(
+        ctx.dir,
+        "llama-arch.gguf",
+        await textContent("qwen3vl"),
+        setKey("general.architecture", "llama"),
+      );
       await loadAndDispose({ model: p, mmproj: ctx.pair.mmproj, ...FAST_LOAD });
     },
   },
@@ -142,7 +158,12 @@ export const MODEL_CASES: RobustCase[] = [
     name: "unknown-architecture",
     expect: { codes: ["ERR_MODEL_UNSUPPORTED", "ERR_MODEL_INVALID"] },
     run: async (ctx) => {
-      const p = await writeContent(ctx.dir, "made-up-arch.gguf", await textContent("qwen3vl"), setKey("general.architecture", "qwen9vl"));
+      const p = await writeContent(
+        ctx.dir,
+        "made-up-arch.gguf",
+        await textContent("qwen3vl"),
+        setKey("general.architecture", "qwen9vl"),
+      );
       await loadAndDispose({ model: p, mmproj: ctx.pair.mmproj, ...FAST_LOAD });
     },
   },

@@ -25,7 +25,9 @@ function terminateAt(ctx: CaseContext, stop: (typeof STOPS)[number], nth: number
       void w.terminate();
     });
     w.on("error", (e) => reject(new CaseFailure(`the worker failed before it was terminated: ${e.message}`)));
-    w.on("exit", (code) => (stopping ? resolve(code) : reject(new CaseFailure(`the worker exited by itself (${code})`))));
+    w.on("exit", (code) =>
+      stopping ? resolve(code) : reject(new CaseFailure(`the worker exited by itself (${code})`)),
+    );
   });
 }
 
@@ -41,7 +43,8 @@ export const WORKER_CASES: RobustCase[] = [
       const g = await Grounder.load({ ...ctx.pair, contextSize: 2048, threads: 2, warmup: false });
       try {
         const r = await g.ground(ctx.clip, ctx.query, ctx.fast);
-        if (r.text !== ctx.baseline.text) throw new CaseFailure(`after the terminations the answer changed: ${JSON.stringify(r.text)}`);
+        if (r.text !== ctx.baseline.text)
+          throw new CaseFailure(`after the terminations the answer changed: ${JSON.stringify(r.text)}`);
       } finally {
         await g.dispose();
       }

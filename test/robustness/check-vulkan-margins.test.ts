@@ -28,14 +28,18 @@ function judge(cpu: Run, vulkan: Run, tie?: number): Judgement {
   const code = `import { judgeRun } from ${JSON.stringify(SCRIPT)};
 const [cpu, vk, tie] = JSON.parse(process.argv[1]);
 process.stdout.write(JSON.stringify(judgeRun(cpu, vk, tie ?? undefined)));`;
-  const out = execFileSync(process.execPath, ["--input-type=module", "-e", code, JSON.stringify([cpu, vulkan, tie ?? null])], { encoding: "utf8" });
+  const out = execFileSync(
+    process.execPath,
+    ["--input-type=module", "-e", code, JSON.stringify([cpu, vulkan, tie ?? null])],
+    { encoding: "utf8" },
+  );
   return JSON.parse(out);
 }
 
 // 24 steps: margins around a median of 0.03, one near-tie (0.0015) at step 9.
 const MARGINS = [
-  0.05, 0.021, 0.03, 0.09, 0.012, 0.04, 0.028, 0.066, 0.035, 0.0015, 0.03, 0.024, 0.11, 0.031, 0.019, 0.045, 0.03, 0.026, 0.07, 0.033, 0.014, 0.029, 0.05,
-  0.038,
+  0.05, 0.021, 0.03, 0.09, 0.012, 0.04, 0.028, 0.066, 0.035, 0.0015, 0.03, 0.024, 0.11, 0.031, 0.019, 0.045, 0.03,
+  0.026, 0.07, 0.033, 0.014, 0.029, 0.05, 0.038,
 ];
 const TOKENS = MARGINS.map((_, i) => 1000 + i);
 const cpu: Run = { tokens: TOKENS, margins: MARGINS };

@@ -12,7 +12,15 @@ import { Grounder } from "../../src";
 import { makeClip } from "../helpers/clips";
 import { fixturePair } from "../helpers/models";
 import { BATCHES } from "./batches";
-import { type BatchReport, type CaseContext, type CaseReport, compareWithBaseline, judge, LINE_PREFIX, runCase } from "./harness";
+import {
+  type BatchReport,
+  type CaseContext,
+  type CaseReport,
+  compareWithBaseline,
+  judge,
+  LINE_PREFIX,
+  runCase,
+} from "./harness";
 
 function emit(kind: "case" | "batch" | "start", body: unknown): void {
   process.stdout.write(`${LINE_PREFIX}${JSON.stringify({ kind, body })}\n`);
@@ -37,13 +45,21 @@ async function main(): Promise<void> {
       emit("start", { name: c.name });
       const t0 = performance.now();
       const outcome = await runCase(c, ctx);
-      const report: CaseReport = { kind: c.kind, name: c.name, outcome, problem: judge(outcome, c.expect), ms: Math.round(performance.now() - t0) };
+      const report: CaseReport = {
+        kind: c.kind,
+        name: c.name,
+        outcome,
+        problem: judge(outcome, c.expect),
+        ms: Math.round(performance.now() - t0),
+      };
       reports.push(report);
       emit("case", report);
       if (outcome.status === "hang") break; // the model queue may be stuck behind it: stop here
     }
     const hung = reports.some((r) => r.outcome.status === "hang");
-    const after = hung ? "not checked: a case hung" : compareWithBaseline(baseline, await grounder.ground(clip, query, fast));
+    const after = hung
+      ? "not checked: a case hung"
+      : compareWithBaseline(baseline, await grounder.ground(clip, query, fast));
     const batch: BatchReport = { batch: name, cases: reports, after };
     emit("batch", batch);
     await grounder.dispose();

@@ -72,7 +72,9 @@ export function judge(outcome: Outcome, expect: Expectation): string | null {
     case "ok":
       return expect.ok ? null : `resolved, but expected a TimelensError ${describeCodes(expect)}`;
     case "typed":
-      return expect.codes?.includes(outcome.code as ErrorCode) ? null : `rejected with ${outcome.code} (${outcome.message}), expected ${describeCodes(expect)}`;
+      return expect.codes?.includes(outcome.code as ErrorCode)
+        ? null
+        : `rejected with ${outcome.code} (${outcome.message}), expected ${describeCodes(expect)}`;
     case "untyped":
       return `rejected with a plain ${outcome.name}: ${outcome.message}`;
     case "failed":
@@ -125,9 +127,11 @@ export const LINE_PREFIX = "@@robust ";
 
 /** The same process still grounds correctly: a full result equal to the baseline's text and frames. */
 export function compareWithBaseline(baseline: GroundingResult, after: GroundingResult): string | null {
-  if (after.text !== baseline.text) return `answer changed: ${JSON.stringify(after.text)} vs ${JSON.stringify(baseline.text)}`;
+  if (after.text !== baseline.text)
+    return `answer changed: ${JSON.stringify(after.text)} vs ${JSON.stringify(baseline.text)}`;
   if (after.frames.indices.join() !== baseline.frames.indices.join()) return "sampled frames changed";
   if (after.usage.generatedTokens < 1) return "no tokens generated";
-  if (after.usage.promptTokens !== baseline.usage.promptTokens) return `prompt tokens ${after.usage.promptTokens} vs ${baseline.usage.promptTokens}`;
+  if (after.usage.promptTokens !== baseline.usage.promptTokens)
+    return `prompt tokens ${after.usage.promptTokens} vs ${baseline.usage.promptTokens}`;
   return null;
 }

@@ -29,7 +29,14 @@ test("cacheRoot: TIMELENS_CACHE_DIR (with ~), else XDG_CACHE_HOME, else ~/.cache
 });
 
 test("expandPathOptions expands every path option and nothing else, without touching the input", () => {
-  const input = { model: "~/m.gguf", mmproj: "/abs/p.gguf", cacheDir: "~/.cache/app", ffmpegPath: "~/bin/ffmpeg", query: "~/not a path", threads: 2 };
+  const input = {
+    model: "~/m.gguf",
+    mmproj: "/abs/p.gguf",
+    cacheDir: "~/.cache/app",
+    ffmpegPath: "~/bin/ffmpeg",
+    query: "~/not a path",
+    threads: 2,
+  };
   const out = expandPathOptions(input, HOME);
   expect(out).toEqual({
     model: join(HOME, "m.gguf"),

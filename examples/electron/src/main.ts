@@ -15,7 +15,8 @@ let running: AbortController | null = null;
 function loadGrounder(): Promise<Grounder> {
   const model = process.env.TIMELENS_MODEL;
   const mmproj = process.env.TIMELENS_MMPROJ;
-  if (!model || !mmproj) return Promise.reject(new Error("Set TIMELENS_MODEL and TIMELENS_MMPROJ to the GGUF and mmproj paths"));
+  if (!model || !mmproj)
+    return Promise.reject(new Error("Set TIMELENS_MODEL and TIMELENS_MMPROJ to the GGUF and mmproj paths"));
   // gpu "auto": CUDA / Vulkan / Metal build when one loads here, else the CPU (info.gpu.reason says why).
   // A failed load is forgotten, so the next request tries again (e.g. after the user fixes a path).
   grounder ??= Grounder.load({ model, mmproj, gpu: "auto", onLog: (m) => console.log(m) }).catch((e: unknown) => {
@@ -36,13 +37,17 @@ function describeDevice(g: Grounder): string {
 
 ipcMain.handle(CHANNELS.pick, async (event) => {
   const win = BrowserWindow.fromWebContents(event.sender);
-  const options = { properties: ["openFile" as const], filters: [{ name: "Video", extensions: ["mp4", "mkv", "mov", "webm", "avi"] }] };
+  const options = {
+    properties: ["openFile" as const],
+    filters: [{ name: "Video", extensions: ["mp4", "mkv", "mov", "webm", "avi"] }],
+  };
   const r = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
   return r.canceled ? null : (r.filePaths[0] ?? null);
 });
 
 ipcMain.handle(CHANNELS.ground, async (event, request: GroundRequest): Promise<GroundReply> => {
-  if (typeof request?.video !== "string" || typeof request?.query !== "string") throw new Error("ground({ video, query }) needs two strings");
+  if (typeof request?.video !== "string" || typeof request?.query !== "string")
+    throw new Error("ground({ video, query }) needs two strings");
   running?.abort();
   const controller = new AbortController();
   running = controller;

@@ -36,7 +36,8 @@
     groundButton.disabled = true;
     try {
       const r = await window.timelens.ground({ video, query: query.value });
-      const span = r.start !== null && r.end !== null ? `${r.start.toFixed(1)} - ${r.end.toFixed(1)} s` : "no time in the answer";
+      const span =
+        r.start !== null && r.end !== null ? `${r.start.toFixed(1)} - ${r.end.toFixed(1)} s` : "no time in the answer";
       status.textContent = `${span} in ${(r.ms / 1000).toFixed(1)} s; ${r.device}`;
     } catch (e) {
       status.textContent = (e as Error).message;

@@ -5,7 +5,13 @@ async function run(): Promise<void> {
   const [endpoint, cacheDir, repo] = process.argv.slice(2);
   const cfg = hubConfig({ endpoint, cacheDir, retryDelayMs: 5 });
   const snapshot = await resolveRepo(repo, "main", cfg);
-  await downloadFiles({ snapshot, files: snapshot.files, cfg, progressIntervalMs: 0, onProgress: (p) => process.stdout.write(`${p.fileDone}\n`) });
+  await downloadFiles({
+    snapshot,
+    files: snapshot.files,
+    cfg,
+    progressIntervalMs: 0,
+    onProgress: (p) => process.stdout.write(`${p.fileDone}\n`),
+  });
 }
 run().catch((e) => {
   process.stderr.write(String(e?.stack ?? e));

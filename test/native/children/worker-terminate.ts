@@ -45,7 +45,11 @@ async function main(): Promise<void> {
     contextSize: 2048,
     threads: 2,
   });
-  const result = await grounder.ground(clip, "a red box moves to the right", { totalTokens: 256, minTokens: 4, maxNewTokens: 12 });
+  const result = await grounder.ground(clip, "a red box moves to the right", {
+    totalTokens: 256,
+    minTokens: 4,
+    maxNewTokens: 12,
+  });
   await grounder.dispose();
   process.stdout.write(`${JSON.stringify({ terminatedAt, text: result.text, spans: result.spans.length })}\n`);
 }
