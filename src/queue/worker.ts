@@ -140,7 +140,7 @@ class SessionPool {
   }
 }
 
-function samplingOf(o: GroundingJobOptions): OpenVideoOptions {
+function frameSamplingOf(o: GroundingJobOptions): OpenVideoOptions {
   return {
     fps: o.fps,
     minTokens: o.minTokens,
@@ -183,7 +183,7 @@ export function createGroundingWorker(options: GroundingWorkerOptions): Groundin
     }
     const signal = jobSignal ? AbortSignal.any([jobSignal, shutdown.signal]) : shutdown.signal;
     const o = canonicalOptions(data.options);
-    const sampling = samplingOf(o);
+    const sampling = frameSamplingOf(o);
     const total = data.queries.length;
     let lastReport = 0;
     const report = (p: GroundingJobProgress, force = false): void => {

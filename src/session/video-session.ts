@@ -66,11 +66,11 @@ function suffixChunks(suffix: PromptSegment[]): NativeChunk[] {
   });
 }
 
-/** The answer's sampling settings; greedy unless a temperature is given, as the reference evaluates. */
-function samplingOf(options: QueryOptions | GroundManyOptions, maxNewTokens: number) {
+/** The answer's generation options; unset fields take src/defaults.ts's (greedy, as the reference evaluates). */
+function generationOf(options: QueryOptions | GroundManyOptions, maxNewTokens: number) {
   return {
     maxTokens: maxNewTokens,
-    temperature: options.temperature ?? 0,
+    temperature: options.temperature,
     topK: options.topK,
     topP: options.topP,
     seed: options.seed,
@@ -471,7 +471,7 @@ export class VideoSession {
       clock.emit("prefill", 1, 1);
       let generated = 0;
       const gen = await ops.generate({
-        ...samplingOf(options, maxNewTokens),
+        ...generationOf(options, maxNewTokens),
         signal,
         onToken: (text, token) => {
           generated++;
@@ -507,7 +507,7 @@ export class VideoSession {
           const gens = await ops.generateMany(
             batch.map((s) => suffixChunks(s.suffix)),
             {
-              ...samplingOf(options, maxNewTokens),
+              ...generationOf(options, maxNewTokens),
               signal,
               onToken: (i, text, token) => {
                 generated++;
