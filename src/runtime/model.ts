@@ -351,9 +351,15 @@ async function nativeCall<T>(
         native.cancel();
       }
     };
+  // A listener's throw cancels the native work, but its event may arrive after the work already
+  // finished: then undo what the call did, so a rejected call never leaves its tokens behind.
   try {
+    const before = native.state();
     const result = await run(listen);
-    if (listenerError) throw listenerError.error;
+    if (listenerError) {
+      native.rewind(before);
+      throw listenerError.error;
+    }
     return result;
   } catch (e) {
     if (listenerError) throw listenerError.error;
