@@ -1,6 +1,6 @@
 /**
- * Answer parsing with the semantics of TimeLens's `extract_time` (docs/reference.md "Answers, metrics and the benchmark"), on the
- * lower-cased answer:
+ * Answer parsing with the semantics of TimeLens's `extract_time` (docs/reference.md "Answers, metrics and the
+ * benchmark"), on the lower-cased answer:
  *   1. clock times  \b(\d{1,2}:\d{2}:\d{2}(?:\.\d+)?|\d{1,2}:\d{2}(?:\.\d+)?)\b  (re.findall),
  *      an even count kept, paired, H*3600 + M*60 + S;
  *   2. else pairs from  (\d+\.?\d*)\s*-\s*(\d+\.?\d*) , else from  (\d+\.?\d*)\s+to\s+(\d+\.?\d*) ;

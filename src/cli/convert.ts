@@ -8,7 +8,9 @@ import type { ConvertProgress, MmprojOutType, TextOutType } from "../convert/typ
 import { EXIT, UsageError, interruptSignal } from "./common";
 import { formatMs } from "./progress";
 
-export const CONVERT_HELP = `usage: timelens convert <hf-dir> [--outtype ${TEXT_OUT_TYPES.join("|")}] [--outfile model.gguf]
+export const CONVERT_HELP =
+  `usage: timelens convert <hf-dir> ` +
+  `[--outtype ${TEXT_OUT_TYPES.join("|")}] [--outfile model.gguf]
                         [--mmproj-outtype ${MMPROJ_OUT_TYPES.join("|")}] [--mmproj-outfile mmproj.gguf]
                         [--no-mmproj | --no-text] [--name NAME] [--json]
   Converts a Qwen3-VL (TimeLens-8B) or Qwen2.5-VL (TimeLens-7B) checkpoint. Defaults: f16 text and

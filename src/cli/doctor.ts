@@ -82,7 +82,9 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     tool("ffprobe", ffprobe),
     addon.error
       ? `addon     MISSING: ${addon.error}`
-      : `addon     ${addon.variant} (${addon.source}) ${addon.path}${addon.gpuBackend ? `\n          GPU backend ${addon.gpuBackend}` : ""}${addon.gpuReason ? `\n          ${addon.gpuReason}` : ""}`,
+      : `addon     ${addon.variant} (${addon.source}) ${addon.path}` +
+        `${addon.gpuBackend ? `\n          GPU backend ${addon.gpuBackend}` : ""}` +
+        `${addon.gpuReason ? `\n          ${addon.gpuReason}` : ""}`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   return ok ? EXIT.ok : EXIT.input;

@@ -138,6 +138,9 @@ export function describe(r: GroundingResult): string {
     `time: decode ${formatMs(t.decodeMs)}, encode ${formatMs(t.encodeMs)}, prefill ` +
       `${formatMs(t.prefillMs)}, generate ${formatMs(t.generateMs)} (${t.tokensPerSecond.toFixed(1)} tok/s), ` +
       `total ${formatMs(t.totalMs)}`,
-    `ran on: vision encoder ${t.devices.encode}, text model ${t.devices.llm}${t.prefixSource === "built" ? "" : `; video prefix from ${t.prefixSource === "disk" ? "the disk cache" : "the open session"}`}`,
+    `ran on: vision encoder ${t.devices.encode}, text model ${t.devices.llm}` +
+      (t.prefixSource === "built"
+        ? ""
+        : `; video prefix from ${t.prefixSource === "disk" ? "the disk cache" : "the open session"}`),
   ].join("\n");
 }

@@ -91,19 +91,30 @@ export async function infoCommand(argv: string[]): Promise<number> {
   const m = report.model;
   const lines = [
     `model     ${m.path} (${mb(m.sizeBytes)})`,
-    `          ${m.architecture}${m.name ? ` "${m.name}"` : ""}: ${m.layers} layers, hidden ${m.embedding}, ${m.heads} heads / ${m.kvHeads} KV heads x ${m.headDim}, vocab ${m.vocab}`,
-    `          trained context ${m.contextTrain} tokens; KV cache ${(m.kvBytesPerToken / 1024).toFixed(1)} KiB per token at f16${m.deepstackLayers ? `; ${m.deepstackLayers} deepstack layers` : ""}`,
+    `          ${m.architecture}${m.name ? ` "${m.name}"` : ""}: ` +
+      `${m.layers} layers, hidden ${m.embedding}, ` +
+      `${m.heads} heads / ${m.kvHeads} KV heads x ${m.headDim}, vocab ${m.vocab}`,
+    `          trained context ${m.contextTrain} tokens; ` +
+      `KV cache ${(m.kvBytesPerToken / 1024).toFixed(1)} KiB per token at f16` +
+      `${m.deepstackLayers ? `; ${m.deepstackLayers} deepstack layers` : ""}`,
   ];
   if (report.mmproj) {
     const p = report.mmproj;
     lines.push(
       `mmproj    ${p.path} (${mb(p.sizeBytes)})`,
-      `          ${p.projector}: patch ${p.patchSize}, merge ${p.spatialMerge}, temporal ${p.temporalPatch}, ${p.visionLayers} layers, hidden ${p.visionHidden}`,
+      `          ${p.projector}: patch ${p.patchSize}, merge ${p.spatialMerge}, temporal ${p.temporalPatch}, ` +
+        `${p.visionLayers} layers, hidden ${p.visionHidden}`,
     );
   }
   lines.push(
-    `profile   ${report.profile.name} (${report.profile.id}): ${report.profile.pixelsPerToken} px per token side, timestamps ${report.profile.timestampRule}`,
-    `template  ${report.chatTemplate.present ? `${report.chatTemplate.length} chars, ${report.chatTemplate.supportsVideo ? "handles video" : "NO video handling"}${report.chatTemplate.defaultSystemMessage ? ", default system message" : ""}` : "missing"}`,
+    `profile   ${report.profile.name} (${report.profile.id}): ${report.profile.pixelsPerToken} px per token side, ` +
+      `timestamps ${report.profile.timestampRule}`,
+    "template  " +
+      (report.chatTemplate.present
+        ? `${report.chatTemplate.length} chars, ` +
+          `${report.chatTemplate.supportsVideo ? "handles video" : "NO video handling"}` +
+          `${report.chatTemplate.defaultSystemMessage ? ", default system message" : ""}`
+        : "missing"),
   );
   process.stdout.write(`${lines.join("\n")}\n`);
   return EXIT.ok;

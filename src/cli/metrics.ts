@@ -16,7 +16,9 @@ import {
 import { EXIT, UsageError, num } from "./common";
 import { metricsJson } from "./eval";
 
-export const METRICS_HELP = `usage: timelens metrics <preds.jsonl> [more.jsonl ...] [--bench <dir|file.json>] [--datasets a,b] [--json]
+export const METRICS_HELP =
+  `usage: timelens metrics <preds.jsonl> [more.jsonl ...] ` +
+  `[--bench <dir|file.json>] [--datasets a,b] [--json]
 
   Scores prediction files as the reference's compute_metrics does (ground truth from each key's
   span, first predicted pair, a repeated key counted once). Without --bench each file is scored
@@ -148,7 +150,8 @@ export async function metricsCommand(argv: string[]): Promise<number> {
       for (const u of g.score.unscorable) out.push(`${g.name}: line ${u.line} not scored: ${u.reason}`);
       if (g.expected !== undefined) {
         out.push(
-          `${g.name}: ${g.present}/${g.expected} annotation items predicted${g.missing!.length ? `, ${g.missing!.length} missing` : ""}`,
+          `${g.name}: ${g.present}/${g.expected} annotation items predicted` +
+            `${g.missing!.length ? `, ${g.missing!.length} missing` : ""}`,
         );
         for (const k of g.missing!.slice(0, showMissing)) out.push(`  missing: ${k}`);
         if (g.missing!.length > showMissing) out.push(`  ... and ${g.missing!.length - showMissing} more`);

@@ -24,7 +24,17 @@ export async function modelsCommand(argv: string[]): Promise<number> {
     const models = await listModels();
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ dir: defaultModelsDir(), models: models.map((m) => ({ repo: m.repo, commit: m.commit, dir: m.dir, source: m.manifest.source, bytes: m.bytes, files: m.manifest.files.map((f) => ({ ...f, path: absoluteIn(m.dir, f) })) })) })}\n`,
+        JSON.stringify({
+          dir: defaultModelsDir(),
+          models: models.map((m) => ({
+            repo: m.repo,
+            commit: m.commit,
+            dir: m.dir,
+            source: m.manifest.source,
+            bytes: m.bytes,
+            files: m.manifest.files.map((f) => ({ ...f, path: absoluteIn(m.dir, f) })),
+          })),
+        }) + "\n",
       );
       return EXIT.ok;
     }
@@ -47,7 +57,8 @@ export async function modelsCommand(argv: string[]): Promise<number> {
     else
       process.stdout.write(
         gone.length
-          ? `removed ${repo} (${gone.length} commit${gone.length > 1 ? "s" : ""}, ${formatBytes(gone.reduce((s, m) => s + m.bytes, 0))})\n`
+          ? `removed ${repo} (${gone.length} commit${gone.length > 1 ? "s" : ""}, ` +
+              `${formatBytes(gone.reduce((s, m) => s + m.bytes, 0))})\n`
           : `${repo} is not in the models cache\n`,
       );
     return EXIT.ok;

@@ -10,7 +10,9 @@ import { probeVideo } from "../video/probe";
 import { EXIT, UsageError } from "./common";
 import { SAMPLING_FLAGS, samplingFrom } from "./ground";
 
-export const PLAN_HELP = `usage: timelens plan <video> [--model <model.gguf> | --profile <id>] [--fps n] [--total-tokens n] [--start s --end s] [--prompt] [--json]
+export const PLAN_HELP =
+  `usage: timelens plan <video> [--model <model.gguf> | --profile <id>] ` +
+  `[--fps n] [--total-tokens n] [--start s --end s] [--prompt] [--json]
 
   --prompt   also print the full prompt text with one marker per frame pair (needs --model)`;
 
@@ -100,7 +102,10 @@ export async function planCommand(argv: string[]): Promise<number> {
     `profile ${profile.displayName}`,
     `plan    ${summary.frames} frames -> ${summary.pairs} pairs at ${plan.width}x${plan.height}, ` +
       `${summary.tokensPerPair} tokens per pair, ${summary.videoTokens} video tokens`,
-    `labels  ${summary.labels.length > 12 ? [...summary.labels.slice(0, 6), "...", ...summary.labels.slice(-3)].join(" ") : summary.labels.join(" ")}`,
+    `labels  ` +
+      (summary.labels.length > 12
+        ? [...summary.labels.slice(0, 6), "...", ...summary.labels.slice(-3)].join(" ")
+        : summary.labels.join(" ")),
   ];
   if (values.prompt) out.push("", prompt ?? "(pass --model to render the prompt with the model's chat template)");
   process.stdout.write(`${out.join("\n")}\n`);

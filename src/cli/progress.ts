@@ -24,7 +24,9 @@ export class ProgressBar {
     const filled = Math.round(frac * width);
     const elapsed = now - (this.stageStart.get(p.stage) ?? now);
     const eta = frac > 0 && frac < 1 ? ` eta ${formatMs((elapsed / frac) * (1 - frac))}` : "";
-    const line = `${p.stage.padEnd(8)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${detail ?? `${p.done}/${p.total}${eta}`}`;
+    const line =
+      `${p.stage.padEnd(8)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ` +
+      `${detail ?? `${p.done}/${p.total}${eta}`}`;
     this.stream.write(`\r${line}\x1b[K`);
     this.visible = true;
   }

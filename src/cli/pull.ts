@@ -8,7 +8,9 @@ import { isHfUri, parseModelUri } from "../models/uri";
 import { EXIT, UsageError, interruptSignal } from "./common";
 import { ProgressBar, formatMs } from "./progress";
 
-export const PULL_HELP = `usage: timelens pull <owner/repo | hf:owner/repo[@rev][:QUANT]> [--revision R] [--outtype f16|bf16|f32|q8_0] [--quant TYPE] [--json]
+export const PULL_HELP =
+  `usage: timelens pull <owner/repo | hf:owner/repo[@rev][:QUANT]> ` +
+  `[--revision R] [--outtype f16|bf16|f32|q8_0] [--quant TYPE] [--json]
   Downloads a Hugging Face repo into the HF cache ($HF_HOME/hub) and converts it into a text GGUF
   and an mmproj GGUF in the models cache ($TIMELENS_CACHE_DIR/models). Repos of ready GGUFs are
   downloaded only (--quant picks the file). Interrupted downloads resume. --json prints one object
@@ -18,7 +20,11 @@ export const PULL_HELP = `usage: timelens pull <owner/repo | hf:owner/repo[@rev]
 export function describeProgress(p: PullProgress): string {
   if (p.stage === "download") {
     const eta = (ms: number | null): string => (ms === null ? "?" : formatMs(ms));
-    return `${p.file} ${formatBytes(p.fileDone)}/${formatBytes(p.fileTotal)} ${formatBytes(Math.round(p.fileBytesPerSecond))}/s eta ${eta(p.fileEtaMs)} | all ${formatBytes(p.done)}/${formatBytes(p.total)} eta ${eta(p.etaMs)}`;
+    return (
+      `${p.file} ${formatBytes(p.fileDone)}/${formatBytes(p.fileTotal)} ` +
+      `${formatBytes(Math.round(p.fileBytesPerSecond))}/s eta ${eta(p.fileEtaMs)} ` +
+      `| all ${formatBytes(p.done)}/${formatBytes(p.total)} eta ${eta(p.etaMs)}`
+    );
   }
   if (p.stage === "quantize") return `${p.done}/${p.total} tensors`;
   return `${formatBytes(p.done)}/${formatBytes(p.total)}${"tensor" in p && p.tensor ? ` ${p.tensor}` : ""}`;
@@ -65,7 +71,10 @@ export async function pullCommand(argv: string[]): Promise<number> {
           : [r.converted && "converted", r.quantized && "quantized"].filter(Boolean).join(" + ") ||
             "already in the cache";
       process.stdout.write(
-        `${r.repo}@${r.commit.slice(0, 12)}: ${what}${r.downloadedBytes ? ` (${formatBytes(r.downloadedBytes)} downloaded)` : ""}\nmodel   ${r.model}\nmmproj  ${r.mmproj ?? "(none in this repo)"}\n`,
+        `${r.repo}@${r.commit.slice(0, 12)}: ${what}` +
+          `${r.downloadedBytes ? ` (${formatBytes(r.downloadedBytes)} downloaded)` : ""}` +
+          `\nmodel   ${r.model}\nmmproj  ${r.mmproj ?? "(none in this repo)"}` +
+          `\n`,
       );
     }
     return EXIT.ok;

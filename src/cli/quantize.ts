@@ -64,7 +64,8 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     if (values.json) process.stdout.write(`${JSON.stringify({ ...r, bitsPerWeight: bpw })}\n`);
     else {
       process.stdout.write(
-        `${r.output}: ${r.type} (${bpw.toFixed(2)} bits per weight), ${mib(r.inputBytes)} -> ${mib(r.outputBytes)} in ${formatMs(r.ms)}\n`,
+        `${r.output}: ${r.type} (${bpw.toFixed(2)} bits per weight), ` +
+          `${mib(r.inputBytes)} -> ${mib(r.outputBytes)} in ${formatMs(r.ms)}\n`,
       );
     }
     return EXIT.ok;

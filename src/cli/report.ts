@@ -19,7 +19,9 @@ import { EXIT, UsageError, interruptSignal, num } from "./common";
 import { MODEL_FLAGS, SAMPLING_FLAGS, loadGrounderFrom, samplingFrom } from "./ground";
 import { ProgressBar } from "./progress";
 
-export const REPORT_HELP = `usage: timelens report <video> <query> [<query> ...] --model <model.gguf> --mmproj <mmproj.gguf> [options]
+export const REPORT_HELP =
+  `usage: timelens report <video> <query> [<query> ...] --model <model.gguf> ` +
+  `--mmproj <mmproj.gguf> [options]
        timelens report <video> --from <result.json> [options]
        timelens report --eval <preds.jsonl|dir> --bench <dir|file.json> [options]
 
@@ -165,7 +167,8 @@ export async function reportCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify({ written, thumbnails: thumbnails.length, results: results.length })}\n`);
   else
     process.stdout.write(
-      `wrote ${written.join(", ")} (${results.length} quer${results.length === 1 ? "y" : "ies"}, ${thumbnails.length} thumbnails)\n`,
+      `wrote ${written.join(", ")} ` +
+        `(${results.length} quer${results.length === 1 ? "y" : "ies"}, ${thumbnails.length} thumbnails)\n`,
     );
   return EXIT.ok;
 }

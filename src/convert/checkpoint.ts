@@ -72,7 +72,8 @@ export function familyOf(config: Json): CheckpointFamily {
   if (!family) {
     throw new TimelensError(
       "ERR_CHECKPOINT_UNSUPPORTED",
-      `config.json names architecture ${JSON.stringify(arch ?? null)}; the converter supports ${Object.keys(ARCHITECTURES).join(", ")} (TimeLens-8B / TimeLens-7B)`,
+      `config.json names architecture ${JSON.stringify(arch ?? null)}; the converter supports ` +
+        `${Object.keys(ARCHITECTURES).join(", ")} (TimeLens-8B / TimeLens-7B)`,
       { file: "config.json", architecture: arch ?? null },
     );
   }

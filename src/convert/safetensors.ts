@@ -71,7 +71,8 @@ export function parseSafetensorsHeader(
     if (offs[1] - offs[0] !== byteLength) {
       throw invalid(
         file,
-        `tensor "${name}": data_offsets span ${offs[1] - offs[0]} bytes but ${t.dtype}[${(shape as number[]).join(", ")}] needs ${byteLength}`,
+        `tensor "${name}": data_offsets span ${offs[1] - offs[0]} bytes ` +
+          `but ${t.dtype}[${(shape as number[]).join(", ")}] needs ${byteLength}`,
         { tensor: name },
       );
     }

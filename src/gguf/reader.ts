@@ -112,7 +112,8 @@ class Cursor {
     if (end > this.src.fileSize) {
       throw invalid(
         this.src.path,
-        `truncated GGUF header: ${what} at offset ${this.pos} needs ${n} bytes but the file has ${this.src.fileSize} bytes`,
+        `truncated GGUF header: ${what} at offset ${this.pos} needs ${n} bytes ` +
+          `but the file has ${this.src.fileSize} bytes`,
         {
           offset: this.pos,
           needed: n,
@@ -154,7 +155,8 @@ class Cursor {
     if (this.pos + n * minBytes > fileSize) {
       throw invalid(
         this.src.path,
-        `truncated or corrupt GGUF header: ${what} count ${n} needs at least ${n * minBytes} bytes but only ${fileSize - this.pos} remain`,
+        `truncated or corrupt GGUF header: ${what} count ${n} needs at least ${n * minBytes} bytes ` +
+          `but only ${fileSize - this.pos} remain`,
         {
           count: n,
           offset: this.pos,
@@ -471,7 +473,8 @@ class HeaderParser {
     if (Buffer.byteLength(name) >= GGML_MAX_NAME) {
       throw invalid(
         src.path,
-        `corrupt GGUF header: tensor name "${name.slice(0, 80)}" is ${Buffer.byteLength(name)} bytes (llama.cpp allows ${GGML_MAX_NAME - 1})`,
+        `corrupt GGUF header: tensor name "${name.slice(0, 80)}" is ${Buffer.byteLength(name)} bytes ` +
+          `(llama.cpp allows ${GGML_MAX_NAME - 1})`,
         { tensor: name },
       );
     }
@@ -520,7 +523,8 @@ class HeaderParser {
     if (ne0 % type.blockSize !== 0) {
       throw invalid(
         src.path,
-        `corrupt GGUF header: tensor "${name}" of type ${type.name} has rows of ${ne0} elements, not a multiple of the block size ${type.blockSize}`,
+        `corrupt GGUF header: tensor "${name}" of type ${type.name} has rows of ${ne0} elements, ` +
+          `not a multiple of the block size ${type.blockSize}`,
         { tensor: name },
       );
     }
@@ -530,7 +534,8 @@ class HeaderParser {
     if (offset !== BigInt(state.nextOffset)) {
       throw invalid(
         src.path,
-        `corrupt GGUF header: tensor "${name}" has data offset ${offset}, expected ${state.nextOffset} (tensors must be packed in order)`,
+        `corrupt GGUF header: tensor "${name}" has data offset ${offset}, expected ${state.nextOffset} ` +
+          `(tensors must be packed in order)`,
         {
           tensor: name,
           offset: offset.toString(),
@@ -567,7 +572,8 @@ class HeaderParser {
       if (t.fileOffset + t.byteSize > src.fileSize) {
         throw invalid(
           src.path,
-          `truncated GGUF file: data of tensor "${t.name}" ends at byte ${t.fileOffset + t.byteSize} but the file has ${src.fileSize} bytes`,
+          `truncated GGUF file: data of tensor "${t.name}" ends at byte ${t.fileOffset + t.byteSize} ` +
+            `but the file has ${src.fileSize} bytes`,
           {
             tensor: t.name,
             end: t.fileOffset + t.byteSize,

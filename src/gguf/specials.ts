@@ -1,6 +1,6 @@
 /**
- * The Qwen-VL chat and vision special tokens (docs/reference.md "Prompt layout and special tokens"). The ids are the released
- * models' ids; code that runs against a model must look tokens up by TEXT in the
+ * The Qwen-VL chat and vision special tokens (docs/reference.md "Prompt layout and special tokens"). The ids are the
+ * released models' ids; code that runs against a model must look tokens up by TEXT in the
  * model's own vocabulary (`inspectTextModel(...).specialTokens`), since reduced
  * vocabularies (test fixtures, other converters) can place them elsewhere.
  */

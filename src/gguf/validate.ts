@@ -296,7 +296,8 @@ export function inspectTextModel(g: GgufFile): TextModelFacts {
     throw err(
       "ERR_MODEL_UNSUPPORTED",
       g,
-      `unsupported model architecture "${arch}"; supported: qwen3vl (Qwen3-VL, TimeLens-8B), qwen2vl (Qwen2.5-VL, TimeLens-7B/3B)`,
+      `unsupported model architecture "${arch}"; supported: ` +
+        `qwen3vl (Qwen3-VL, TimeLens-8B), qwen2vl (Qwen2.5-VL, TimeLens-7B/3B)`,
       {
         architecture: arch,
         supported: [...SUPPORTED_TEXT_ARCHITECTURES],
@@ -365,12 +366,14 @@ export function inspectTextModel(g: GgufFile): TextModelFacts {
   const sectionSum = ropeSections.reduce((a, b) => a + b, 0);
   if (ropeSections.some((s) => s < 0) || sectionSum > D / 2 || sectionSum === 0) {
     problems.push(
-      `rope.dimension_sections [${ropeSections.join(", ")}] must be non-negative with 0 < sum <= head size / 2 (${D / 2})`,
+      `rope.dimension_sections [${ropeSections.join(", ")}] must be non-negative ` +
+        `with 0 < sum <= head size / 2 (${D / 2})`,
     );
   }
   if (architecture === "qwen3vl" && nDeepstack >= L) {
     problems.push(
-      `n_deepstack_layers ${nDeepstack} must be smaller than block_count ${L} (llama.cpp aborts in the graph otherwise)`,
+      `n_deepstack_layers ${nDeepstack} must be smaller than block_count ${L} ` +
+        `(llama.cpp aborts in the graph otherwise)`,
     );
   }
   if (eps !== undefined && !(eps > 0)) problems.push(`attention.layer_norm_rms_epsilon ${eps} must be > 0`);
@@ -405,7 +408,8 @@ export function inspectTextModel(g: GgufFile): TextModelFacts {
         specialTokens[t] = i;
         if (types && types[i] !== TOKEN_TYPE.CONTROL && types[i] !== TOKEN_TYPE.USER_DEFINED) {
           warnings.push(
-            `special token ${t} (id ${i}) has token type ${types[i]}, not CONTROL; llama.cpp will not treat it as special`,
+            `special token ${t} (id ${i}) has token type ${types[i]}, not CONTROL; ` +
+              `llama.cpp will not treat it as special`,
           );
         }
       }
@@ -523,7 +527,8 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
     const hint =
       arch && (SUPPORTED_TEXT_ARCHITECTURES as readonly string[]).includes(arch)
         ? `this is a text model (architecture ${arch}), pass it as the model, not as mmproj`
-        : `not an mmproj file: general.architecture is ${arch === undefined ? "missing" : `"${arch}"`}, expected "clip"`;
+        : `not an mmproj file: general.architecture is ${arch === undefined ? "missing" : `"${arch}"`}, ` +
+          `expected "clip"`;
     throw err("ERR_MODEL_INVALID", g, hint, { architecture: arch });
   }
   const k = new Keys(g);
@@ -540,7 +545,8 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
   if (g.metadata["clip.has_vision_encoder"] !== true) {
     throw new TimelensError(
       "ERR_NO_VISION",
-      `${g.path}: this mmproj has no vision encoder (clip.has_vision_encoder is not true); a Qwen-VL vision projector is required`,
+      `${g.path}: this mmproj has no vision encoder (clip.has_vision_encoder is not true); ` +
+        `a Qwen-VL vision projector is required`,
       {
         path: g.path,
         hasAudio: g.metadata["clip.has_audio_encoder"] === true,
@@ -552,7 +558,8 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
     throw err(
       "ERR_MODEL_UNSUPPORTED",
       g,
-      `unsupported projector type ${projRaw === undefined ? "(none)" : `"${projRaw}"`}; supported: ${SUPPORTED_PROJECTORS.join(", ")}`,
+      `unsupported projector type ${projRaw === undefined ? "(none)" : `"${projRaw}"`}; ` +
+        `supported: ${SUPPORTED_PROJECTORS.join(", ")}`,
       {
         projectorType: projRaw,
         supported: [...SUPPORTED_PROJECTORS],
@@ -620,7 +627,8 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
         );
       } else if (pos.type.name !== "F32") {
         ts.wrong.push(
-          `v.position_embd.weight has type ${pos.type.name}, llama.cpp requires F32 (it aborts in ggml_interpolate otherwise)`,
+          `v.position_embd.weight has type ${pos.type.name}, llama.cpp requires F32 ` +
+            `(it aborts in ggml_interpolate otherwise)`,
         );
       }
     }
@@ -705,7 +713,8 @@ export function inspectMmproj(g: GgufFile): MmprojFacts {
   if (outputDim === 0) problems.push("mm.2.weight has no output dimension");
   if (!isQ3 && projectionDim !== outputDim) {
     problems.push(
-      `clip.vision.projection_dim ${projectionDim} differs from the merger output ${outputDim} (the window-attention reorder in llama.cpp uses projection_dim)`,
+      `clip.vision.projection_dim ${projectionDim} differs from the merger output ${outputDim} ` +
+        `(the window-attention reorder in llama.cpp uses projection_dim)`,
     );
   } else if (isQ3 && projectionDim !== outputDim) {
     warnings.push(`clip.vision.projection_dim ${projectionDim} differs from the merger output ${outputDim}`);
@@ -762,7 +771,9 @@ export function checkPair(text: TextModelFacts, mmproj: MmprojFacts): PairFacts 
   if (mmproj.textArchitecture !== text.architecture) {
     throw new TimelensError(
       "ERR_MMPROJ_MISMATCH",
-      `The mmproj projector "${mmproj.projectorType}" (${mmproj.path}) belongs to ${mmproj.textArchitecture} models, but the model ${text.path} is ${text.architecture}; use the mmproj released with this model.`,
+      `The mmproj projector "${mmproj.projectorType}" (${mmproj.path}) belongs to ${mmproj.textArchitecture} models, ` +
+        `but the model ${text.path} is ${text.architecture}; ` +
+        `use the mmproj released with this model.`,
       details,
     );
   }
@@ -773,8 +784,10 @@ export function checkPair(text: TextModelFacts, mmproj: MmprojFacts): PairFacts 
   ) {
     throw new TimelensError(
       "ERR_MMPROJ_MISMATCH",
-      `The mmproj does not fit the model: it outputs ${mmproj.nEmbdOutput} values per token (${mmproj.outputDim} x (1 + ${mmproj.nDeepstack} deepstack)), ` +
-        `the model expects ${text.nEmbdInput} (${text.nEmbd} x (1 + ${text.nDeepstack} deepstack)). Use the mmproj released with this model (${text.name}).`,
+      `The mmproj does not fit the model: it outputs ${mmproj.nEmbdOutput} values per token ` +
+        `(${mmproj.outputDim} x (1 + ${mmproj.nDeepstack} deepstack)), ` +
+        `the model expects ${text.nEmbdInput} (${text.nEmbd} x (1 + ${text.nDeepstack} deepstack)). ` +
+        `Use the mmproj released with this model (${text.name}).`,
       details,
     );
   }
@@ -805,7 +818,8 @@ export async function inspectModelPair(modelPath: string, mmprojPath: string): P
   if (ma === "clip" && pa !== undefined && (SUPPORTED_TEXT_ARCHITECTURES as readonly string[]).includes(pa)) {
     throw new TimelensError(
       "ERR_MODEL_INVALID",
-      `The model and mmproj paths look swapped: ${modelPath} is an mmproj (clip) and ${mmprojPath} is a ${pa} text model.`,
+      `The model and mmproj paths look swapped: ${modelPath} is an mmproj (clip) ` +
+        `and ${mmprojPath} is a ${pa} text model.`,
       {
         model: modelPath,
         mmproj: mmprojPath,

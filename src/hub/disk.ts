@@ -55,7 +55,8 @@ export async function ensureFreeSpace(needs: readonly DiskNeed[]): Promise<void>
       const parts = list.map((n) => `${n.purpose} ${formatBytes(n.bytes)}`).join(" + ");
       throw new TimelensError(
         "ERR_DISK_FULL",
-        `Not enough disk space on ${dir}: ${formatBytes(needed)} needed (${parts}), ${formatBytes(free)} free; free ${formatBytes(needed - free)} more`,
+        `Not enough disk space on ${dir}: ${formatBytes(needed)} needed (${parts}), ` +
+          `${formatBytes(free)} free; free ${formatBytes(needed - free)} more`,
         { dir, needed, free, missing: needed - free, needs: list.map((n) => ({ ...n })) },
       );
     }

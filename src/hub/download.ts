@@ -62,7 +62,8 @@ export async function downloadFiles(req: DownloadRequest): Promise<DownloadResul
     if (!etag) {
       throw new TimelensError(
         "ERR_DOWNLOAD_FAILED",
-        `${snapshot.repo}/${file.path} is not in the HF cache and the hub is ${cfg.offline ? "off (HF_HUB_OFFLINE)" : "unreachable"}`,
+        `${snapshot.repo}/${file.path} is not in the HF cache ` +
+          `and the hub is ${cfg.offline ? "off (HF_HUB_OFFLINE)" : "unreachable"}`,
         { repo: snapshot.repo, file: file.path },
       );
     }

@@ -17,7 +17,9 @@ export function statusError(
   if (status === 401 || status === 403) {
     return new TimelensError(
       "ERR_HUB_UNAUTHORIZED",
-      `The hub refused ${what} (HTTP ${status}): the repository is gated or private (or does not exist). Set HF_TOKEN to a token that may read it, and accept the model's terms on its page if it is gated.`,
+      `The hub refused ${what} (HTTP ${status}): the repository is gated or private (or does not exist). ` +
+        `Set HF_TOKEN to a token that may read it, ` +
+        `and accept the model's terms on its page if it is gated.`,
       { ...details, status },
       { cause },
     );

@@ -21,7 +21,10 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** A fetch whose requests all end when `signal` fires (the library takes a custom fetch and passes no signal of its own). */
+/**
+ * A fetch whose requests all end when `signal` fires (the library takes a custom fetch and passes no signal of its
+ * own).
+ */
 export function fetchWithSignal(signal: AbortSignal | undefined): typeof fetch {
   if (!signal) return fetch;
   return (input, init) => fetch(input, { ...init, signal });

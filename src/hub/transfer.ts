@@ -156,7 +156,9 @@ export async function transferFile(req: TransferRequest): Promise<void> {
       if (failures > cfg.retries) {
         throw new TimelensError(
           "ERR_DOWNLOAD_FAILED",
-          `${what}: ${failures} tries in a row failed (${attempt.stalled ? `no data for ${cfg.stallTimeoutMs} ms` : describe(e)}); ${have} of ${file.size} bytes are kept and the next run resumes from there`,
+          `${what}: ${failures} tries in a row failed ` +
+            `(${attempt.stalled ? `no data for ${cfg.stallTimeoutMs} ms` : describe(e)}); ` +
+            `${have} of ${file.size} bytes are kept and the next run resumes from there`,
           { repo: req.repo, file: file.path, bytesOnDisk: have, size: file.size },
           { cause: e },
         );
@@ -173,7 +175,8 @@ export async function transferFile(req: TransferRequest): Promise<void> {
     await rm(partial, { force: true });
     throw new TimelensError(
       "ERR_DOWNLOAD_FAILED",
-      `${what}: downloaded content does not match its ${file.sha256 ? "sha256" : "git blob id"} (expected ${expected}, got ${actual}); the bad file was removed`,
+      `${what}: downloaded content does not match its ${file.sha256 ? "sha256" : "git blob id"} ` +
+        `(expected ${expected}, got ${actual}); the bad file was removed`,
       { repo: req.repo, file: file.path, expected, actual },
     );
   }

@@ -20,7 +20,8 @@ export function parseModelUri(uri: string): ModelUri {
   if (!m || m[1].includes("..") || (m[2] !== undefined && m[2].includes(".."))) {
     throw new TimelensError(
       "ERR_INVALID_ARGUMENT",
-      `"${uri}" is not a model URI; expected hf:owner/repo[@revision][:QUANT], e.g. hf:TencentARC/TimeLens-8B or hf:Qwen/Qwen3-VL-8B-Instruct-GGUF:Q4_K_M`,
+      `"${uri}" is not a model URI; expected hf:owner/repo[@revision][:QUANT], ` +
+        `e.g. hf:TencentARC/TimeLens-8B or hf:Qwen/Qwen3-VL-8B-Instruct-GGUF:Q4_K_M`,
       { uri },
     );
   }

@@ -139,7 +139,10 @@ export function gpuRuntimePresent(
   }
   return {
     ok: false,
-    reason: `${lib} not found (${variant === "cuda" ? "no NVIDIA driver" : "no Vulkan loader; install libvulkan1 and a Vulkan driver"})`,
+    reason:
+      `${lib} not found (` +
+      (variant === "cuda" ? "no NVIDIA driver" : "no Vulkan loader; install libvulkan1 and a Vulkan driver") +
+      ")",
   };
 }
 
@@ -289,7 +292,8 @@ export function loadAddon(options: LoadAddonOptions = {}): AddonSelection {
       };
     }
     if (c.variant !== "cpu") {
-      const why = `the ${c.variant} build loaded but found no ${GPU_BACKEND_NAMES[c.variant]} device${moduleErrors(addon)}`;
+      const why =
+        `the ${c.variant} build loaded but found no ` + `${GPU_BACKEND_NAMES[c.variant]} device${moduleErrors(addon)}`;
       const dynamic = (() => {
         try {
           return addon.backends?.().dynamic === true;
@@ -315,7 +319,9 @@ export function loadAddon(options: LoadAddonOptions = {}): AddonSelection {
         ? `no usable GPU build (${earlier}); running on the CPU`
         : `no GPU build installed for ${process.platform}-${process.arch}; running on the CPU`;
     else
-      reason = `no ${gpu} build found${earlier ? ` (${earlier})` : ""}; running on the CPU (build one: npx timelens-native build --gpu ${gpu})`;
+      reason =
+        `no ${gpu} build found${earlier ? ` (${earlier})` : ""}; ` +
+        `running on the CPU (build one: npx timelens-native build --gpu ${gpu})`;
     return { addon, location: c, skipped, gpu: { requested: gpu, backend: null, devices: [], reason } };
   }
   const tried = candidates.map((c) => c.path);
@@ -326,7 +332,8 @@ export function loadAddon(options: LoadAddonOptions = {}): AddonSelection {
       failures.length
         ? `These exist but failed to load:\n  ${failures.join("\n  ")}`
         : `Looked in:\n  ${tried.join("\n  ")}`,
-      "Build one from source (needs cmake, a C++17 compiler and git): npx timelens-native build   (add --gpu cuda|vulkan|metal for a GPU build)",
+      "Build one from source (needs cmake, a C++17 compiler and git): npx timelens-native build " +
+        "  (add --gpu cuda|vulkan|metal for a GPU build)",
     ].join("\n"),
     { tried, failures },
   );

@@ -1,6 +1,6 @@
 /**
- * The benchmark's query normalisation (docs/reference.md "Prompt layout and special tokens"): whitespace runs become one space, then
- * strip, strip trailing '.' characters, strip again. Python semantics: `\s` and `str.strip()`
+ * The benchmark's query normalisation (docs/reference.md "Prompt layout and special tokens"): whitespace runs become
+ * one space, then strip, strip trailing '.' characters, strip again. Python semantics: `\s` and `str.strip()`
  * count the Unicode whitespace Python counts (including \x1c-\x1f, \x85, \u00a0,
  * \u2000-\u200a, \u3000 ...), and `rstrip('.')` removes every trailing '.' in one go
  * (so "a . ." becomes "a ." after the final strip, exactly as in Python).

@@ -1,6 +1,6 @@
 /**
- * The interleaved grounding prompt (docs/reference.md "Prompt layout and special tokens"): the model's own chat template rendered with
- * one user message [video, text], the video replaced by one timestamp label + one frame pair
+ * The interleaved grounding prompt (docs/reference.md "Prompt layout and special tokens"): the model's own chat
+ * template rendered with one user message [video, text], the video replaced by one timestamp label + one frame pair
  * per temporal patch, the text being the grounding instruction.
  *
  * The result is a list of segments the native layer evaluates in order: text segments are
@@ -46,7 +46,10 @@ export const VIDEO_PAD = "<|video_pad|>";
 /** What Qwen-VL chat templates render for a video content item. */
 export const VIDEO_PLACEHOLDER = `${VISION_START}${VIDEO_PAD}${VISION_END}`;
 
-/** Control tokens shared by Qwen2.5-VL and Qwen3-VL (ids 151643-151664, docs/reference.md "Prompt layout and special tokens"). */
+/**
+ * Control tokens shared by Qwen2.5-VL and Qwen3-VL (ids 151643-151664, docs/reference.md "Prompt layout and special
+ * tokens").
+ */
 export const QWEN_CONTROL_TOKENS: readonly string[] = SHARED_CONTROL_TOKENS;
 
 export type PromptSegment =
@@ -154,7 +157,8 @@ export function renderPrompt(options: RenderPromptOptions): RenderedPrompt {
     if (at.length !== 1) {
       throw new TimelensError(
         "ERR_MODEL_INVALID",
-        `The model's chat template rendered the ${what} ${at.length} times (expected exactly once); cannot place it in the prompt.`,
+        `The model's chat template rendered the ${what} ${at.length} times (expected exactly once); ` +
+          `cannot place it in the prompt.`,
         { rendered, count: at.length },
       );
     }
@@ -262,8 +266,10 @@ function boundaryWarnings(segments: readonly PromptSegment[]): string[] {
     const last = a.text[a.text.length - 1];
     if ((last === "\n" || last === "\r") && !LEADING_SPACE.test(b.text)) continue;
     warnings.push(
-      `Text segments ${i} and ${i + 1} meet at ${JSON.stringify(a.text.slice(-12))} | ${JSON.stringify(b.text.slice(0, 12))}, ` +
-        "which is not a control token or a newline before a non-space; tokens there may differ from the reference, which tokenizes the prompt as one string.",
+      `Text segments ${i} and ${i + 1} meet at ${JSON.stringify(a.text.slice(-12))} ` +
+        `| ${JSON.stringify(b.text.slice(0, 12))}, ` +
+        "which is not a control token or a newline before a non-space; " +
+        "tokens there may differ from the reference, which tokenizes the prompt as one string.",
     );
   }
   return warnings;

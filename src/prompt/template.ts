@@ -46,7 +46,8 @@ export function renderChatTemplate(
   if (typeof template !== "string" || template.length === 0) {
     throw new TimelensError(
       "ERR_MODEL_INVALID",
-      "The model's chat template could not be rendered: the model has no chat template (tokenizer.chat_template is empty).",
+      "The model's chat template could not be rendered: " +
+        "the model has no chat template (tokenizer.chat_template is empty).",
     );
   }
   const context: Record<string, unknown> = {

@@ -128,21 +128,28 @@ function metricsTable(data: EvalReportData, metrics: Metrics): string {
       const p = paper.models[name]?.[data.dataset];
       if (!p) {
         rows.push(
-          `<tr><td>${escapeHtml(name)} (published)</td><td colspan="4" class="muted">no published figure for ${escapeHtml(data.dataset)}</td></tr>`,
+          `<tr><td>${escapeHtml(name)} (published)</td>` +
+            `<td colspan="4" class="muted">no published figure for ${escapeHtml(data.dataset)}</td></tr>`,
         );
         continue;
       }
       rows.push(`<tr data-row="paper"><td>${escapeHtml(name)} (published)</td>${metricsCells(p)}</tr>`);
       if (chosen)
         rows.push(
-          `<tr data-row="delta"><td class="muted">this run − published</td>${R1_THRESHOLDS.map((t) => `<td>${delta(metrics.r1[t], p.r1[t])}</td>`).join("")}<td>${delta(metrics.miou, p.miou)}</td></tr>`,
+          `<tr data-row="delta"><td class="muted">this run − published</td>` +
+            `${R1_THRESHOLDS.map((t) => `<td>${delta(metrics.r1[t], p.r1[t])}</td>`).join("")}` +
+            `<td>${delta(metrics.miou, p.miou)}</td></tr>`,
         );
     }
   }
   const source = paper
-    ? `<p class="muted">Published figures: ${escapeHtml(paper.source)}.${chosen ? "" : " The run's model was not named (--paper-model), so every published model is listed."}</p>`
+    ? `<p class="muted">Published figures: ${escapeHtml(paper.source)}.` +
+      `${chosen ? "" : " The run's model was not named (--paper-model), " + "so every published model is listed."}</p>`
     : `<p class="note">No published figures were given.</p>`;
-  return `<table><thead><tr><th></th><th>R1@0.3</th><th>R1@0.5</th><th>R1@0.7</th><th>mIoU</th></tr></thead><tbody>${rows.join("")}</tbody></table>${source}`;
+  return (
+    `<table><thead><tr><th></th><th>R1@0.3</th><th>R1@0.5</th><th>R1@0.7</th><th>mIoU</th></tr></thead>` +
+    `<tbody>${rows.join("")}</tbody></table>${source}`
+  );
 }
 
 function bucketTable(rows: readonly BucketRow[]): string {
@@ -150,7 +157,11 @@ function bucketTable(rows: readonly BucketRow[]): string {
     .filter((r) => r.count > 0)
     .map((r) => `<tr><td>${escapeHtml(r.label)}</td><td>${r.count}</td>${metricsCells(r.metrics!)}</tr>`)
     .join("");
-  return `<table><thead><tr><th>video duration</th><th>queries</th><th>R1@0.3</th><th>R1@0.5</th><th>R1@0.7</th><th>mIoU</th></tr></thead><tbody>${body}</tbody></table>`;
+  return (
+    `<table><thead><tr><th>video duration</th><th>queries</th>` +
+    `<th>R1@0.3</th><th>R1@0.5</th><th>R1@0.7</th><th>mIoU</th></tr></thead>` +
+    `<tbody>${body}</tbody></table>`
+  );
 }
 
 function exampleCard(
@@ -170,12 +181,23 @@ function exampleCard(
       bars: [{ span: it.gt, kind: "gt" as const }],
     },
   ];
-  return `<div class="card" data-kind="${kind}" data-rank="${rank}">
-<div><b>${rank + 1}.</b> IoU <b>${it.iou.toFixed(3)}</b> · <span class="muted">${escapeHtml(it.video)} · ${sec(it.duration)} s</span></div>
+  return (
+    `<div class="card" data-kind="${kind}" data-rank="${rank}">
+<div><b>${rank + 1}.</b> IoU <b>${it.iou.toFixed(3)}</b> · ` +
+    `<span class="muted">${escapeHtml(it.video)} · ${sec(it.duration)} s</span></div>
 <p class="query">${escapeHtml(it.query)}</p>
-${timelineBlock({ duration: it.duration, thumbnails: thumbs, rows, thumbnailHeight: thumbHeight, minWidth: 480, captions: false, small: true })}
+${timelineBlock({
+  duration: it.duration,
+  thumbnails: thumbs,
+  rows,
+  thumbnailHeight: thumbHeight,
+  minWidth: 480,
+  captions: false,
+  small: true,
+})}
 <details><summary class="muted">raw answer</summary><pre class="answer">${escapeHtml(it.answer)}</pre></details>
-</div>`;
+</div>`
+  );
 }
 
 /** The page (pure: thumbnails are passed in by item key). */
@@ -209,20 +231,36 @@ export function buildEvalReportHtml(
     data.items.map((i) => i.iou),
     CURVE_THRESHOLDS,
   );
-  const body = `<header>
+  const body =
+    `<header>
 <h1>${escapeHtml(title)}</h1>
-<div class="muted">${escapeHtml([data.model ? `model ${data.model}` : "", data.predictionsFile ? `predictions ${data.predictionsFile}` : ""].filter(Boolean).join(" · "))}</div>
+<div class="muted">${escapeHtml(
+      [data.model ? `model ${data.model}` : "", data.predictionsFile ? `predictions ${data.predictionsFile}` : ""]
+        .filter(Boolean)
+        .join(" · "),
+    )}</div>
 <div class="muted">${escapeHtml(counts.join(" · "))}</div>
 </header>
 <section aria-label="metrics"><h2>Metrics</h2>${metricsTable(data, metrics)}</section>
 <section aria-label="charts"><h2>IoU distribution</h2>
-<div class="cards"><figure>${histogramSvg(iouHistogram(metrics.ious))}<figcaption class="muted">Queries per IoU bin (0.1 wide).</figcaption></figure>
-<figure>${curveSvg(CURVE_THRESHOLDS, curve, markers)}<figcaption class="muted">R1 at every IoU threshold${markers.length ? "; circles: published R1@0.3/0.5/0.7" : ""}.</figcaption></figure></div>
+<div class="cards"><figure>${histogramSvg(iouHistogram(metrics.ious))}` +
+    `<figcaption class="muted">Queries per IoU bin (0.1 wide).</figcaption></figure>
+<figure>${curveSvg(CURVE_THRESHOLDS, curve, markers)}<figcaption class="muted">R1 at every IoU threshold` +
+    `${markers.length ? "; circles: published R1@0.3/0.5/0.7" : ""}.</figcaption></figure></div>
 </section>
-<section aria-label="by duration"><h2>By video duration</h2>${bucketTable(byDuration(data.items, options.durationEdges))}</section>
-<section aria-label="worst"><h2>The ${worst.length} worst queries</h2><div class="cards">${worst.map((it, i) => exampleCard(it, i, "worst", thumbnails.get(it.key) ?? [], options.thumbnailHeight)).join("\n")}</div></section>
-<section aria-label="best"><h2>The ${best.length} best queries</h2><div class="cards">${best.map((it, i) => exampleCard(it, i, "best", thumbnails.get(it.key) ?? [], options.thumbnailHeight)).join("\n")}</div></section>
-<footer class="muted"><p>Made by timelens-native on ${escapeHtml(options.generatedAt ?? new Date().toISOString())}. Legend: <span class="swatch" style="background:${css(spanColor(0))}"></span>predicted, <span class="swatch" style="background:rgb(90, 90, 90)"></span>ground truth.</p></footer>`;
+<section aria-label="by duration"><h2>By video duration</h2>` +
+    `${bucketTable(byDuration(data.items, options.durationEdges))}</section>
+<section aria-label="worst"><h2>The ${worst.length} worst queries</h2>` +
+    `<div class="cards">${worst
+      .map((it, i) => exampleCard(it, i, "worst", thumbnails.get(it.key) ?? [], options.thumbnailHeight))
+      .join("\n")}</div></section>
+<section aria-label="best"><h2>The ${best.length} best queries</h2>` +
+    `<div class="cards">${best
+      .map((it, i) => exampleCard(it, i, "best", thumbnails.get(it.key) ?? [], options.thumbnailHeight))
+      .join("\n")}</div></section>
+<footer class="muted"><p>Made by timelens-native on ${escapeHtml(options.generatedAt ?? new Date().toISOString())}. ` +
+    `Legend: <span class="swatch" style="background:${css(spanColor(0))}"></span>predicted, ` +
+    `<span class="swatch" style="background:rgb(90, 90, 90)"></span>ground truth.</p></footer>`;
   return page(title, body);
 }
 

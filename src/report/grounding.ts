@@ -68,7 +68,8 @@ export function checkSameTimeline(results: readonly GroundingResult[]): void {
     if (key(r) !== k0)
       throw new TimelensError(
         "ERR_INVALID_ARGUMENT",
-        `Result ${i} ("${r.query}") was made with a different frame plan than result 0; a report shows results of one video and plan`,
+        `Result ${i} ("${r.query}") was made with a different frame plan than result 0; ` +
+          `a report shows results of one video and plan`,
         { index: i },
       );
   });
@@ -132,20 +133,29 @@ function answerSection(r: GroundingResult, i: number): string {
 <tr><td>generate</td><td>${ms(t.generateMs)} (${escapeHtml(t.tokensPerSecond.toFixed(1))} tok/s)</td></tr>
 <tr><td>total</td><td>${ms(t.totalMs)}</td></tr>
 </tbody></table>`;
-  return `<section class="card" data-query="${i}">
+  return (
+    `<section class="card" data-query="${i}">
 <h3><span class="swatch" style="background:${color}"></span>Query ${i + 1}</h3>
 <p class="query">${escapeHtml(r.query)}</p>
 <dl class="facts">
 <dt>span${r.spans.length > 1 ? "s" : ""}</dt><dd>${escapeHtml(spanText(r))}</dd>
 <dt>stopped</dt><dd>${escapeHtml(r.stopReason)}, ${r.usage.generatedTokens} tokens</dd>
 <dt>ran on</dt><dd>vision encoder ${escapeHtml(t.devices.encode)}, text model ${escapeHtml(t.devices.llm)}</dd>
-<dt>video prefix</dt><dd>${escapeHtml(t.prefixSource === "built" ? "computed for this query" : t.prefixSource === "live" ? "reused from the open session" : "loaded from the disk cache")}</dd>
-<dt>prompt</dt><dd>${r.usage.promptTokens} tokens (${r.usage.imageTokens} video) of a ${r.usage.contextSize}-token context</dd>
+<dt>video prefix</dt><dd>${escapeHtml(
+      t.prefixSource === "built"
+        ? "computed for this query"
+        : t.prefixSource === "live"
+          ? "reused from the open session"
+          : "loaded from the disk cache",
+    )}</dd>
+<dt>prompt</dt><dd>${r.usage.promptTokens} tokens (${r.usage.imageTokens} video) ` +
+    `of a ${r.usage.contextSize}-token context</dd>
 </dl>
 <div class="muted">raw answer</div>
 <pre class="answer">${escapeHtml(r.text)}</pre>
 ${timings}
-</section>`;
+</section>`
+  );
 }
 
 /** The page for results and their thumbnails (pure: no I/O). */
@@ -161,7 +171,10 @@ export function buildReportHtml(
   const videoName = typeof options.video === "string" ? basename(options.video) : "video";
   const title = options.title ?? `timelens report: ${videoName}`;
   const rows = results.map((r, i) => ({
-    head: `<span class="swatch" style="background:${css(spanColor(i))}"></span><b>Q${i + 1}</b> ${escapeHtml(r.query)} <span class="muted">· ${escapeHtml(spanText(r))}</span>`,
+    head:
+      `<span class="swatch" style="background:${css(spanColor(i))}"></span>` +
+      `<b>Q${i + 1}</b> ${escapeHtml(r.query)} ` +
+      `<span class="muted">· ${escapeHtml(spanText(r))}</span>`,
     bars: r.spans.map((s) => ({
       span: [s[0], s[1]] as const,
       color: spanColor(i),
@@ -172,21 +185,36 @@ export function buildReportHtml(
   const v = r0.video;
   const head = `<header>
 <h1>${escapeHtml(title)}</h1>
-<div class="muted">${escapeHtml(`${formatClock(duration)} (${duration.toFixed(2)} s) · ${v.width}x${v.height} · ${v.fps.toFixed(3)} fps · ${v.totalFrames} frames`)}</div>
-<div class="muted">${escapeHtml([model ? `model ${model}` : "", `profile ${r0.profile}`].filter(Boolean).join(" · "))}</div>
+<div class="muted">${escapeHtml(
+    `${formatClock(duration)} (${duration.toFixed(2)} s) · ` +
+      `${v.width}x${v.height} · ${v.fps.toFixed(3)} fps · ${v.totalFrames} frames`,
+  )}</div>
+<div class="muted">${escapeHtml(
+    [model ? `model ${model}` : "", `profile ${r0.profile}`].filter(Boolean).join(" · "),
+  )}</div>
 ${options.note ? `<p class="note">${escapeHtml(options.note)}</p>` : ""}
 </header>`;
   const shown = thumbnails.length;
   const timeline = `<section aria-label="timeline">
 <h2>Timeline</h2>
-<div class="muted">${shown > 0 ? `${shown} of ${f.pairs} frame pairs shown (the first frame of each, as the model saw it: ${f.width}x${f.height}), each at its label's time` : `${f.pairs} frame pairs (no thumbnails: no video given)`}</div>
+<div class="muted">${
+    shown > 0
+      ? `${shown} of ${f.pairs} frame pairs shown ` +
+        `(the first frame of each, as the model saw it: ${f.width}x${f.height}), ` +
+        `each at its label's time`
+      : `${f.pairs} frame pairs (no thumbnails: no video given)`
+  }</div>
 ${timelineBlock({ duration, thumbnails, rows, thumbnailHeight: options.thumbnailHeight })}
 </section>`;
-  const answers = `<section aria-label="answers"><h2>Answers</h2><div class="cards">${results.map(answerSection).join("\n")}</div></section>`;
-  const plan = `<section aria-label="frame plan">
+  const answers =
+    `<section aria-label="answers"><h2>Answers</h2>` +
+    `<div class="cards">${results.map(answerSection).join("\n")}</div></section>`;
+  const plan =
+    `<section aria-label="frame plan">
 <h2>Frame plan</h2>
 <dl class="facts">
-<dt>frames</dt><dd>${f.count} sampled (frame ${f.indices[0]} to ${f.indices[f.indices.length - 1]}), ${f.pairs} pairs</dd>
+<dt>frames</dt><dd>${f.count} sampled ` +
+    `(frame ${f.indices[0]} to ${f.indices[f.indices.length - 1]}), ${f.pairs} pairs</dd>
 <dt>frame size</dt><dd>${f.width}x${f.height}, ${f.tokensPerPair} tokens per pair</dd>
 <dt>sampled times</dt><dd>${sec(f.times[0])} – ${sec(f.times[f.times.length - 1])} s</dd>
 </dl>
@@ -194,7 +222,10 @@ ${timelineBlock({ duration, thumbnails, rows, thumbnailHeight: options.thumbnail
 <ol class="labels" start="0">${f.labels.map((l) => `<li>${escapeHtml(l)}</li>`).join("")}</ol>
 </details>
 </section>`;
-  const foot = `<footer class="muted"><p>Made by timelens-native on ${escapeHtml(options.generatedAt ?? new Date().toISOString())}. One file, no scripts, no network.</p></footer>`;
+  const foot =
+    `<footer class="muted"><p>Made by timelens-native on ` +
+    `${escapeHtml(options.generatedAt ?? new Date().toISOString())}. ` +
+    `One file, no scripts, no network.</p></footer>`;
   return page(title, [head, timeline, answers, plan, foot].join("\n"));
 }
 

@@ -28,10 +28,13 @@ export function sec(v: number | null | undefined): string {
   return v === null || v === undefined || !Number.isFinite(v) ? "-" : v.toFixed(1);
 }
 
-const STYLE = `
+const STYLE =
+  `
 *{box-sizing:border-box}
 html{-webkit-print-color-adjust:exact;print-color-adjust:exact}
-body{margin:0;padding:24px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:${css(INK)};background:${css(BACKGROUND)}}
+body{margin:0;padding:24px;` +
+  `font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;` +
+  `color:${css(INK)};background:${css(BACKGROUND)}}
 h1{font-size:22px;margin:0 0 4px}
 h2{font-size:17px;margin:28px 0 8px}
 h3{font-size:15px;margin:16px 0 6px}
@@ -42,7 +45,8 @@ h3{font-size:15px;margin:16px 0 6px}
 .strip{position:relative;background:#f6f7f9}
 .thumb{position:absolute;top:0;margin:0;overflow:hidden}
 .thumb img{display:block;width:100%;object-fit:contain;background:#000}
-.thumb figcaption{font:10px/1.3 ui-monospace,"DejaVu Sans Mono",monospace;white-space:nowrap;overflow:hidden;text-overflow:clip;text-align:center;color:${css(MUTED)}}
+.thumb figcaption{font:10px/1.3 ui-monospace,"DejaVu Sans Mono",monospace;` +
+  `white-space:nowrap;overflow:hidden;text-overflow:clip;text-align:center;color:${css(MUTED)}}
 .axis{position:relative;height:22px;border-top:1px solid #c8ccd0}
 .tick{position:absolute;top:0;height:5px;border-left:1px solid #9aa0a6}
 .tick span{position:absolute;top:5px;transform:translateX(-50%);font-size:11px;color:${css(MUTED)};white-space:nowrap}
@@ -52,7 +56,8 @@ h3{font-size:15px;margin:16px 0 6px}
 .lane.small{height:12px}
 .bar{position:absolute;top:0;bottom:0}
 .bar.gt{background:${css(GT_COLOR)}}
-pre.answer{white-space:pre-wrap;word-break:break-word;background:#f6f7f9;padding:8px 10px;border-radius:4px;margin:4px 0;font:13px/1.4 ui-monospace,"DejaVu Sans Mono",monospace}
+pre.answer{white-space:pre-wrap;word-break:break-word;background:#f6f7f9;padding:8px 10px;` +
+  `border-radius:4px;margin:4px 0;font:13px/1.4 ui-monospace,"DejaVu Sans Mono",monospace}
 table{border-collapse:collapse;margin:6px 0}
 th,td{padding:3px 10px;border-bottom:1px solid #e3e5e8;text-align:right}
 th:first-child,td:first-child{text-align:left}
@@ -109,9 +114,14 @@ export function lane(
     .map((b) => {
       const box = spanBox(b.span, duration, 100, 0.25);
       if (!box) return "";
-      const style = `left:${n3(box.left)}%;width:${n3(box.width)}%${b.kind === "gt" ? "" : `;background:${css(b.color ?? INK)}`}`;
+      const style =
+        `left:${n3(box.left)}%;width:${n3(box.width)}%` +
+        `${b.kind === "gt" ? "" : `;background:${css(b.color ?? INK)}`}`;
       const title = b.title ? ` title="${escapeAttr(b.title)}"` : "";
-      return `<div class="bar${b.kind === "gt" ? " gt" : ""}" data-start="${n3(b.span[0])}" data-end="${n3(b.span[1])}" style="${style}"${title}></div>`;
+      return (
+        `<div class="bar${b.kind === "gt" ? " gt" : ""}" data-start="${n3(b.span[0])}" ` +
+        `data-end="${n3(b.span[1])}" style="${style}"${title}></div>`
+      );
     })
     .join("");
   return `<div class="lane${small ? " small" : ""}"${extra}>${inner}</div>`;

@@ -72,22 +72,26 @@ export async function renderTimelinePng(
     const x = Math.round(X(t));
     svg.push(`<rect x="${x}" y="${L.axis.top}" width="1" height="5" fill="${hex(MUTED)}"/>`);
     svg.push(
-      `<text x="${x}" y="${L.axis.top + 17}" font-size="11" font-family="sans-serif" text-anchor="middle" fill="${hex(MUTED)}">${escapeHtml(formatClock(t))}</text>`,
+      `<text x="${x}" y="${L.axis.top + 17}" font-size="11" font-family="sans-serif" ` +
+        `text-anchor="middle" fill="${hex(MUTED)}">${escapeHtml(formatClock(t))}</text>`,
     );
   }
   list.forEach((r, i) => {
     const row = L.rows[i];
     svg.push(
-      `<text x="${L.track.left}" y="${row.labelTop + 13}" font-size="12" font-family="sans-serif" fill="${hex(INK)}">${escapeHtml(`Q${i + 1} ${r.query}`.slice(0, 200))}</text>`,
+      `<text x="${L.track.left}" y="${row.labelTop + 13}" font-size="12" ` +
+        `font-family="sans-serif" fill="${hex(INK)}">${escapeHtml(`Q${i + 1} ${r.query}`.slice(0, 200))}</text>`,
     );
     svg.push(
-      `<rect x="${L.track.left}" y="${row.top}" width="${L.track.width}" height="${row.height}" fill="${hex(LANE_COLOR)}"/>`,
+      `<rect x="${L.track.left}" y="${row.top}" width="${L.track.width}" ` +
+        `height="${row.height}" fill="${hex(LANE_COLOR)}"/>`,
     );
     for (const s of r.spans) {
       const box = spanBox(s, duration, L.track.width, 2);
       if (!box) continue;
       svg.push(
-        `<rect x="${n3(L.track.left + box.left)}" y="${row.top}" width="${n3(box.width)}" height="${row.height}" fill="${hex(spanColor(i))}"/>`,
+        `<rect x="${n3(L.track.left + box.left)}" y="${row.top}" width="${n3(box.width)}" ` +
+          `height="${row.height}" fill="${hex(spanColor(i))}"/>`,
       );
     }
   });

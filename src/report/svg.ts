@@ -7,7 +7,10 @@ const H = 220;
 const M = { left: 40, right: 12, top: 12, bottom: 34 };
 
 function frame(inner: string, label: string): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeHtml(label)}">${inner}</svg>`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" ` +
+    `aria-label="${escapeHtml(label)}">${inner}</svg>`
+  );
 }
 
 function axes(xLabel: string, yLabel: string, yMax: number, yTicks: number[]): string {
@@ -17,13 +20,15 @@ function axes(xLabel: string, yLabel: string, yMax: number, yTicks: number[]): s
   const grid = yTicks
     .map(
       (v) =>
-        `<line x1="${M.left}" x2="${M.left + pw}" y1="${n3(y(v))}" y2="${n3(y(v))}" stroke="#e3e5e8"/><text x="${M.left - 4}" y="${n3(y(v) + 4)}" text-anchor="end">${escapeHtml(String(v))}</text>`,
+        `<line x1="${M.left}" x2="${M.left + pw}" y1="${n3(y(v))}" y2="${n3(y(v))}" stroke="#e3e5e8"/>` +
+        `<text x="${M.left - 4}" y="${n3(y(v) + 4)}" text-anchor="end">${escapeHtml(String(v))}</text>`,
     )
     .join("");
   return (
     `${grid}<line x1="${M.left}" x2="${M.left + pw}" y1="${M.top + ph}" y2="${M.top + ph}" stroke="${css(MUTED)}"/>` +
     `<text x="${M.left + pw / 2}" y="${H - 4}" text-anchor="middle">${escapeHtml(xLabel)}</text>` +
-    `<text x="10" y="${M.top + ph / 2}" text-anchor="middle" transform="rotate(-90 10 ${M.top + ph / 2})">${escapeHtml(yLabel)}</text>`
+    `<text x="10" y="${M.top + ph / 2}" text-anchor="middle" ` +
+    `transform="rotate(-90 10 ${M.top + ph / 2})">${escapeHtml(yLabel)}</text>`
   );
 }
 
@@ -43,7 +48,11 @@ export function histogramSvg(counts: readonly number[], color: Rgb = spanColor(1
   const bars = counts
     .map((c, i) => {
       const h = (c / max) * ph;
-      return `<rect x="${n3(M.left + i * bw + 1)}" y="${n3(M.top + ph - h)}" width="${n3(bw - 2)}" height="${n3(h)}" fill="${css(color)}"><title>IoU ${(i / counts.length).toFixed(1)}-${((i + 1) / counts.length).toFixed(1)}: ${c}</title></rect>`;
+      return (
+        `<rect x="${n3(M.left + i * bw + 1)}" y="${n3(M.top + ph - h)}" width="${n3(bw - 2)}" ` +
+        `height="${n3(h)}" fill="${css(color)}">` +
+        `<title>IoU ${(i / counts.length).toFixed(1)}-${((i + 1) / counts.length).toFixed(1)}: ${c}</title></rect>`
+      );
     })
     .join("");
   const xt = counts
@@ -52,7 +61,8 @@ export function histogramSvg(counts: readonly number[], color: Rgb = spanColor(1
     .filter((i) => i % Math.max(1, Math.round(counts.length / 10)) === 0)
     .map(
       (i) =>
-        `<text x="${n3(M.left + i * bw)}" y="${M.top + ph + 14}" text-anchor="middle">${(i / counts.length).toFixed(1)}</text>`,
+        `<text x="${n3(M.left + i * bw)}" y="${M.top + ph + 14}" text-anchor="middle">` +
+        `${(i / counts.length).toFixed(1)}</text>`,
     )
     .join("");
   return frame(axes("IoU", "queries", max, [0, max / 2, max]) + bars + xt, "IoU histogram");
@@ -79,7 +89,8 @@ export function curveSvg(
   const dots = markers
     .map(
       (m) =>
-        `<circle cx="${n3(x(m.x))}" cy="${n3(y(m.y))}" r="4" fill="none" stroke="${css(INK)}" stroke-width="1.5"><title>${escapeHtml(m.label)}</title></circle>`,
+        `<circle cx="${n3(x(m.x))}" cy="${n3(y(m.y))}" r="4" fill="none" stroke="${css(INK)}" stroke-width="1.5">` +
+        `<title>${escapeHtml(m.label)}</title></circle>`,
     )
     .join("");
   const xt = [0, 0.2, 0.4, 0.6, 0.8, 1]

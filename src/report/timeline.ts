@@ -45,7 +45,11 @@ export function timelineBlock(o: TimelineBlockOptions): string {
     .map((t, i) => {
       const c = cells[i];
       const caption = captions ? `<figcaption>${escapeHtml(t.label)}</figcaption>` : "";
-      return `<figure class="thumb" style="left:${n3(c.left)}%;width:${n3(c.width)}%" title="${escapeAttr(`${t.label} (frame ${t.frameIndex})`)}"><img src="${jpegDataUri(t.jpeg)}" alt="${escapeAttr(t.label)}" style="height:${n3(h)}px">${caption}</figure>`;
+      return (
+        `<figure class="thumb" style="left:${n3(c.left)}%;width:${n3(c.width)}%" ` +
+        `title="${escapeAttr(`${t.label} (frame ${t.frameIndex})`)}">` +
+        `<img src="${jpegDataUri(t.jpeg)}" alt="${escapeAttr(t.label)}" style="height:${n3(h)}px">${caption}</figure>`
+      );
     })
     .join("");
   const stripHeight = thumbs.length > 0 ? h + (captions ? 15 : 0) : 0;
@@ -53,15 +57,20 @@ export function timelineBlock(o: TimelineBlockOptions): string {
   const ticks = axisTicks(o.duration, Math.max(4, Math.min(16, Math.floor(width / 90))))
     .map(
       (t) =>
-        `<div class="tick" style="left:${n3(timeToX(t, o.duration, 100))}%"><span>${escapeHtml(formatClock(t))}</span></div>`,
+        `<div class="tick" style="left:${n3(timeToX(t, o.duration, 100))}%">` +
+        `<span>${escapeHtml(formatClock(t))}</span></div>`,
     )
     .join("");
   const axis = o.small ? "" : `<div class="axis">${ticks}</div>`;
   const rows = o.rows
     .map(
       (r, i) =>
-        `${r.head ? `<div class="row-head">${r.head}</div>` : ""}${lane(r.bars, o.duration, { "data-row": i, "data-duration": n3(o.duration) }, o.small)}`,
+        `${r.head ? `<div class="row-head">${r.head}</div>` : ""}` +
+        `${lane(r.bars, o.duration, { "data-row": i, "data-duration": n3(o.duration) }, o.small)}`,
     )
     .join("");
-  return `<div class="scroll"><div class="track" style="min-width:${width}px" data-duration="${n3(o.duration)}">${strip}${axis}${rows}</div></div>`;
+  return (
+    `<div class="scroll"><div class="track" style="min-width:${width}px" data-duration="${n3(o.duration)}">` +
+    `${strip}${axis}${rows}</div></div>`
+  );
 }

@@ -223,7 +223,8 @@ function reportSelection(selection: AddonSelection, options: ModelLoadOptions, r
   for (const s of skipped) log(`timelens-native: skipped ${s.location.path}: ${s.reason}`);
   const devices = gpu.devices.map((d) => `${d.name} (${d.description})`).join(", ");
   log(
-    `timelens-native: using ${location.path} (${location.variant}, ${location.source})${gpu.backend ? ` on ${gpu.backend}: ${devices}` : ""}`,
+    `timelens-native: using ${location.path} (${location.variant}, ${location.source})` +
+      `${gpu.backend ? ` on ${gpu.backend}: ${devices}` : ""}`,
   );
   if (gpu.reason) {
     log(`timelens-native: ${gpu.reason}`);

@@ -72,7 +72,8 @@ export interface LocatedTool {
 const IS_WINDOWS = process.platform === "win32";
 
 const INSTALL_HINT =
-  "Install ffmpeg (Debian/Ubuntu: `sudo apt-get install ffmpeg`; macOS: `brew install ffmpeg`; Windows: `choco install ffmpeg` or `winget install ffmpeg`)";
+  "Install ffmpeg (Debian/Ubuntu: `sudo apt-get install ffmpeg`; macOS: `brew install ffmpeg`; " +
+  "Windows: `choco install ffmpeg` or `winget install ffmpeg`)";
 
 function isExecutableFile(p: string): boolean {
   try {
