@@ -35,18 +35,32 @@ export const GENERATION_DEFAULTS: Readonly<NativeGenerationOptions> = Object.fre
   reportMargins: false,
 });
 
-/** What resolveLoadOptions reads; a subset of ModelLoadOptions. */
+/** The load options resolveLoadOptions reads, with their defaults (ModelLoadOptions extends this). */
 export interface LoadOptionsInput {
+  /** Text GGUF path. */
   model: string;
+  /** mmproj (vision projector) GGUF path. */
   mmproj: string;
+  /** Text layers to offload; -1 (default) = all that the backend takes. */
   gpuLayers?: number;
+  /** Run the vision encoder on the GPU too (default true). */
   mmprojGpu?: boolean;
+  /** CPU threads (default: os.availableParallelism(); 0 means the default too). */
   threads?: number;
+  /**
+   * KV context in tokens (default 16384: a TimeLens video budget of 14336 plus room for the
+   * answer; capped by the model's training context).
+   */
   contextSize?: number;
+  /** Batch and micro-batch size in tokens (default 512). */
   batchSize?: number;
+  /** Flash attention (default "auto": llama.cpp enables it where the device supports it). */
   flashAttention?: boolean | "auto";
+  /** Upper bound of tokens one image may take before libmtmd would shrink it (default 16384). */
   imageMaxTokens?: number;
+  /** Run libmtmd's warm-up encode at load (default true). */
   warmup?: boolean;
+  /** Queries a VideoSession may decode at once with groundMany (default 8). */
   parallel?: number;
 }
 

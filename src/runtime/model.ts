@@ -3,7 +3,7 @@
  * Validates the GGUF pair before llama.cpp sees it, serialises every native call, maps
  * AbortSignals to native cancellation and native error codes to TimelensErrors.
  */
-import { LOAD_DEFAULTS, resolveGeneration, resolveLoadOptions } from "../defaults";
+import { LOAD_DEFAULTS, resolveGeneration, resolveLoadOptions, type LoadOptionsInput } from "../defaults";
 import {
   AbortError,
   ContextOverflowError,
@@ -32,34 +32,10 @@ import {
 import { SerialQueue } from "../util/queue";
 import { expandPathOptions } from "../util/paths";
 
-export interface ModelLoadOptions {
-  /** Text GGUF path. */
-  model: string;
-  /** mmproj (vision projector) GGUF path. */
-  mmproj: string;
+/** Load options: the tunables (documented with their defaults in src/defaults.ts) plus the loader's. */
+export interface ModelLoadOptions extends LoadOptionsInput {
   /** "auto" (default) uses the best GPU build that loads, false forces the CPU build. */
   gpu?: GpuPreference;
-  /** Text layers to offload; -1 (default) = all that the backend takes. */
-  gpuLayers?: number;
-  /** Run the vision encoder on the GPU too (default true). */
-  mmprojGpu?: boolean;
-  /** CPU threads (default: os.availableParallelism(); 0 means the default too). */
-  threads?: number;
-  /**
-   * KV context in tokens (default 16384: a TimeLens video budget of 14336 plus room for the
-   * answer; capped by the model's training context).
-   */
-  contextSize?: number;
-  /** Batch and micro-batch size in tokens (default 512). */
-  batchSize?: number;
-  /** Flash attention (default "auto": llama.cpp enables it where the device supports it). */
-  flashAttention?: boolean | "auto";
-  /** Upper bound of tokens one image may take before libmtmd would shrink it (default 16384). */
-  imageMaxTokens?: number;
-  /** Run libmtmd's warm-up encode at load (default true). */
-  warmup?: boolean;
-  /** Queries a VideoSession may decode at once with groundMany (default 8). */
-  parallel?: number;
   /** Explicit addon path (else prebuilds/ then local builds). */
   addonPath?: string;
   /**
