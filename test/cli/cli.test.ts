@@ -1,5 +1,5 @@
 /** The `timelens` command line: help, exit codes, and machine-readable output. */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -131,3 +131,29 @@ test("plan shows frames, size, tokens and labels without running a model", () =>
   expect(withPrompt.stdout).toContain("<|vision_start|>");
   expect((withPrompt.stdout.match(/\[pair /g) ?? []).length).toBe(6);
 });
+
+test("two quick Ctrl-C during a ground: cancel, wait for the native threads, exit 130 without a crash", async () => {
+  const long = makeClip({ seconds: 30 });
+  const child = spawn(
+    TSX,
+    [join(ROOT, "src", "cli.ts"), "ground", long, "a red box", "--model", pair.model, "--mmproj", pair.mmproj],
+    { env: { ...process.env, TIMELENS_LOG: "debug" } },
+  );
+  let stderr = "";
+  let interruptedAt = -1;
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    // llama.cpp logs this as each frame pair's embeddings are decoded: native work is running now.
+    if (interruptedAt < 0 && stderr.includes("image decoded (batch")) {
+      interruptedAt = stderr.length;
+      child.kill("SIGINT");
+      setTimeout(() => child.kill("SIGINT"), 5);
+    }
+  });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on("exit", (c, s) => resolve([c, s])),
+  );
+  expect(interruptedAt).toBeGreaterThan(0); // the interrupt landed mid-ground, not after it
+  expect({ code, signal }).toEqual({ code: 130, signal: null });
+  expect(stderr).not.toMatch(/terminate called|FATAL ERROR|Segmentation|Aborted \(core/);
+}, 120000);
