@@ -154,15 +154,11 @@ interface FileEntry {
   writer: PredictionWriter | null;
 }
 
-interface DatasetStats {
-  name: string;
-  items: number;
-  unique: number;
-  resumed: number;
-  resumedFailed: number;
-  predicted: number;
-  failed: number;
-}
+/** A dataset's counts while the run goes (the report adds its file, what remains and the score). */
+type DatasetStats = Pick<
+  EvalDatasetReport,
+  "name" | "items" | "unique" | "resumed" | "resumedFailed" | "predicted" | "failed"
+>;
 
 /** What the prediction files held when the run started. */
 interface OpenedFiles {

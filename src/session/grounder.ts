@@ -3,7 +3,7 @@
  * happens in a video.
  */
 import { basename } from "node:path";
-import { AbortError, TimelensError, throwIfAborted } from "../errors";
+import { AbortError, TimelensError, invalidArgument, throwIfAborted } from "../errors";
 import { loadAddon, type GpuPreference, type NativeDevice } from "../native";
 import { detectProfile, getProfile, type ModelProfile, type ProfileId } from "../prompt/profiles";
 import { VisionModel, type ModelInfo, type ModelLoadOptions } from "../runtime/model";
@@ -275,10 +275,6 @@ function checkLoadInput(input: unknown): void {
     );
   }
   for (const key of ["model", "mmproj", "cacheDir", "ffmpegPath", "ffprobePath"]) {
-    if (o[key] !== undefined && typeof o[key] !== "string") {
-      throw new TimelensError("ERR_INVALID_ARGUMENT", `load(): ${key} must be a path string, got ${typeof o[key]}`, {
-        option: key,
-      });
-    }
+    if (o[key] !== undefined && typeof o[key] !== "string") throw invalidArgument(key, "a path string", o[key]);
   }
 }
